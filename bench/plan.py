@@ -1,0 +1,122 @@
+"""The administration plan: persona x prompt variant x option order x temperature x repetition.
+
+Each combination is one simulated participant with a stable id and seed (PsyBORGS-style), so a
+result row can be traced back to exactly the conditions that produced it, and reruns agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.inventory import Inventory, Item
+
+ORDERS = ("original", "reversed", "shuffled")
+MODES = ("single", "conversation")
+
+
+class PlanError(ValueError):
+    pass
+
+
+def stable_int(*parts) -> int:
+    """A 63-bit integer from any values, identical across processes and machines."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    target: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    persona: Persona
+    template: Template
+    option_order: str
+    temperature: float
+    repetition: int
+    seed: int
+
+    @property
+    def condition(self) -> tuple[str, str, str]:
+        """What the prompt depends on: temperatures and repetitions share one forward pass."""
+        return (self.persona.id, self.template.id, self.option_order)
+
+
+@dataclass(frozen=True)
+class Plan:
+    inventory: Inventory
+    items: tuple[Item, ...]
+    participants: tuple[Participant, ...]
+    administration: str
+    seed: int
+
+    def option_permutation(self, participant: Participant, item: Item) -> tuple[int, ...]:
+        """Canonical option indices in the order they are shown (same for all temperatures/reps)."""
+        n = len(self.inventory.scale.values)
+        if participant.option_order == "original":
+            return tuple(range(n))
+        if participant.option_order == "reversed":
+            return tuple(reversed(range(n)))
+        rng = np.random.default_rng(stable_int(self.seed, "shuffle", *participant.condition, item.id))
+        return tuple(int(i) for i in rng.permutation(n))
+
+
+def expand_personas(cfg) -> tuple[Persona, ...]:
+    """Personas from a conf/persona group: an explicit list, or roles x trait poles."""
+    if cfg.get("personas") is not None:
+        return tuple(Persona(str(p["id"]), str(p.get("target") or ""), str(p.get("text") or ""))
+                     for p in cfg["personas"])
+    if cfg.get("roles") is not None and cfg.get("traits") is not None:
+        return tuple(
+            Persona(f"{r['id']}/{t['id']}", str(t.get("target") or ""), f"{r['text']} {t['text']}")
+            for r, t in itertools.product(cfg["roles"], cfg["traits"])
+        )
+    raise PlanError(f"persona set '{cfg.get('set')}': needs 'personas' or 'roles' + 'traits'")
+
+
+def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
+    available = [Template(str(t["id"]), str(t["text"])) for t in prompt_cfg[kind]]
+    if wanted is None:
+        return tuple(available)
+    by_id = {t.id: t for t in available}
+    unknown = [w for w in wanted if w not in by_id]
+    if unknown:
+        raise PlanError(f"templates: unknown id(s) {unknown} for {kind} items; available: {sorted(by_id)}")
+    return tuple(by_id[w] for w in wanted)
+
+
+def build_plan(inventory: Inventory, personas, templates, option_orders, temperatures, repetitions: int,
+               seed: int, administration: str = "single", max_items: int | None = None) -> Plan:
+    for order in option_orders:
+        if order not in ORDERS:
+            raise PlanError(f"option_orders: '{order}' is not one of {', '.join(ORDERS)}")
+    if administration not in MODES:
+        raise PlanError(f"administration: '{administration}' is not one of {', '.join(MODES)}")
+    if repetitions < 1:
+        raise PlanError(f"repetitions: {repetitions} must be >= 1")
+    for t in temperatures:
+        if float(t) < 0:
+            raise PlanError(f"temperatures: {t} must be >= 0")
+    participants = []
+    for persona, template, order, temp, rep in itertools.product(
+        personas, templates, option_orders, temperatures, range(repetitions)
+    ):
+        pid = f"{persona.id}|{template.id}|{order}|T{float(temp):g}|r{rep}"
+        participants.append(Participant(pid, persona, template, order, float(temp), rep, stable_int(seed, pid)))
+    items = inventory.items if max_items is None else inventory.items[: int(max_items)]
+    return Plan(inventory, tuple(items), tuple(participants), administration, seed)

@@ -1,0 +1,108 @@
+"""One run, end to end: config -> plan -> engine -> responses -> scores -> metrics -> summary.
+
+`run(cfg)` takes the resolved config as a plain dict, so Hydra, tests and other tools call the
+same function. The run folder is named by a hash of the config: the same command resumes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from bench.administer import Administrator
+from bench.engines import make_engine
+from bench.inventory import Inventory, load_inventory
+from bench.metrics import compute_metrics, score_participants
+from bench.models import ModelSpec, resolve_model
+from bench.plan import Plan, build_plan, expand_personas, select_templates
+from bench.prompts import PromptRenderer
+from bench.provenance import collect, config_hash, row_columns
+from bench.report import summary_text
+from bench.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
+
+
+class RunError(ValueError):
+    pass
+
+
+def default_run_name(cfg: dict) -> str:
+    parts = [cfg["model"]["id"] + ("+adapter" if cfg.get("adapter") else ""), _inventory_label(cfg),
+             cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
+
+
+def _inventory_label(cfg: dict) -> str:
+    return Path(str(cfg["inventory"]["path"])).stem if cfg["inventory"].get("path") else cfg["inventory"]["name"]
+
+
+def run_dir_for(cfg: dict) -> Path:
+    return Path(cfg["results_dir"]) / (cfg.get("run_name") or default_run_name(cfg))
+
+
+def _claim_run_dir(run_dir: Path, cfg: dict) -> None:
+    """Refuse to resume into a folder that holds a run of a different config."""
+    saved = run_dir / "config.yaml"
+    if saved.exists():
+        previous = yaml.safe_load(saved.read_text()) or {}
+        if config_hash(previous) != config_hash(cfg):
+            raise RunError(f"{run_dir} holds a run with a different config; choose another run_name "
+                           "or remove the folder")
+    atomic_write_text(saved, yaml.safe_dump(cfg, sort_keys=False))
+
+
+def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
+    """Everything a run needs before any model work; bad input fails here, early and named."""
+    inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
+    personas = expand_personas(cfg["persona"])
+    templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
+    plan = build_plan(inventory, personas, templates, cfg["option_orders"], cfg["temperatures"],
+                      int(cfg["repetitions"]), int(cfg["seed"]), cfg["administration"], cfg.get("max_items"))
+    return inventory, plan, resolve_model(cfg["model"], cfg.get("adapter"))
+
+
+def open_engine(cfg: dict, spec: ModelSpec):
+    options = {k: v for k, v in cfg["engine"].items() if k != "name" and v is not None}
+    return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **options)
+
+
+def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
+    inventory, plan, spec = prepare(cfg)
+
+    run_dir = run_dir_for(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _claim_run_dir(run_dir, cfg)
+    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
+    store = RunStore(run_dir)
+
+    from transformers import AutoTokenizer
+
+    renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
+    admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
+                          int(cfg["max_new_tokens"]), row_columns(prov, cfg))
+    todo = [u for u in admin.units() if u.index not in store.done_units()]
+    started = time.time()
+    if todo:
+        admin.engine = open_engine(cfg, spec)
+        try:
+            admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
+        finally:
+            admin.engine.close()
+    prov["administration_seconds"] = round(time.time() - started, 2)
+    prov["n_units"] = len(admin.units())
+    atomic_write_json(run_dir / "provenance.json", prov)
+
+    store.finalize()
+    responses = pd.read_parquet(run_dir / "responses.parquet")
+    scores = score_participants(responses, inventory)
+    atomic_write_parquet(run_dir / "scores.parquet", scores)
+    metrics = compute_metrics(responses, scores, inventory)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir)
+    atomic_write_text(run_dir / "summary.md", text)
+    if print_summary:
+        print(text)
+    return run_dir

@@ -1,0 +1,92 @@
+"""The run folder: atomic, append-only part files so an interrupted run resumes losing nothing.
+
+Each unit of work (a fixed batch of the plan) is written as one parquet part via a temp file and
+os.replace, so a part either exists whole or not at all; a rerun skips the parts that exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+class RunStore:
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self.parts = self.dir / "parts"
+        self.parts.mkdir(parents=True, exist_ok=True)
+
+    def part_path(self, unit: int) -> Path:
+        return self.parts / f"part-{unit:06d}.parquet"
+
+    def done_units(self) -> set[int]:
+        return {int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")}
+
+    def write_part(self, unit: int, rows: pd.DataFrame) -> None:
+        atomic_write_parquet(self.part_path(unit), rows)
+
+    def read_parts(self, columns: list[str] | None = None) -> pd.DataFrame:
+        files = sorted(self.parts.glob("part-*.parquet"))
+        if not files:
+            return pd.DataFrame(columns=columns or [])
+        return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
+
+    def finalize(self, key: tuple[str, ...] = ("participant_id", "item_id")) -> Path:
+        """Stream the parts into responses.parquet, refusing duplicates."""
+        files = sorted(self.parts.glob("part-*.parquet"))
+        out = self.dir / "responses.parquet"
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".responses.", suffix=".tmp")
+        os.close(fd)
+        seen: set[tuple] = set()
+        writer = None
+        try:
+            for f in files:
+                table = pq.read_table(f)
+                keys = list(zip(*(table.column(k).to_pylist() for k in key)))
+                dup = seen.intersection(keys)
+                if dup or len(set(keys)) != len(keys):
+                    raise RuntimeError(f"{f}: duplicate rows for {sorted(dup)[:3]}")
+                seen.update(keys)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is not None:
+                writer.close()
+            os.replace(tmp, out)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return out
