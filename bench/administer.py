@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from bench.distributions import draw, label_mass, tempered
@@ -22,6 +22,7 @@ from bench.engines.base import Engine
 from bench.inventory import Item
 from bench.parse import parse_answer
 from bench.plan import Participant, Plan, stable_int
+from bench.schema import response_table
 from bench.prompts import PromptRenderer, messages_for, prompt_hash, question_text
 from bench.store import RunStore
 
@@ -85,7 +86,7 @@ class Administrator:
         item = self.plan.items[item_index]
         values = np.asarray(self.scale.values, dtype=float)
         answer = values[perm[position - 1]] if position else math.nan
-        canon = np.full(len(values), math.nan)
+        canon: list[float] | np.ndarray = []
         expected = math.nan
         if probs_pos is not None:
             canon = np.empty(len(values))
@@ -152,7 +153,7 @@ class Administrator:
         text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix))
         return perm, text, ids
 
-    def _single(self, unit: Unit) -> pd.DataFrame:
+    def _single(self, unit: Unit) -> pa.Table:
         rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
         rows = []
         if self.scoring == "logprob":
@@ -167,7 +168,7 @@ class Administrator:
                     meta.append((p, i, perm, text))
             texts = self._generate(jobs, lambda j: stable_int(meta[j][0].seed, self.plan.items[meta[j][1]].id))
             rows = [self._from_text(p, i, perm, text, t) for (p, i, perm, text), t in zip(meta, texts)]
-        return pd.DataFrame(rows)
+        return response_table(rows)
 
     # -- conversation mode ----------------------------------------------------------------
     def _history(self, store: RunStore) -> dict[str, list[str]]:
@@ -178,7 +179,7 @@ class Administrator:
             history[pid] = [str(a).strip() for a in group["raw_answer"]]
         return history
 
-    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> pd.DataFrame:
+    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> pa.Table:
         i = unit.item_index
         participants = [self.plan.participants[k] for k in unit.keys]
         rendered = []
@@ -200,4 +201,4 @@ class Administrator:
             rows = [self._from_text(p, i, perm, text, t) for (p, perm, text, _), t in zip(rendered, texts)]
         for r in rows:
             history.setdefault(r["participant_id"], []).append(str(r["raw_answer"]).strip())
-        return pd.DataFrame(rows)
+        return response_table(rows)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 _CUE = re.compile(
     r"(?:answer(?:\s+is)?|choose|chose|choice(?:\s+is)?|select|pick|option|rating(?:\s+is)?|"
     r"rate(?:\s+(?:it|myself|this))?(?:\s+(?:as|a|an))?|would\s+say|i'd\s+say|go\s+with)"
-    r"\s*[:=]?\s*(?:number\s+)?\(?(\d+)\b",
+    r"\s*[:=]?\s*(?:number\s+)?\(?(\d+)\b(?!\s*(?:-|–|—|or|and|to)\s*\d)",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"(?<![\d.])(\d+)(?![\d.]*\d)")
-_LEADING = re.compile(r"^\W*(\d+)\b")
+_LEADING = re.compile(r"^\W*(\d+)\b(?!\s*(?:-|–|—|or|and|to)\s*\d)", re.IGNORECASE)  # not "2 or 4", "1-5: 4"
 _REFUSAL = re.compile(
-    r"\b(?:i\s+(?:can(?:no|')t|cannot|am\s+not\s+able|'m\s+not\s+able|am\s+unable|'m\s+unable|"
+    r"\b(?:i\s*(?:can(?:no|')t|cannot|am\s+not\s+able|'m\s+not\s+able|am\s+unable|'m\s+unable|"
     r"won't|will\s+not|do\s+not\s+have|don't\s+have|prefer\s+not)|as\s+an\s+ai|"
     r"not\s+able\s+to\s+(?:answer|provide)|refuse|decline|no\s+personal\s+(?:opinions|feelings|experiences))",
     re.IGNORECASE,
@@ -40,7 +40,7 @@ def parse_answer(text: str | None, option_labels: list[str]) -> ParsedAnswer:
     n = len(option_labels)
     if not text or not text.strip():
         return ParsedAnswer(None)
-    body = text.strip()
+    body = text.strip().replace("\u2019", "'")  # curly apostrophes: "I’m unable"
 
     def in_range(s: str) -> int | None:
         v = int(s)

@@ -56,8 +56,12 @@ class RunStore:
     def done_units(self) -> set[int]:
         return {int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")}
 
-    def write_part(self, unit: int, rows: pd.DataFrame) -> None:
-        atomic_write_parquet(self.part_path(unit), rows)
+    def write_part(self, unit: int, rows: pa.Table | pd.DataFrame) -> None:
+        if isinstance(rows, pd.DataFrame):
+            rows = pa.Table.from_pandas(rows, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows, sink)
+        atomic_write_bytes(self.part_path(unit), sink.getvalue().to_pybytes())
 
     def read_parts(self, columns: list[str] | None = None) -> pd.DataFrame:
         files = sorted(self.parts.glob("part-*.parquet"))
@@ -83,10 +87,14 @@ class RunStore:
                 seen.update(keys)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            if writer is not None:
-                writer.close()
+                writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
+            if writer is None:
+                raise RuntimeError(f"{self.parts}: no parts to gather")
+            writer.close()
+            writer = None
             os.replace(tmp, out)
         finally:
+            if writer is not None:
+                writer.close()
             Path(tmp).unlink(missing_ok=True)
         return out

@@ -1,0 +1,34 @@
+"""The typed schema of the responses table: every part file and responses.parquet share it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+RESPONSE_SCHEMA = pa.schema([
+    # the simulated participant (one combination of the non-item factors)
+    ("participant_id", pa.string()), ("persona_id", pa.string()), ("persona_target", pa.string()),
+    ("template_id", pa.string()), ("option_order", pa.string()), ("temperature", pa.float64()),
+    ("repetition", pa.int64()), ("participant_seed", pa.int64()),
+    # the item and what was shown
+    ("item_id", pa.string()), ("item_index", pa.int64()), ("trait", pa.string()), ("keyed", pa.int64()),
+    ("prompt_hash", pa.string()), ("option_permutation", pa.list_(pa.int64())),
+    # the answer
+    ("raw_answer", pa.string()), ("parsed_option", pa.int64()), ("answer", pa.float64()),
+    ("score", pa.float64()), ("option_probs", pa.list_(pa.float64())), ("expected_score", pa.float64()),
+    ("label_mass", pa.float64()), ("invalid", pa.bool_()), ("refusal", pa.bool_()),
+    # provenance (full record in provenance.json)
+    ("run_config_hash", pa.string()), ("model_id", pa.string()), ("model_sha256", pa.string()),
+    ("adapter_sha256", pa.string()), ("engine", pa.string()), ("scoring_mode", pa.string()),
+    ("administration", pa.string()), ("inventory_id", pa.string()), ("inventory_version", pa.string()),
+    ("persona_set", pa.string()), ("seed", pa.int64()), ("env_hash", pa.string()), ("git_commit", pa.string()),
+])
+
+
+def response_table(rows: list[dict]) -> pa.Table:
+    """Rows -> a table of exactly RESPONSE_SCHEMA; a missing or extra column is a bug, not data."""
+    names = set(RESPONSE_SCHEMA.names)
+    for row in rows:
+        if set(row) != names:
+            raise ValueError(f"response row columns differ from the schema: missing {sorted(names - set(row))}, "
+                             f"extra {sorted(set(row) - names)}")
+    return pa.Table.from_pylist(rows, schema=RESPONSE_SCHEMA)

@@ -1,0 +1,156 @@
+"""Both engines on the real SmolLM2: same prompt, same option probabilities; LoRA is really applied."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.distributions import label_mass, tempered, total_variation
+from bench.inventory import load_inventory
+from bench.plan import Persona, Template, build_plan
+from bench.prompts import PromptRenderer, messages_for, question_text
+from tests.conftest import compose, vllm_available
+
+ITEMS = ("bfi_01", "bfi_02", "bfi_07", "bfi_12", "bfi_40")
+
+
+def real_prompts(tokenizer, persona_text: str = "") -> list[list[int]]:
+    """BFI prompts as the harness renders them (describe template, original order)."""
+    cfg = compose()
+    inventory = load_inventory("bfi")
+    template = Template("describe", cfg["prompt"]["likert"][0]["text"])
+    plan = build_plan(inventory, [Persona("p", "", persona_text)], [template], ["original"], [1.0], 1, 0)
+    renderer = PromptRenderer(tokenizer, cfg["prompt"]["answer_prefix"])
+    p = plan.participants[0]
+    out = []
+    for item_id in ITEMS:
+        item = inventory.item(item_id)
+        perm = plan.option_permutation(p, item)
+        out.append(renderer.render(messages_for(p, [question_text(inventory, p, item, perm)], [], "Answer: "))[1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def prompts(hf_engine):
+    return real_prompts(hf_engine.tokenizer)
+
+
+@pytest.fixture(scope="module")
+def labels(hf_engine):
+    return PromptRenderer(hf_engine.tokenizer, "Answer: ").labels_for(5)
+
+
+def test_labels_are_the_digit_tokens(hf_engine, labels):
+    assert [hf_engine.tokenizer.decode([t]) for t in labels] == ["1", "2", "3", "4", "5"]
+
+
+def test_batched_logprobs_equal_one_prompt_at_a_time(hf_engine, prompts, labels):
+    """Left padding must not change anything: compare with plain unpadded forward passes."""
+    batched = hf_engine.label_logprobs(prompts, labels)
+    model = hf_engine.model
+    for row, ids in zip(batched, prompts):
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([ids])).logits[0, -1].double()
+        alone = torch.log_softmax(logits, -1)[labels].numpy()
+        np.testing.assert_allclose(row, alone, atol=2e-4)
+
+
+def test_prefilled_answer_puts_the_mass_on_the_labels(hf_engine, prompts, labels):
+    mass = label_mass(hf_engine.label_logprobs(prompts, labels))
+    assert mass.min() > 0.8, mass  # measured ~0.97; without the prefill it is ~0.2
+
+
+def test_answers_depend_on_the_item_and_the_persona(hf_engine, prompts, labels):
+    base = tempered(hf_engine.label_logprobs(prompts, labels), 1.0)
+    assert max(total_variation(base[0], row) for row in base[1:]) > 0.01
+    persona = real_prompts(hf_engine.tokenizer, "You are extremely shy, quiet and reserved.")
+    conditioned = tempered(hf_engine.label_logprobs(persona, labels), 1.0)
+    assert max(total_variation(a, b) for a, b in zip(base, conditioned)) > 0.01
+
+
+def test_generation_is_seeded_and_greedy_follows_the_argmax(hf_engine, prompts, labels):
+    a = hf_engine.generate(prompts[:3], 1.0, 6, [1, 2, 3])
+    b = hf_engine.generate(prompts[:3], 1.0, 6, [1, 2, 3])
+    assert a == b
+    greedy = hf_engine.generate(prompts, 0.0, 2, [0] * len(prompts))
+    argmax = hf_engine.label_logprobs(prompts, labels).argmax(1) + 1
+    assert [g.strip()[:1] for g in greedy] == [str(x) for x in argmax]
+
+
+needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
+
+
+@pytest.mark.vllm
+@needs_vllm
+def test_vllm_and_transformers_give_the_same_probabilities(smollm2_spec, hf_engine, prompts, labels):
+    from bench.engines import make_engine
+
+    engine = make_engine("vllm", smollm2_spec, seed=0)
+    try:
+        got = engine.label_logprobs(prompts, labels)
+        text = engine.generate(prompts, 0.0, 2, [0] * len(prompts))
+    finally:
+        engine.close()
+    want = hf_engine.label_logprobs(prompts, labels)
+    np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-4)
+    argmax = want.argmax(1) + 1
+    assert [t.strip()[:1] for t in text] == [str(x) for x in argmax]
+
+
+@pytest.fixture(scope="module")
+def lora_adapter(smollm2_spec, tmp_path_factory):
+    """A real peft LoRA adapter on SmolLM2 with non-zero weights (B != 0), saved as peft does."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(smollm2_spec.path, dtype=torch.float32)
+    model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
+                                            init_lora_weights=False))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.mul_(0.5)
+    folder = tmp_path_factory.mktemp("adapter")
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_peft_adapter_changes_the_answers(smollm2_spec, hf_engine, lora_adapter, prompts, labels):
+    from dataclasses import replace
+
+    from bench.engines import make_engine
+    from bench.models import sha256_folder
+
+    spec = replace(smollm2_spec, adapter=str(lora_adapter), adapter_sha256=sha256_folder(lora_adapter, ("*.safetensors",)))
+    clone = make_engine("transformers", spec, seed=0)
+    try:
+        diff = np.abs(np.exp(clone.label_logprobs(prompts, labels)) - np.exp(hf_engine.label_logprobs(prompts, labels)))
+    finally:
+        clone.close()
+    assert diff.max() > 0.01
+
+
+@pytest.mark.vllm
+@needs_vllm
+def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engine, lora_adapter, prompts, labels):
+    """A known failure elsewhere: vLLM silently answering with the base model."""
+    from dataclasses import replace
+
+    from bench.engines import make_engine
+
+    spec = replace(smollm2_spec, adapter=str(lora_adapter), adapter_sha256="test")
+    peft_engine = make_engine("transformers", spec, seed=0)
+    try:
+        want = np.exp(peft_engine.label_logprobs(prompts, labels))
+    finally:
+        peft_engine.close()
+    engine = make_engine("vllm", spec, seed=0)
+    try:
+        got = np.exp(engine.label_logprobs(prompts, labels))
+    finally:
+        engine.close()
+    base = np.exp(hf_engine.label_logprobs(prompts, labels))
+    assert np.abs(want - base).max() > 0.01
+    np.testing.assert_allclose(got, want, atol=2e-3)

@@ -1,0 +1,289 @@
+"""End-to-end runs on the real SmolLM2: files, provenance, determinism, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from bench.inventory import InventoryError
+from bench.models import ModelError
+from bench.run import run, run_dir_for
+from tests.conftest import REPO, compose
+
+SMALL = ("max_items=5", "repetitions=2", "temperatures=[0,0.7]", "templates=[describe,rate]", "progress=false")
+VOLATILE = ["git_commit"]  # may change between two runs of the same config when code is committed
+
+
+def small_cfg(tmp: Path, *extra: str) -> dict:
+    return compose(*SMALL, f"results_dir={tmp}", *extra)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("results")
+    cfg = small_cfg(tmp)
+    return cfg, run(cfg, print_summary=False)
+
+
+def test_run_writes_every_table(small_run):
+    cfg, run_dir = small_run
+    for name in ("responses.parquet", "scores.parquet", "metrics.json", "config.yaml", "provenance.json",
+                 "summary.md"):
+        assert (run_dir / name).is_file(), name
+    responses = pd.read_parquet(run_dir / "responses.parquet")
+    # 1 persona x 2 templates x 2 orders x 2 temperatures x 2 repetitions = 16 participants x 5 items
+    assert len(responses) == 16 * 5
+    assert not responses.duplicated(["participant_id", "item_id"]).any()
+    assert responses["participant_id"].nunique() == 16
+    probs = np.stack(responses["option_probs"].to_numpy())
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+    assert (responses["label_mass"] > 0.5).all()
+    assert not responses["invalid"].any()
+
+
+def test_reverse_keying_is_undone_and_expectations_agree(small_run):
+    _, run_dir = small_run
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    rev = r[r["keyed"] == -1]
+    fwd = r[r["keyed"] == 1]
+    assert len(rev) and len(fwd)
+    np.testing.assert_array_equal(rev["score"], 6 - rev["answer"])
+    np.testing.assert_array_equal(fwd["score"], fwd["answer"])
+    probs = np.stack(r["option_probs"].to_numpy())
+    expected_answer = probs @ np.arange(1, 6)
+    want = np.where(r["keyed"] == 1, expected_answer, 6 - expected_answer)
+    np.testing.assert_allclose(r["expected_score"], want)
+    # At T = 0 the draw is the argmax, shown in the participant's own option order.
+    greedy = r[r["temperature"] == 0]
+    np.testing.assert_array_equal(greedy["answer"], np.stack(greedy["option_probs"]).argmax(1) + 1)
+
+
+def test_temperatures_and_repetitions_share_one_forward_pass(small_run):
+    _, run_dir = small_run
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    keys = ["persona_id", "template_id", "option_order", "item_id"]
+    assert (r.groupby(keys)["prompt_hash"].nunique() == 1).all()
+    assert (r.groupby(keys)["label_mass"].nunique() == 1).all()
+    # Reversed order shows different prompts from the original one.
+    assert r.groupby(["template_id", "item_id"])["prompt_hash"].nunique().min() == 2
+
+
+def test_every_row_carries_provenance(small_run):
+    cfg, run_dir = small_run
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert set(r["model_sha256"]) == {prov["model"]["sha256"]} and len(prov["model"]["sha256"]) == 64
+    assert set(r["inventory_version"]) == {"1.0"} and set(r["inventory_id"]) == {"bfi"}
+    assert set(r["seed"]) == {cfg["seed"]} and set(r["run_config_hash"]) == {prov["config_hash"]}
+    assert set(r["env_hash"]) == {prov["env_hash"]}
+    assert prov["packages"]["torch"] and prov["packages"]["transformers"]
+    assert prov["inventory"]["sha256"] and prov["git"]["commit"]
+    assert yaml.safe_load((run_dir / "config.yaml").read_text()) == cfg
+
+
+def test_scores_and_metrics(small_run):
+    _, run_dir = small_run
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    one = r[r["participant_id"] == r["participant_id"].iloc[0]]
+    for trait, group in one.groupby("trait"):
+        got = scores[(scores["participant_id"] == one["participant_id"].iloc[0]) & (scores["trait"] == trait)]
+        assert got["score"].item() == pytest.approx(group["score"].mean())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("reliability", "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates"):
+        assert key in metrics
+    assert metrics["n_participants"] == 16
+
+
+def test_same_config_and_seed_same_numbers(small_run, tmp_path):
+    cfg, first = small_run
+    again = run({**cfg, "results_dir": str(tmp_path)}, print_summary=False)
+    a = pd.read_parquet(first / "responses.parquet").drop(columns=VOLATILE)
+    b = pd.read_parquet(again / "responses.parquet").drop(columns=VOLATILE)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_finished_run_is_not_redone(small_run):
+    cfg, run_dir = small_run
+    before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "parts").iterdir()}
+    started = time.time()
+    run(cfg, print_summary=False)
+    assert time.time() - started < 30  # no engine is loaded
+    assert {p.name: p.stat().st_mtime_ns for p in (run_dir / "parts").iterdir()} == before
+
+
+def test_another_seed_changes_the_draws_not_the_distributions(small_run, tmp_path):
+    cfg, first = small_run
+    other = run({**cfg, "seed": cfg["seed"] + 1, "results_dir": str(tmp_path)}, print_summary=False)
+    a = pd.read_parquet(first / "responses.parquet").sort_values(["participant_id", "item_id"])
+    b = pd.read_parquet(other / "responses.parquet").sort_values(["participant_id", "item_id"])
+    np.testing.assert_allclose(np.stack(a["option_probs"]), np.stack(b["option_probs"]))
+    warm = (a["temperature"] > 0).to_numpy()
+    assert (a["answer"].to_numpy()[warm] != b["answer"].to_numpy()[warm]).any()
+
+
+def test_sample_mode_generates_and_parses(tmp_path):
+    cfg = compose("scoring=sample", "max_items=4", "repetitions=2", "temperatures=[0.7]", "templates=[describe]",
+                  "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")
+    r = pd.read_parquet(run(cfg, print_summary=False) / "responses.parquet")
+    assert len(r) == 2 * 4
+    assert r["raw_answer"].str.len().gt(0).all()
+    valid = r[~r["invalid"]]
+    assert len(valid) >= len(r) // 2  # the prefilled answer makes most generations a digit
+    assert valid["parsed_option"].between(1, 5).all()
+    assert r.loc[r["invalid"], "answer"].isna().all()
+    assert r["label_mass"].isna().all()
+
+
+def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path):
+    cfg = compose("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
+                  "templates=[describe]", "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")
+    r = pd.read_parquet(run(cfg, print_summary=False) / "responses.parquet")
+    assert len(r) == 3 * 3
+    first = r[r["item_index"] == 0]
+    assert first["prompt_hash"].nunique() == 1  # nothing answered yet: same prompt for everyone
+    later = r[r["item_index"] == 2]
+    histories = r[r["item_index"] < 2].sort_values("item_index").groupby("participant_id")["answer"].apply(tuple)
+    # Participants with different earlier answers saw different prompts at item 3.
+    if histories.nunique() > 1:
+        assert later["prompt_hash"].nunique() > 1
+
+
+def test_persona_sets_and_mbti_accuracy(tmp_path):
+    cfg = compose("inventory=mbti", "persona=mbti_types", "temperatures=[0]", "repetitions=1",
+                  "templates=[describe]", "option_orders=[original]", "max_items=8", "progress=false",
+                  f"results_dir={tmp_path}")
+    run_dir = run(cfg, print_summary=False)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    acc = metrics["mbti"]["accuracy"]
+    assert acc["n"] == 16 and 0 <= acc["exact"] <= 1
+    assert set(acc["per_dichotomy"]) == {"IE", "SN", "FT", "JP"}
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    assert set(scores["letter"].dropna()) <= set("IESNFTJP")
+
+
+# -- bad input: clear errors naming what is wrong --------------------------------------------
+
+def test_malformed_inventory_file_is_named(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(yaml.safe_dump({
+        "id": "mine", "name": "x", "version": 1, "source": "me", "licence": "none", "kind": "likert",
+        "scale": {"values": [1, 2, 3], "labels": ["no", "maybe", "yes"]}, "traits": {"E": "Extraversion"},
+        "scoring": "mean", "items": [{"id": "q1", "text": "I talk.", "trait": "E", "keyed": "sideways"}],
+    }))
+    with pytest.raises(InventoryError) as err:
+        run(small_cfg(tmp_path, "inventory=custom", f"inventory.path={bad}"), print_summary=False)
+    assert "mine.yaml" in str(err.value) and "q1" in str(err.value) and "keyed" in str(err.value)
+    assert "sideways" in str(err.value)
+
+
+def test_user_inventory_file_runs(tmp_path):
+    mine = tmp_path / "my16p.yaml"
+    mine.write_text(yaml.safe_dump({
+        "id": "my16p", "name": "My own 7-point file", "version": "0.1", "source": "me", "licence": "mine",
+        "kind": "likert", "scale": {"values": list(range(1, 8)), "labels": [f"level {i}" for i in range(1, 8)]},
+        "traits": {"E": "Extraversion", "I": "Intuition"}, "scoring": "mean",
+        "items": [{"id": "a", "text": "I enjoy parties.", "trait": "E", "keyed": "+"},
+                  {"id": "b", "text": "I trust my hunches.", "trait": "I", "keyed": "-"}],
+    }))
+    cfg = compose("inventory=custom", f"inventory.path={mine}", "repetitions=1", "temperatures=[0]",
+                  "templates=[describe]", "option_orders=[reversed]", "progress=false", f"results_dir={tmp_path}")
+    r = pd.read_parquet(run(cfg, print_summary=False) / "responses.parquet")
+    assert len(r) == 2 and len(r["option_probs"].iloc[0]) == 7
+    b = r[r["item_id"] == "b"].iloc[0]
+    assert b["score"] == 8 - b["answer"]
+
+
+def test_clone_without_adapter_says_how_to_get_one(tmp_path):
+    with pytest.raises(ModelError, match="adapter=<folder>.*peft"):
+        run(small_cfg(tmp_path, "model=clone_lora"), print_summary=False)
+    with pytest.raises(ModelError, match="adapter_config.json"):
+        run(small_cfg(tmp_path, "model=clone_lora", f"adapter={tmp_path}"), print_summary=False)
+
+
+def test_hf_model_needs_a_path(tmp_path):
+    with pytest.raises(ModelError, match="model.path"):
+        run(small_cfg(tmp_path, "model=hf"), print_summary=False)
+    with pytest.raises(ModelError, match="config.json"):
+        run(small_cfg(tmp_path, "model=hf", f"model.path={tmp_path}"), print_summary=False)
+
+
+def test_bad_sweep_values_are_named(tmp_path):
+    from bench.plan import PlanError
+
+    with pytest.raises(PlanError, match="sideways"):
+        run(small_cfg(tmp_path, "option_orders=[sideways]"), print_summary=False)
+    with pytest.raises(PlanError, match="nope"):
+        run(small_cfg(tmp_path, "templates=[nope]"), print_summary=False)
+
+
+def test_garbage_answers_are_recorded_as_invalid(small_run, hf_engine):
+    from bench.administer import Administrator
+    from bench.prompts import PromptRenderer
+    from bench.run import prepare
+
+    cfg, _ = small_run
+    _, plan, _ = prepare(cfg)
+    admin = Administrator(plan, hf_engine, PromptRenderer(hf_engine.tokenizer, "Answer: "), "sample")
+    p = plan.participants[0]
+    perm = plan.option_permutation(p, plan.items[0])
+    for text in ["", "lorem ipsum", "\x00\xff\ufffd", "9999", "I'm sorry, as an AI I cannot answer."]:
+        row = admin._from_text(p, 0, perm, "prompt", text)
+        assert row["invalid"] and np.isnan(row["answer"]) and np.isnan(row["score"])
+    assert admin._from_text(p, 0, perm, "prompt", "As an AI I cannot answer that.")["refusal"]
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def bench_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench", *args]
+
+
+def test_cli_rejects_an_unknown_model(tmp_path):
+    out = subprocess.run(bench_cmd("model=nope", f"results_dir={tmp_path}"), capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.returncode != 0
+    assert "model" in out.stderr and "nope" in out.stderr
+
+
+def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
+    args = ("max_items=12", "batch_size=3", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
+            "option_orders=[original]", "progress=false")
+    killed_dir = tmp_path / "killed"
+    cmd = bench_cmd(*args, f"results_dir={killed_dir}")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    parts = []
+    while time.time() < deadline and proc.poll() is None:
+        parts = list(killed_dir.glob("*/parts/part-*.parquet"))
+        if len(parts) >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(parts) >= 2, "the run did not get going"
+    run_dir = parts[0].parent.parent
+    n_units = 2 * 12 // 3
+    assert len(list(run_dir.glob("parts/part-*.parquet"))) < n_units, "killed too late to test resuming"
+    assert not (run_dir / "responses.parquet").exists()
+
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Trait scores" in done.stdout
+    resumed = pd.read_parquet(run_dir / "responses.parquet").drop(columns=VOLATILE)
+    assert len(resumed) == 2 * 2 * 2 * 12 and not resumed.duplicated(["participant_id", "item_id"]).any()
+
+    clean = run(compose(*args, f"results_dir={tmp_path / 'clean'}"), print_summary=False)
+    want = pd.read_parquet(clean / "responses.parquet").drop(columns=VOLATILE)
+    pd.testing.assert_frame_equal(resumed, want)

@@ -1,0 +1,211 @@
+"""The run folder: atomic part files, resumable units, and a duplicate-refusing finalize."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bench.store import RunStore, atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
+
+
+def rows(unit: int, n: int = 4, participants=("p0", "p1")) -> pd.DataFrame:
+    """Rows shaped like the administrator's: scalars, NaNs and list columns."""
+    out = []
+    for k in range(n):
+        pid = participants[k % len(participants)]
+        out.append({
+            "participant_id": pid,
+            "item_id": f"item_{unit:02d}_{k // len(participants)}",
+            "unit": unit,
+            "k": k,
+            "temperature": 0.7,
+            "raw_answer": f"{k + 1}",
+            "parsed_option": (k % 5) + 1,
+            "answer": float(k % 5 + 1) if k % 3 else math.nan,
+            "option_permutation": [4, 3, 2, 1, 0],
+            "option_probs": [0.1, 0.2, 0.3, 0.2, 0.2],
+            "invalid": k % 3 == 0,
+        })
+    return pd.DataFrame(out)
+
+
+def leftovers(d) -> list[str]:
+    return sorted(p.name for p in d.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("."))
+
+
+def test_parts_done_units_and_finalize_in_order(tmp_path):
+    store = RunStore(tmp_path / "run")
+    assert store.parts.is_dir()
+    assert store.done_units() == set()
+    # Written out of order, including a unit index past 10 (lexicographic vs numeric order).
+    for unit in (12, 0, 3, 1):
+        store.write_part(unit, rows(unit))
+    assert store.done_units() == {0, 1, 3, 12}
+    assert store.part_path(3).name == "part-000003.parquet"
+
+    # A new store object on the same folder (a resumed run) sees the same units.
+    assert RunStore(tmp_path / "run").done_units() == {0, 1, 3, 12}
+
+    out = store.finalize()
+    assert out == tmp_path / "run" / "responses.parquet"
+    got = pd.read_parquet(out)
+    expected = pd.concat([rows(u) for u in (0, 1, 3, 12)], ignore_index=True)
+    assert len(got) == 16
+    assert list(got.columns) == list(expected.columns)
+    assert list(zip(got["unit"], got["k"])) == list(zip(expected["unit"], expected["k"]))
+    assert got["participant_id"].tolist() == expected["participant_id"].tolist()
+    assert got["answer"].isna().tolist() == expected["answer"].isna().tolist()
+    assert got["option_permutation"].map(list).tolist() == [[4, 3, 2, 1, 0]] * 16
+    assert got["invalid"].tolist() == expected["invalid"].tolist()
+    assert leftovers(tmp_path) == []
+
+
+def test_read_parts(tmp_path):
+    store = RunStore(tmp_path)
+    assert store.read_parts(["participant_id"]).empty
+    store.write_part(2, rows(2))
+    store.write_part(1, rows(1))
+    df = store.read_parts(columns=["participant_id", "unit"])
+    assert list(df.columns) == ["participant_id", "unit"]
+    assert df["unit"].tolist() == [1] * 4 + [2] * 4
+    assert df.index.tolist() == list(range(8))
+
+
+def test_finalize_streams_many_parts(tmp_path):
+    store = RunStore(tmp_path)
+    for unit in range(30):
+        store.write_part(unit, rows(unit, n=6, participants=("a", "b", "c")))
+    out = store.finalize()
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_rows == 180
+    assert meta.num_row_groups >= 2  # streamed part by part, not one concatenated table
+    assert pd.read_parquet(out, columns=["unit"])["unit"].tolist() == [u for u in range(30) for _ in range(6)]
+
+
+def test_rewriting_a_part_replaces_it(tmp_path):
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0, n=4))
+    store.write_part(0, rows(0, n=2))
+    assert len(pd.read_parquet(store.part_path(0))) == 2
+    assert store.done_units() == {0}
+    assert leftovers(tmp_path) == []
+
+
+def test_finalize_refuses_duplicates_across_parts(tmp_path):
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0))
+    dup = rows(1)
+    dup.loc[2, "item_id"] = rows(0).loc[2, "item_id"]  # same (participant, item) as a row in part 0
+    dup.loc[2, "participant_id"] = rows(0).loc[2, "participant_id"]
+    store.write_part(1, dup)
+    with pytest.raises(RuntimeError, match="duplicate") as exc:
+        store.finalize()
+    assert "part-000001" in str(exc.value)
+    assert rows(0).loc[2, "item_id"] in str(exc.value)
+    assert not (tmp_path / "responses.parquet").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_finalize_refuses_duplicates_within_a_part(tmp_path):
+    store = RunStore(tmp_path)
+    df = rows(0)
+    df.loc[3, ["participant_id", "item_id"]] = df.loc[1, ["participant_id", "item_id"]].values
+    store.write_part(0, df)
+    with pytest.raises(RuntimeError, match="duplicate"):
+        store.finalize()
+
+
+def test_same_item_different_participants_is_not_a_duplicate(tmp_path):
+    store = RunStore(tmp_path)
+    a, b = rows(0, participants=("p0",)), rows(0, participants=("p1",))
+    assert set(a["item_id"]) == set(b["item_id"])
+    store.write_part(0, a)
+    store.write_part(1, b)
+    assert len(pd.read_parquet(store.finalize())) == 8
+
+
+def test_failed_finalize_keeps_previous_responses(tmp_path):
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0))
+    first = store.finalize()
+    before = first.read_bytes()
+    store.write_part(1, rows(0))  # every key duplicated
+    with pytest.raises(RuntimeError):
+        store.finalize()
+    assert first.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_finalize_custom_key(tmp_path):
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0))
+    store.write_part(1, rows(1))
+    # Keyed by participant alone, both parts repeat p0/p1.
+    with pytest.raises(RuntimeError):
+        store.finalize(key=("participant_id",))
+    assert len(pd.read_parquet(store.finalize(key=("participant_id", "item_id")))) == 8
+
+
+def test_finalize_without_parts_refuses_and_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError, match="no parts"):
+        RunStore(tmp_path).finalize()
+    assert not (tmp_path / "responses.parquet").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_parquet_failure_keeps_old_file(tmp_path):
+    path = tmp_path / "data.parquet"
+    atomic_write_parquet(path, pd.DataFrame({"x": [1, 2, 3]}))
+    before = path.read_bytes()
+    bad = pd.DataFrame({"x": [{"a": 1}, 2, "three"]})  # mixed dict/int/str: arrow cannot convert
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        atomic_write_parquet(path, bad)
+    assert path.read_bytes() == before
+    assert pd.read_parquet(path)["x"].tolist() == [1, 2, 3]
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.parquet"]
+
+
+def test_atomic_write_bytes_failure_mid_write_removes_temp(tmp_path):
+    path = tmp_path / "f.bin"
+    atomic_write_bytes(path, b"old")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(path, "not bytes")  # fails inside the temp-file write
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_atomic_write_json_failure_keeps_old_file(tmp_path):
+    path = tmp_path / "meta.json"
+    atomic_write_json(path, {"b": 1, "a": [1, 2]})
+    before = path.read_text()
+    circular: dict = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError):
+        atomic_write_json(path, circular)
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {1: "x", "y": 2})  # sort_keys cannot order int and str keys
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+
+
+def test_atomic_writes_content_and_parents(tmp_path):
+    path = tmp_path / "deep" / "er" / "meta.json"
+    atomic_write_json(path, {"b": 1, "a": tmp_path})  # a Path goes through default=str
+    text = path.read_text()
+    assert text.endswith("\n")
+    assert text.index('"a"') < text.index('"b"')
+    assert json.loads(text) == {"a": str(tmp_path), "b": 1}
+    atomic_write_text(tmp_path / "t.txt", "héllo")
+    assert (tmp_path / "t.txt").read_bytes() == "héllo".encode()
+    atomic_write_parquet(tmp_path / "p.parquet", rows(0))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.parquet").drop(
+        columns=["option_permutation", "option_probs"]), rows(0).drop(columns=["option_permutation", "option_probs"]))
+    assert leftovers(tmp_path) == []
+    assert os.listdir(tmp_path / "deep" / "er") == ["meta.json"]
