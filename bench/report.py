@@ -22,6 +22,11 @@ def _table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _in_trait_order(df: pd.DataFrame, names: dict) -> pd.DataFrame:
+    order = {t: k for k, t in enumerate(names)}
+    return df.sort_values("trait", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
 def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataFrame, metrics: dict,
                  run_dir) -> str:
     names = inventory.trait_names
@@ -39,7 +44,7 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
     wide = wide[[t for t in names if t in wide.columns]].reset_index()
     out += [_table(wide), ""]
 
-    rel = pd.DataFrame(metrics["reliability"])
+    rel = _in_trait_order(pd.DataFrame(metrics["reliability"]), names)
     if len(rel):
         cols = [c for c in ("trait", "alpha", "omega", "n_participants", "n_items") if c in rel.columns]
         out += ["## Internal consistency across participants", _table(rel[cols]), ""]
@@ -48,6 +53,7 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
     if len(sens) and len(sym):
         both = sens[["trait", "H", "p", "eta2_h"]].merge(sym[["trait", "mean_shift", "n_pairs"]], on="trait",
                                                         how="outer")
+        both = _in_trait_order(both, names)
         both.columns = ["trait", "KW H (templates)", "p", "eta2_H", "order shift (rev - orig)", "pairs"]
         out += ["## Reliability across prompt variants and option orders", _table(both), ""]
     icc = metrics["icc_repetitions"]["pooled"]

@@ -287,3 +287,39 @@ def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
     clean = run(compose(*args, f"results_dir={tmp_path / 'clean'}"), print_summary=False)
     want = pd.read_parquet(clean / "responses.parquet").drop(columns=VOLATILE)
     pd.testing.assert_frame_equal(resumed, want)
+
+
+@pytest.mark.vllm
+@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["x"]).vllm_available(), reason="vLLM is not installed")
+def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
+    cfg, hf_dir = small_run
+    vllm_dir = run({**cfg, "engine": compose("engine=vllm")["engine"], "results_dir": str(tmp_path)},
+                   print_summary=False)
+    a = pd.read_parquet(hf_dir / "responses.parquet")
+    b = pd.read_parquet(vllm_dir / "responses.parquet")
+    assert set(b["engine"]) == {"vllm"} and (a["prompt_hash"].to_numpy() == b["prompt_hash"].to_numpy()).all()
+    np.testing.assert_allclose(np.stack(b["option_probs"]), np.stack(a["option_probs"]), atol=1e-4)
+    assert (a["answer"] == b["answer"]).mean() > 0.95  # seeded draws agree unless a probability sits on an edge
+
+
+def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):
+    from bench.tv_check import tv_check
+
+    cfg = compose("max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0", f"results_dir={tmp_path}")
+    table = tv_check(cfg)
+    assert len(table) == 2
+    assert table["tv"].between(0, 1).all() and table["tv_noise"].between(0, 1).all()
+    # with 24 samples the distance is dominated by sampling noise; a broken path would be far off (> 0.5)
+    assert table["tv"].mean() < 0.5
+    written = list(tmp_path.glob("*-tv-T1-n24/tv_check.json"))
+    assert written and json.loads(written[0].read_text())["n_prompts"] == 2
+
+
+def test_any_hf_folder_runs_as_model_hf(small_run, smollm2_spec, tmp_path):
+    """model=hf with the embedded model's own folder must reproduce the embedded run exactly."""
+    cfg, first = small_run
+    hf_cfg = small_cfg(tmp_path, "model=hf", f"model.path={smollm2_spec.path}", "model.dtype=float32")
+    r = pd.read_parquet(run(hf_cfg, print_summary=False) / "responses.parquet")
+    want = pd.read_parquet(first / "responses.parquet")
+    assert set(r["model_id"]) == {"hf"} and set(r["model_sha256"]) == set(want["model_sha256"])
+    np.testing.assert_allclose(np.stack(r["option_probs"]), np.stack(want["option_probs"]), atol=1e-9)

