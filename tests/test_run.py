@@ -323,3 +323,46 @@ def test_any_hf_folder_runs_as_model_hf(small_run, smollm2_spec, tmp_path):
     want = pd.read_parquet(first / "responses.parquet")
     assert set(r["model_id"]) == {"hf"} and set(r["model_sha256"]) == set(want["model_sha256"])
     np.testing.assert_allclose(np.stack(r["option_probs"]), np.stack(want["option_probs"]), atol=1e-9)
+
+
+@pytest.mark.parametrize("scoring", ["logprob", "sample"])
+def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, scoring):
+    """Conversation units depend on earlier answers: a resumed run must rebuild them from the parts."""
+    from bench.administer import Administrator
+    from bench.prompts import PromptRenderer
+    from bench.run import prepare
+    from bench.store import RunStore
+
+    cfg = compose("administration=conversation", f"scoring={scoring}", "max_items=4", "repetitions=2",
+                  "temperatures=[1.0]", "templates=[describe]", "option_orders=[original,reversed]",
+                  "batch_size=2", "max_new_tokens=4", "progress=false")
+    _, plan, _ = prepare(cfg)
+    renderer = PromptRenderer(hf_engine.tokenizer, "Answer: ")
+
+    def administrator():
+        return Administrator(plan, hf_engine, renderer, scoring, batch_size=2, max_new_tokens=4,
+                             constants=dict.fromkeys(("run_config_hash", "model_id", "model_sha256", "adapter_sha256",
+                                                      "engine", "scoring_mode", "administration", "inventory_id",
+                                                      "inventory_version", "persona_set", "env_hash", "git_commit"),
+                                                     "x") | {"seed": 0})
+
+    class Stop(Exception):
+        pass
+
+    def stop_after(n):
+        def hook(unit):
+            if unit >= n:
+                raise Stop
+        return hook
+
+    interrupted = RunStore(tmp_path / "interrupted")
+    with pytest.raises(Stop):  # stop in the middle of item 2 (units: 4 items x 2 chunks)
+        administrator().run(interrupted, progress=False, after_unit=stop_after(4))
+    assert 0 < len(interrupted.done_units()) < len(administrator().units())
+    administrator().run(interrupted, progress=False)
+    clean = RunStore(tmp_path / "clean")
+    administrator().run(clean, progress=False)
+    a = pd.read_parquet(interrupted.finalize())
+    b = pd.read_parquet(clean.finalize())
+    assert len(a) == 4 * 4 and not a.duplicated(["participant_id", "item_id"]).any()
+    pd.testing.assert_frame_equal(a, b)
