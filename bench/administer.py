@@ -1,7 +1,8 @@
 """Give the plan to an engine, unit by unit, and turn what comes back into response rows.
 
 Logprob mode does one forward pass per (condition, item) and fans it out to every temperature and
-repetition of that condition; sample mode generates once per participant and item and parses.
+repetition of that condition (in conversation mode, one per participant and item, since earlier
+answers differ); sample mode generates once per participant and item and parses.
 Units are a fixed, deterministic split of the plan, so a resumed run recomputes exactly the
 units that are missing, with the same batches and so the same numbers.
 """
@@ -61,6 +62,21 @@ class Administrator:
         chunks = [tuple(range(s, min(s + b, n))) for s in range(0, n, b)]
         return [Unit(i * len(chunks) + c, i, chunk) for i in range(n_items) for c, chunk in enumerate(chunks)]
 
+    def longest_prompt(self) -> int:
+        """Token length of the longest prompt this plan will show (answers filled with the last label)."""
+        items = range(len(self.plan.items))
+        if self.plan.administration == "single":
+            return max(len(self.render_single(c, i)[2]) for c in range(len(self.conditions)) for i in items)
+        filler = str(len(self.scale.values))
+        longest = 0
+        for group in self.conditions:
+            p = group[0]
+            questions = [self._question(p, self.plan.items[i])[0] for i in items]
+            _, ids = self.renderer.render(messages_for(p, questions, [filler] * (len(questions) - 1),
+                                                       self.renderer.answer_prefix))
+            longest = max(longest, len(ids))
+        return longest
+
     def run(self, store: RunStore, progress: bool = True, after_unit: Callable[[int], None] | None = None) -> None:
         units = self.units()
         done = store.done_units()
@@ -105,6 +121,7 @@ class Administrator:
             "item_id": item.id,
             "item_index": item_index,
             "trait": item.trait,
+            "facet": item.facet or "",
             "keyed": item.keyed,
             "prompt_hash": prompt_hash(prompt),
             "option_permutation": [int(i) for i in perm],

@@ -419,17 +419,23 @@ def pooled_icc(icc_table: pd.DataFrame) -> dict:
 # robustness to prompt wording and option order
 
 
+def _condition_means(scores: pd.DataFrame) -> pd.DataFrame:
+    """Trait scores averaged over repetitions: one row per condition and trait."""
+    keys = ["persona_id", "template_id", "option_order", "temperature", "trait"]
+    return scores.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
+
+
 def prompt_sensitivity(scores: pd.DataFrame) -> pd.DataFrame:
     """Do trait scores depend on the prompt template? Kruskal-Wallis across template_id.
 
-    Per trait, all participants' scores (pooled over personas, orders, temperatures) grouped by
-    template: H and p from scipy.stats.kruskal, and eta^2_H = (H - k + 1) / (n - k) (Tomczak &
+    Per trait, condition-level scores (repetitions averaged first: identical draws at T = 0 are
+    not independent observations; pooled over personas, orders, temperatures) grouped by template: H and p from scipy.stats.kruskal, and eta^2_H = (H - k + 1) / (n - k) (Tomczak &
     Tomczak 2014; k templates, n scores) as effect size: the share of rank variance explained by
     the template, ~0 when the wording does not matter. NaN when fewer than 2 templates have
     scores, n <= k, or all scores are equal.
     """
     rows = []
-    for trait, sub in scores.groupby("trait", sort=False):
+    for trait, sub in _condition_means(scores).groupby("trait", sort=False):
         sub = sub.dropna(subset=["score"])
         groups = [g["score"].to_numpy(float) for _, g in sub.groupby("template_id", sort=True)]
         n, k = int(len(sub)), len(groups)
@@ -447,13 +453,14 @@ def prompt_sensitivity(scores: pd.DataFrame) -> pd.DataFrame:
 def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
     """Does showing the options in reverse order shift trait scores? (order / position bias)
 
-    Pairs a "reversed" with an "original" participant sharing persona_id, template_id,
-    temperature and repetition; shift = reversed - original, in trait-score units. Per trait:
+    Pairs the "reversed" and "original" conditions sharing persona_id, template_id and
+    temperature (repetitions averaged first, as in `prompt_sensitivity`); shift = reversed - original, in trait-score units. Per trait:
     mean and SD (ddof 1) of the shifts, n_pairs, and the two-sided Wilcoxon signed-rank p
     (scipy.stats.wilcoxon, zeros dropped) when n_pairs >= 2 and some shift is non-zero.
     """
-    keys = ["persona_id", "template_id", "temperature", "repetition"]
-    sub = scores[scores["option_order"].isin(["original", "reversed"])]
+    keys = ["persona_id", "template_id", "temperature"]
+    means = _condition_means(scores)
+    sub = means[means["option_order"].isin(["original", "reversed"])]
     rows = []
     for trait in dict.fromkeys(scores["trait"]):
         t = sub[sub["trait"] == trait]

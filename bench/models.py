@@ -74,6 +74,7 @@ def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
 
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 def gguf_from_package(package: str, filename: str) -> Path:
@@ -155,11 +156,14 @@ def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
             "peft's `save_pretrained` writes one."
         )
     adapter_path = check_adapter(adapter)
+    dtype = str(cfg.get("dtype", "float32"))
+    if dtype not in DTYPES:
+        raise ModelError(f"model '{cfg.get('id')}': field 'dtype': '{dtype}' is not one of {', '.join(DTYPES)}")
     return ModelSpec(
         id=str(cfg.get("id")),
         path=str(folder),
         sha256=sha256_folder(folder, WEIGHT_PATTERNS),
-        dtype=str(cfg.get("dtype", "float32")),
+        dtype=dtype,
         adapter=str(adapter_path) if adapter_path else None,
         adapter_sha256=sha256_folder(adapter_path, WEIGHT_PATTERNS) if adapter_path else None,
         max_model_len=int(cfg.get("max_model_len", 2048)),

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 
 _CUE = re.compile(
     r"(?:answer(?:\s+is)?|choose|chose|choice(?:\s+is)?|select|pick|option|rating(?:\s+is)?|"
-    r"rate(?:\s+(?:it|myself|this))?(?:\s+(?:as|a|an))?|would\s+say|i'd\s+say|go\s+with)"
-    r"\s*[:=]?\s*(?:number\s+)?\(?(\d+)\b(?!\s*(?:-|–|—|or|and|to)\s*\d)",
+    r"rate(?:\s+(?:it|myself|this))?(?:\s+(?:as|a|an))?|would\s+say|i'd\s+say|go\s+with|"
+    r"give\s+(?:it|myself|this)(?:\s+(?:a|an))?)"
+    r"\s*[:=]?\s*(?:number\s+)?\(?(\d+)\b(?![.,]\d)(?!\s*(?:-|–|—|or|and|to)\s*\d)",
     re.IGNORECASE,
 )
+_OUT_OF = re.compile(r"(?<![\d.])(\d+)\s*(?:out\s+of|/)\s*\d+", re.IGNORECASE)  # "4 out of 5", "4/5"
 _NUMBER = re.compile(r"(?<![\d.])(\d+)(?![\d.]*\d)")
-_LEADING = re.compile(r"^\W*(\d+)\b(?!\s*(?:-|–|—|or|and|to)\s*\d)", re.IGNORECASE)  # not "2 or 4", "1-5: 4"
+_LEADING = re.compile(r"^\W*(\d+)\b(?![.,]\d)(?!\s*(?:-|–|—|or|and|to)\s*\d)", re.IGNORECASE)  # not "2 or 4", "1-5: 4"
 _REFUSAL = re.compile(
     r"\b(?:i\s*(?:can(?:no|')t|cannot|am\s+not\s+able|'m\s+not\s+able|am\s+unable|'m\s+unable|"
-    r"won't|will\s+not|do\s+not\s+have|don't\s+have|prefer\s+not)|as\s+an\s+ai|"
+    r"won't|will\s+not|do\s+not\s+have|don't\s+have|prefer\s+not|am\s+an\s+ai|'m\s+an\s+ai)|as\s+an\s+ai|"
     r"not\s+able\s+to\s+(?:answer|provide)|refuse|decline|no\s+personal\s+(?:opinions|feelings|experiences))",
     re.IGNORECASE,
 )
@@ -46,7 +48,7 @@ def parse_answer(text: str | None, option_labels: list[str]) -> ParsedAnswer:
         v = int(s)
         return v if 1 <= v <= n else None
 
-    for pattern in (_LEADING, _CUE):
+    for pattern in (_LEADING, _CUE, _OUT_OF):
         m = pattern.search(body)
         if m and in_range(m.group(1)):
             return ParsedAnswer(int(m.group(1)))

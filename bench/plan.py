@@ -53,7 +53,9 @@ class Participant:
 
     @property
     def condition(self) -> tuple[str, str, str]:
-        """What the prompt depends on: temperatures and repetitions share one forward pass."""
+        """What a single-item prompt depends on: its temperatures and repetitions share one forward pass.
+
+        (In conversation mode the prompt also holds the participant's own earlier answers.)"""
         return (self.persona.id, self.template.id, self.option_order)
 
 
@@ -89,8 +91,19 @@ def expand_personas(cfg) -> tuple[Persona, ...]:
     raise PlanError(f"persona set '{cfg.get('set')}': needs 'personas' or 'roles' + 'traits'")
 
 
+PLACEHOLDERS = {"item": "x", "left": "x", "right": "x", "options": "x", "n": 5}
+
+
 def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
+    if not prompt_cfg.get(kind):
+        raise PlanError(f"prompt config: no '{kind}' templates for a {kind} inventory")
     available = [Template(str(t["id"]), str(t["text"])) for t in prompt_cfg[kind]]
+    for t in available:
+        try:
+            t.text.format(**PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError) as err:
+            raise PlanError(f"prompt template '{t.id}' ({kind}): bad placeholder {err}; "
+                            f"allowed: {', '.join('{' + k + '}' for k in PLACEHOLDERS)}") from None
     if wanted is None:
         return tuple(available)
     by_id = {t.id: t for t in available}
@@ -112,11 +125,16 @@ def build_plan(inventory: Inventory, personas, templates, option_orders, tempera
     for t in temperatures:
         if float(t) < 0:
             raise PlanError(f"temperatures: {t} must be >= 0")
+    for field, values in (("temperatures", [float(t) for t in temperatures]), ("option_orders", list(option_orders)),
+                          ("persona ids", [p.id for p in personas]), ("templates", [t.id for t in templates])):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise PlanError(f"{field}: {', '.join(repeated)} listed more than once (participant ids must be unique)")
     participants = []
     for persona, template, order, temp, rep in itertools.product(
         personas, templates, option_orders, temperatures, range(repetitions)
     ):
-        pid = f"{persona.id}|{template.id}|{order}|T{float(temp):g}|r{rep}"
+        pid = f"{persona.id}|{template.id}|{order}|T{float(temp)!r}|r{rep}"
         participants.append(Participant(pid, persona, template, order, float(temp), rep, stable_int(seed, pid)))
     items = inventory.items if max_items is None else inventory.items[: int(max_items)]
     return Plan(inventory, tuple(items), tuple(participants), administration, seed)

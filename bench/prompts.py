@@ -46,23 +46,32 @@ def messages_for(participant: Participant, questions: list[str], answers: list[s
 class PromptRenderer:
     """Applies the model's chat template once, in one place, for every engine."""
 
+    # A fixed date for chat templates that print today's date (Llama 3.x): a resumed run, or a rerun
+    # on another day, must show the same prompt.
+    TEMPLATE_DATE = "01 Jan 2025"
+
     def __init__(self, tokenizer, answer_prefix: str):
         self.tokenizer = tokenizer
         self.answer_prefix = answer_prefix
-        n_labels = 9
-        self.label_ids = []
-        for d in range(1, n_labels + 1):
-            ids = tokenizer(str(d), add_special_tokens=False).input_ids
-            self.label_ids.append(ids[0] if len(ids) == 1 else None)
 
     def labels_for(self, n_options: int) -> list[int]:
-        ids = self.label_ids[:n_options]
-        if n_options > len(self.label_ids) or any(i is None for i in ids):
-            raise ValueError(f"option labels 1..{n_options} are not single tokens for this tokenizer")
+        """Token ids of the labels "1".."n" as they follow the answer prefix (not tokenized alone:
+        SentencePiece tokenizers add a word-start piece to a lone "3")."""
+        if not 2 <= n_options <= 9:
+            raise ValueError(f"{n_options} options: option labels are the digits 1-9, so 2 to 9 options are supported")
+        base = self.tokenizer(self.answer_prefix, add_special_tokens=False).input_ids
+        ids = []
+        for d in range(1, n_options + 1):
+            full = self.tokenizer(self.answer_prefix + str(d), add_special_tokens=False).input_ids
+            if full[:len(base)] != base or len(full) != len(base) + 1:
+                raise ValueError(f"option label '{d}' after the answer prefix {self.answer_prefix!r} is not one "
+                                 f"token for this tokenizer ({full[len(base) - 1:]}); change prompt.answer_prefix")
+            ids.append(full[-1])
         return ids
 
     def render(self, messages: list[dict]) -> tuple[str, list[int]]:
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                  date_string=self.TEMPLATE_DATE)
         text += self.answer_prefix
         return text, self.tokenizer(text, add_special_tokens=False).input_ids
 

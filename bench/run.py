@@ -6,6 +6,7 @@ same function. The run folder is named by a hash of the config: the same command
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -43,15 +44,31 @@ def run_dir_for(cfg: dict) -> Path:
     return Path(cfg["results_dir"]) / (cfg.get("run_name") or default_run_name(cfg))
 
 
-def _claim_run_dir(run_dir: Path, cfg: dict) -> None:
-    """Refuse to resume into a folder that holds a run of a different config."""
-    saved = run_dir / "config.yaml"
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
+    """Refuse to resume into a folder whose parts came from another config, weights, file or packages."""
+    saved, stamp = run_dir / "config.yaml", run_dir / "fingerprint.json"
     if saved.exists():
         previous = yaml.safe_load(saved.read_text()) or {}
         if config_hash(previous) != config_hash(cfg):
-            raise RunError(f"{run_dir} holds a run with a different config; choose another run_name "
-                           "or remove the folder")
+            old, new = _flatten(previous), _flatten(cfg)
+            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            raise RunError(f"{run_dir} holds a run with a different config ({', '.join(keys)}); choose "
+                           "another run_name or remove the folder")
+    if stamp.exists():
+        before = json.loads(stamp.read_text())
+        changed = sorted(k for k in fingerprint if before.get(k) != fingerprint[k])
+        if changed:
+            raise RunError(f"{run_dir}: {', '.join(changed)} changed since its parts were written; resuming "
+                           "would mix results. Choose another run_name or remove the folder")
     atomic_write_text(saved, yaml.safe_dump(cfg, sort_keys=False))
+    atomic_write_json(stamp, fingerprint)
 
 
 def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
@@ -72,18 +89,25 @@ def open_engine(cfg: dict, spec: ModelSpec):
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     inventory, plan, spec = prepare(cfg)
 
-    run_dir = run_dir_for(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _claim_run_dir(run_dir, cfg)
-    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
-    store = RunStore(run_dir)
-
     from transformers import AutoTokenizer
 
     renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
+    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
                           int(cfg["max_new_tokens"]), row_columns(prov, cfg))
-    todo = [u for u in admin.units() if u.index not in store.done_units()]
+    longest = admin.longest_prompt()
+    if longest + int(cfg["max_new_tokens"]) > spec.max_model_len:
+        raise RunError(f"model '{spec.id}': the longest prompt of {inventory.id} ({cfg['administration']}) is "
+                       f"{longest} tokens, over model.max_model_len={spec.max_model_len} less max_new_tokens; "
+                       "raise model.max_model_len if the model allows it, or use administration=single")
+
+    run_dir = run_dir_for(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
+                                  "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"]})
+    store = RunStore(run_dir)
+    done = store.done_units()
+    todo = [u for u in admin.units() if u.index not in done]
     started = time.time()
     if todo:
         admin.engine = open_engine(cfg, spec)

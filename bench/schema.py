@@ -10,7 +10,8 @@ RESPONSE_SCHEMA = pa.schema([
     ("template_id", pa.string()), ("option_order", pa.string()), ("temperature", pa.float64()),
     ("repetition", pa.int64()), ("participant_seed", pa.int64()),
     # the item and what was shown
-    ("item_id", pa.string()), ("item_index", pa.int64()), ("trait", pa.string()), ("keyed", pa.int64()),
+    ("item_id", pa.string()), ("item_index", pa.int64()), ("trait", pa.string()), ("facet", pa.string()),
+    ("keyed", pa.int64()),
     ("prompt_hash", pa.string()), ("option_permutation", pa.list_(pa.int64())),
     # the answer
     ("raw_answer", pa.string()), ("parsed_option", pa.int64()), ("answer", pa.float64()),

@@ -49,6 +49,8 @@ class RunStore:
         self.dir = Path(run_dir)
         self.parts = self.dir / "parts"
         self.parts.mkdir(parents=True, exist_ok=True)
+        for stale in self.parts.glob(".part-*.tmp"):  # a write cut short by a kill: never a part
+            stale.unlink(missing_ok=True)
 
     def part_path(self, unit: int) -> Path:
         return self.parts / f"part-{unit:06d}.parquet"

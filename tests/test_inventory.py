@@ -74,7 +74,7 @@ def test_bfi_matches_psychobench():
     assert inv.stem.format(text=inv.items[0].text) == "I see myself as someone who is talkative."
 
 
-def test_bfi_norms_are_loaded_from_yaml():
+def test_bfi_file_carries_the_psychobench_norms():
     norms = yaml.safe_load((INVENTORY_DIR / "bfi.yaml").read_text())["norms"]
     assert norms["n"] == 6076
     assert norms["E"] == {"mean": 3.25, "sd": 0.90} and norms["O"] == {"mean": 3.92, "sd": 0.66}

@@ -316,8 +316,11 @@ def test_trait_target_shift_against_pooled_sd():
 def test_prompt_sensitivity_matches_scipy_kruskal():
     rng = np.random.default_rng(0)
     groups = {"t0": rng.normal(3, 1, 12), "t1": rng.normal(3.8, 1, 10), "t2": rng.normal(3, 1, 9)}
-    rows = [dict(trait="E", template_id=t, score=s) for t, v in groups.items() for s in v]
-    rows += [dict(trait="E", template_id="t2", score=np.nan)]  # dropped
+    # one condition per score (persona_id differs); each repeated 3 times identically (as at T = 0):
+    # repetitions are averaged first, so the copies must not count as observations
+    rows = [dict(trait="E", template_id=t, persona_id=f"{t}-{i}", repetition=r, score=s)
+            for t, v in groups.items() for i, s in enumerate(v) for r in range(3)]
+    rows += [dict(trait="E", template_id="t2", persona_id="nan", score=np.nan)]  # dropped
     rows += [dict(trait="A", template_id=t, score=2.0) for t in groups for _ in range(3)]  # all equal
     rows += [dict(trait="C", template_id="t0", score=s) for s in (1.0, 2.0, 3.0)]  # one template
     out = prompt_sensitivity(scores_table(rows)).set_index("trait")
@@ -336,8 +339,11 @@ def test_option_order_symmetry_constructed_shift():
     for rep, shift in enumerate(shifts):
         base = rng.uniform(1, 4)
         for order, value in (("original", base), ("reversed", base + shift), ("shuffled", base + 9)):
-            rows.append(dict(trait="E", persona_id="x", template_id="t0", option_order=order, repetition=rep, score=value))
-            rows.append(dict(trait="A", persona_id="x", template_id="t0", option_order=order, repetition=rep, score=base))
+            for r in range(2):  # two identical repetitions per condition: averaged, not double-counted
+                rows.append(dict(trait="E", persona_id=f"x{rep}", template_id="t0", option_order=order, repetition=r,
+                                 score=value))
+                rows.append(dict(trait="A", persona_id=f"x{rep}", template_id="t0", option_order=order, repetition=r,
+                                 score=base))
     # unpaired: a reversed run with no original counterpart
     rows.append(dict(trait="E", persona_id="y", template_id="t0", option_order="reversed", repetition=0, score=5.0))
     out = option_order_symmetry(scores_table(rows)).set_index("trait")

@@ -145,18 +145,24 @@ def test_sample_mode_generates_and_parses(tmp_path):
     assert r["label_mass"].isna().all()
 
 
-def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path):
+def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path, hf_engine):
+    from bench.prompts import PromptRenderer, messages_for, prompt_hash, question_text
+    from bench.run import prepare
+
     cfg = compose("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
                   "templates=[describe]", "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")
     r = pd.read_parquet(run(cfg, print_summary=False) / "responses.parquet")
     assert len(r) == 3 * 3
-    first = r[r["item_index"] == 0]
-    assert first["prompt_hash"].nunique() == 1  # nothing answered yet: same prompt for everyone
-    later = r[r["item_index"] == 2]
-    histories = r[r["item_index"] < 2].sort_values("item_index").groupby("participant_id")["answer"].apply(tuple)
-    # Participants with different earlier answers saw different prompts at item 3.
-    if histories.nunique() > 1:
-        assert later["prompt_hash"].nunique() > 1
+    assert r[r["item_index"] == 0]["prompt_hash"].nunique() == 1  # nothing answered yet
+    # Rebuild each participant's third prompt from its own earlier raw answers: the hash must match.
+    _, plan, _ = prepare(cfg)
+    renderer = PromptRenderer(hf_engine.tokenizer, "Answer: ")
+    for p in plan.participants:
+        mine = r[r["participant_id"] == p.id].sort_values("item_index")
+        questions = [question_text(plan.inventory, p, it, plan.option_permutation(p, it)) for it in plan.items]
+        text, _ = renderer.render(messages_for(p, questions, list(mine["raw_answer"].iloc[:2]), "Answer: "))
+        assert f"Answer: {mine['raw_answer'].iloc[0]}" in text
+        assert prompt_hash(text) == mine["prompt_hash"].iloc[2]
 
 
 def test_persona_sets_and_mbti_accuracy(tmp_path):
@@ -221,6 +227,8 @@ def test_hf_model_needs_a_path(tmp_path):
 def test_bad_sweep_values_are_named(tmp_path):
     from bench.plan import PlanError
 
+    with pytest.raises(PlanError, match="temperatures: 0.7 listed more than once"):
+        run(small_cfg(tmp_path, "temperatures=[0.7,0.7]"), print_summary=False)
     with pytest.raises(PlanError, match="sideways"):
         run(small_cfg(tmp_path, "option_orders=[sideways]"), print_summary=False)
     with pytest.raises(PlanError, match="nope"):
@@ -366,3 +374,28 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
     b = pd.read_parquet(clean.finalize())
     assert len(a) == 4 * 4 and not a.duplicated(["participant_id", "item_id"]).any()
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tmp_path):
+    from bench.run import RunError
+
+    cfg, first = small_run
+    copy = tmp_path / first.name
+    import shutil
+
+    shutil.copytree(first, copy)
+    stamp = json.loads((copy / "fingerprint.json").read_text())
+    (copy / "fingerprint.json").write_text(json.dumps({**stamp, "env_hash": "something-else"}))
+    with pytest.raises(RunError, match="env_hash changed"):
+        run({**cfg, "results_dir": str(tmp_path)}, print_summary=False)
+    (copy / "fingerprint.json").write_text(json.dumps(stamp))
+    with pytest.raises(RunError, match="different config .*repetitions"):
+        run({**cfg, "results_dir": str(tmp_path), "run_name": first.name, "repetitions": 3}, print_summary=False)
+
+
+def test_prompts_longer_than_the_model_allows_fail_before_any_work(tmp_path):
+    from bench.run import RunError
+
+    with pytest.raises(RunError, match="max_model_len=300"):
+        run(small_cfg(tmp_path, "administration=conversation", "model.max_model_len=300"), print_summary=False)
+    assert not list(tmp_path.glob("*/parts/*.parquet"))

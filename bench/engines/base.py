@@ -22,7 +22,6 @@ class Engine(ABC):
 
         self.spec = spec
         self.seed = seed
-        self.options = options
         self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
 
     @abstractmethod

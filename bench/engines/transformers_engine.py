@@ -50,22 +50,25 @@ class TransformersEngine(Engine):
 
     @torch.inference_mode()
     def generate(self, prompts, temperature, max_new_tokens, seeds):
-        # One generator seed per batch: transformers cannot seed rows separately.
-        torch.manual_seed(int(seeds[0]) if len(seeds) else self.seed)
-        ids, mask, _ = self._batch(prompts)
+        """Each prompt is generated alone under its own seed, so a participant's answer does not
+        depend on which other prompts share its batch (transformers cannot seed rows of a batch)."""
+        from transformers import GenerationConfig
+
         sample = temperature > 0
-        out = self.model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=sample,
-            temperature=temperature if sample else None,
-            top_k=0 if sample else None,  # sample from the model's own distribution
-            top_p=1.0 if sample else None,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=self.pad_id,
-        )
-        new = out[:, ids.shape[1]:]
-        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in new]
+        # An explicit config: the model's own generation_config (top_k=50, repetition penalties...)
+        # must not change what "sampling at temperature T" means between engines.
+        config = GenerationConfig(do_sample=sample, temperature=temperature if sample else None,
+                                  top_k=0 if sample else None, top_p=1.0 if sample else None,
+                                  repetition_penalty=1.0, max_new_tokens=max_new_tokens,
+                                  pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id)
+        texts = []
+        for ids, seed in zip(prompts, seeds):
+            torch.manual_seed(int(seed))
+            out = self.model.generate(input_ids=torch.tensor([list(ids)], device=self.device),
+                                      attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=self.device),
+                                      generation_config=config)
+            texts.append(self.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+        return texts
 
     def close(self):
         del self.model

@@ -58,7 +58,8 @@ class VLLMEngine(Engine):
             from vllm.lora.request import LoRARequest
 
             rank = json.loads((Path(spec.adapter) / "adapter_config.json").read_text()).get("r", 16)
-            kwargs.update(enable_lora=True, max_lora_rank=max(8, int(rank)), max_loras=1)
+            supported = (8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's allowed max_lora_rank values
+            kwargs.update(enable_lora=True, max_lora_rank=min(r for r in supported if r >= int(rank)), max_loras=1)
             self.lora = LoRARequest("adapter", 1, spec.adapter)
         self.llm = LLM(**kwargs)
 
@@ -75,6 +76,9 @@ class VLLMEngine(Engine):
         rows = []
         for out in self._run(prompts, params):
             step = out.outputs[0].logprobs[0]
+            missing = [t for t in label_ids if t not in step]
+            if missing:
+                raise RuntimeError(f"vLLM returned no log-prob for label token(s) {missing}")
             rows.append([step[t].logprob for t in label_ids])
         return np.asarray(rows, dtype=np.float64)
 
