@@ -208,15 +208,13 @@ def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None)
     the share with type == target, `per_dichotomy[id]` the share whose letter at that dichotomy's
     position matches. Positions follow the inventory's dichotomy order (the order `mbti_types`
     writes both `type` and `target` in); their ids come from `dichotomies`, else
-    `types.attrs["dichotomies"]`, else are named "pos1".."posN". An unscored letter ("X") counts as
+    `types.attrs["dichotomies"]` (set by `mbti_types`). An unscored letter ("X") counts as
     a miss. Values are NaN when n == 0.
     """
     ids = list(dichotomies) if dichotomies is not None else list(types.attrs.get("dichotomies") or [])
-    tgt = types["target"].where(types["target"].map(lambda t: isinstance(t, str) and t.isalpha()))
     if not ids:
-        lengths = tgt.dropna().str.len()
-        width = int(lengths.mode().iloc[0]) if len(lengths) else 4
-        ids = [f"pos{i + 1}" for i in range(width)]
+        raise ValueError("mbti_accuracy: pass `dichotomies` (or a table made by mbti_types)")
+    tgt = types["target"].where(types["target"].map(lambda t: isinstance(t, str) and t.isalpha()))
     keep = tgt.notna() & (tgt.str.len() == len(ids))
     t = tgt[keep].str.upper().to_numpy()
     y = types.loc[keep, "type"].fillna("").astype(str).str.upper().to_numpy()
@@ -237,11 +235,12 @@ def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None)
 def trait_target_shift(scores: pd.DataFrame) -> pd.DataFrame:
     """Does conditioning move the intended trait? Scores of "T+" vs "T-" personas on trait T.
 
-    For each trait T with pole targets, pooled over templates, orders, temperatures and
-    repetitions: mean score of participants whose persona_target is "T+", of those with "T-",
-    diff = plus - minus, and Cohen's d (pingouin.compute_effsize, pooled SD; NaN unless both
-    groups have >= 2 scores and a non-zero pooled SD).
+    For each trait T with pole targets, over condition-level scores (repetitions averaged first, as
+    in `prompt_sensitivity`; pooled over templates, orders and temperatures): mean score of the
+    "T+" personas, of the "T-" personas, diff = plus - minus, and Cohen's d
+    (pingouin.compute_effsize, pooled SD; NaN when it is not finite, e.g. zero spread).
     """
+    scores = _condition_means(scores)
     cols = ["trait", "mean_plus", "mean_minus", "diff", "cohen_d", "n_plus", "n_minus"]
     target = scores["persona_target"].fillna("").astype(str).str.strip()
     m = target.str.extract(_POLE_TARGET)
@@ -255,11 +254,9 @@ def trait_target_shift(scores: pd.DataFrame) -> pd.DataFrame:
         mm = float(minus.mean()) if minus.size else float("nan")
         d = float("nan")
         if plus.size >= 2 and minus.size >= 2:
-            pooled_var = ((plus.size - 1) * plus.var(ddof=1) + (minus.size - 1) * minus.var(ddof=1)) / (
-                plus.size + minus.size - 2
-            )
-            if pooled_var > 0:
-                d = float(pg.compute_effsize(plus, minus, paired=False, eftype="cohen"))
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = _nan_if_not_finite(pg.compute_effsize(plus, minus, paired=False, eftype="cohen"))
         rows.append([trait, mp, mm, mp - mm, d, int(plus.size), int(minus.size)])
     return pd.DataFrame(rows, columns=cols)
 
@@ -421,7 +418,7 @@ def pooled_icc(icc_table: pd.DataFrame) -> dict:
 
 def _condition_means(scores: pd.DataFrame) -> pd.DataFrame:
     """Trait scores averaged over repetitions: one row per condition and trait."""
-    keys = ["persona_id", "template_id", "option_order", "temperature", "trait"]
+    keys = ["persona_id", "persona_target", "template_id", "option_order", "temperature", "trait"]
     return scores.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
 
 

@@ -14,12 +14,7 @@ def _fmt(x, digits: int = 3) -> str:
 
 
 def _table(df: pd.DataFrame) -> str:
-    """A Markdown table (pandas' to_markdown needs tabulate; this does not)."""
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines)
+    return df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".3f", missingval="-")
 
 
 def _in_trait_order(df: pd.DataFrame, names: dict) -> pd.DataFrame:

@@ -299,10 +299,14 @@ def scores_table(rows: list[dict]) -> pd.DataFrame:
 
 def test_trait_target_shift_against_pooled_sd():
     plus, minus, other = [4.0, 4.5, 3.5, 5.0], [2.0, 2.5, 1.0], [3.0, 3.0]
-    rows = [dict(trait="E", score=s, persona_target="E+") for s in plus]
-    rows += [dict(trait="E", score=s, persona_target="E-") for s in minus]
-    rows += [dict(trait="E", score=s, persona_target="") for s in other]  # not a pole persona
-    rows += [dict(trait="A", score=s, persona_target="E+") for s in plus]  # off-target trait
+    # one persona (condition) per score, each answered twice identically (as at T = 0): the copies
+    # are averaged, not counted as extra observations
+    def cond(trait, target, values, tag):
+        return [dict(trait=trait, score=v, persona_target=target, persona_id=f"{tag}{i}", repetition=r)
+                for i, v in enumerate(values) for r in range(2)]
+
+    rows = cond("E", "E+", plus, "p") + cond("E", "E-", minus, "m") + cond("E", "", other, "o")
+    rows += cond("A", "E+", plus, "p")  # off-target trait
     out = trait_target_shift(scores_table(rows))
     assert list(out["trait"]) == ["E"]
     row = out.iloc[0]
@@ -311,6 +315,8 @@ def test_trait_target_shift_against_pooled_sd():
     assert row["diff"] == pytest.approx(4.25 - 11 / 6)
     assert row["cohen_d"] == pytest.approx((4.25 - 11 / 6) / pooled)
     assert (row["n_plus"], row["n_minus"]) == (4, 3)
+    flat = cond("E", "E+", [3.0, 3.0], "p") + cond("E", "E-", [3.0, 3.0], "m")
+    assert np.isnan(trait_target_shift(scores_table(flat)).iloc[0]["cohen_d"])
 
 
 def test_prompt_sensitivity_matches_scipy_kruskal():
