@@ -45,12 +45,29 @@ class Administrator:
         self.plan, self.engine, self.renderer = plan, engine, renderer
         self.scoring, self.batch_size, self.max_new_tokens = scoring, batch_size, max_new_tokens
         self.constants = constants or {}
-        self.scale = plan.inventory.scale
-        self.label_ids = renderer.labels_for(len(self.scale.values))
+        self._label_ids: dict[int, list[int]] = {}
         by_condition: dict[tuple, list[Participant]] = defaultdict(list)
         for p in plan.participants:
             by_condition[p.condition].append(p)
         self.conditions = list(by_condition.values())
+
+    def label_ids(self, item_index: int) -> list[int]:
+        n = len(self.plan.inventory.scale_of(self.plan.items[item_index]).values)
+        if n not in self._label_ids:
+            self._label_ids[n] = self.renderer.labels_for(n)
+        return self._label_ids[n]
+
+    def label_logprobs(self, prompts: list[list[int]], item_indices: list[int]) -> list[np.ndarray]:
+        """Label log-probs per prompt; questions with different option counts go in separate calls."""
+        out: list[np.ndarray | None] = [None] * len(prompts)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for j, i in enumerate(item_indices):
+            groups[len(self.label_ids(i))].append(j)
+        for idx in groups.values():
+            logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]))
+            for j, lp in zip(idx, logp):
+                out[j] = lp
+        return out
 
     # -- planning -------------------------------------------------------------------------
     def units(self) -> list[Unit]:
@@ -67,7 +84,7 @@ class Administrator:
         items = range(len(self.plan.items))
         if self.plan.administration == "single":
             return max(len(self.render_single(c, i)[2]) for c in range(len(self.conditions)) for i in items)
-        filler = str(len(self.scale.values))
+        filler = "9"
         longest = 0
         for group in self.conditions:
             p = group[0]
@@ -100,15 +117,24 @@ class Administrator:
     def _row(self, p: Participant, item_index: int, perm, prompt: str, raw: str, position: int | None,
              refusal: bool, probs_pos: np.ndarray | None = None, mass: float = math.nan) -> dict:
         item = self.plan.items[item_index]
-        values = np.asarray(self.scale.values, dtype=float)
-        answer = values[perm[position - 1]] if position else math.nan
+        scale = self.plan.inventory.scale_of(item)
+        values = np.asarray(scale.values, dtype=float)
+        # Where each option sits on the scored axis: the value itself, or (surveys) its ordinal
+        # position, NaN for a refusal; the expected score is renormalised over scored options.
+        axis = np.array([math.nan if o is None else o for o in scale.ordinal_values], dtype=float)
+        chosen = perm[position - 1] if position else None
+        answer = values[chosen] if position else math.nan
+        refusal = bool(refusal or (chosen is not None and scale.refusals[chosen]))
         canon: list[float] | np.ndarray = []
         expected = math.nan
         if probs_pos is not None:
             canon = np.empty(len(values))
             canon[list(perm)] = probs_pos
-            expected = float(canon @ values)
-        keyed = lambda v: v if item.keyed > 0 else self.scale.reverse(v)  # noqa: E731
+            scored = ~np.isnan(axis)
+            mass = canon[scored].sum()
+            expected = float(canon[scored] @ axis[scored] / mass) if mass > 0 else math.nan
+        keyed = lambda v: v if item.keyed > 0 else scale.reverse(v)  # noqa: E731
+        score = keyed(axis[chosen]) if chosen is not None else math.nan
         return {
             "participant_id": p.id,
             "persona_id": p.persona.id,
@@ -128,7 +154,7 @@ class Administrator:
             "raw_answer": raw,
             "parsed_option": int(position) if position else -1,
             "answer": answer,
-            "score": keyed(answer) if position else math.nan,
+            "score": score,
             "option_probs": [float(x) for x in canon],
             "expected_score": keyed(expected) if probs_pos is not None else math.nan,
             "label_mass": float(mass),
@@ -144,7 +170,8 @@ class Administrator:
                          float(label_mass(logp)))
 
     def _from_text(self, p: Participant, item_index: int, perm, prompt: str, text: str) -> dict:
-        labels = [self.scale.labels[c] for c in perm]
+        scale = self.plan.inventory.scale_of(self.plan.items[item_index])
+        labels = [scale.labels[c] for c in perm]
         parsed = parse_answer(text, labels)
         return self._row(p, item_index, perm, prompt, text, parsed.position, parsed.refusal)
 
@@ -174,7 +201,7 @@ class Administrator:
         rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
         rows = []
         if self.scoring == "logprob":
-            logp = self.engine.label_logprobs([r[4] for r in rendered], self.label_ids)
+            logp = self.label_logprobs([r[4] for r in rendered], [r[1] for r in rendered])
             for (c, i, perm, text, _), lp in zip(rendered, logp):
                 rows += [self._from_logprobs(p, i, perm, text, lp) for p in self.conditions[c]]
         else:
@@ -210,7 +237,7 @@ class Administrator:
                 messages_for(p, questions + [question], previous, self.renderer.answer_prefix))
             rendered.append((p, perm, text, ids))
         if self.scoring == "logprob":
-            logp = self.engine.label_logprobs([r[3] for r in rendered], self.label_ids)
+            logp = self.label_logprobs([r[3] for r in rendered], [i] * len(rendered))
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:
             texts = self._generate([(p, ids) for p, _, _, ids in rendered],

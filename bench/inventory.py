@@ -24,6 +24,19 @@ class Scale:
 
     values: tuple[int, ...]
     labels: tuple[str, ...]
+    # Surveys: each option's place on the ordinal axis (None: a refusal or non-substantive option,
+    # e.g. "Refused", "Don't know"), and its code in the source data (Pew's 1, 2, ..., 99).
+    ordinal: tuple[float | None, ...] = ()
+    codes: tuple[float, ...] = ()
+
+    @property
+    def ordinal_values(self) -> tuple[float | None, ...]:
+        """Where each option sits on the ordinal axis; an inventory's scale is its own values."""
+        return self.ordinal or tuple(float(v) for v in self.values)
+
+    @property
+    def refusals(self) -> tuple[bool, ...]:
+        return tuple(o is None for o in self.ordinal_values)
 
     @property
     def low(self) -> int:
@@ -47,6 +60,8 @@ class Item:
     left: str = ""  # pole descriptions (bipolar inventories)
     right: str = ""
     facet: str | None = None
+    scale: Scale | None = None  # survey questions: this question's own options
+    randomize: str = "shuffle"  # reorderings allowed: "none" | "reverse" | "shuffle" (refusals stay last)
 
 
 @dataclass(frozen=True)
@@ -67,8 +82,8 @@ class Inventory:
     version: str
     source: str
     licence: str
-    kind: str  # "likert" (statements) or "bipolar" (two poles per item)
-    scale: Scale
+    kind: str  # "likert" (statements), "bipolar" (two poles per item) or "survey" (own options per question)
+    scale: Scale | None
     traits: tuple[tuple[str, str], ...]  # (code, display name), in report order
     scoring: str  # "mean" (mean of keyed items per trait) or "dichotomy"
     items: tuple[Item, ...]
@@ -81,6 +96,10 @@ class Inventory:
     def trait_names(self) -> dict[str, str]:
         return dict(self.traits)
 
+    def scale_of(self, item: Item) -> Scale:
+        """A survey question's own options, or the inventory's shared response scale."""
+        return item.scale or self.scale
+
     def item(self, item_id: str) -> Item:
         for it in self.items:
             if it.id == item_id:
@@ -89,6 +108,7 @@ class Inventory:
 
 
 INVENTORY_DIR = Path(__file__).resolve().parent.parent / "inventories"
+SURVEY_DIR = Path(__file__).resolve().parent.parent / "surveys"
 
 
 REQUIRED = ("id", "name", "version", "source", "licence", "kind", "scale", "traits", "scoring", "items")
@@ -101,8 +121,8 @@ KEYS = {"+": 1, "-": -1, "+1": 1, "-1": -1, 1: 1, -1: -1}
 
 
 def available_inventories() -> list[str]:
-    """Names accepted by `load_inventory` (the shipped `inventories/*.yaml`)."""
-    return sorted(p.stem for p in INVENTORY_DIR.glob("*.yaml"))
+    """Names accepted by `load_inventory` (the shipped `inventories/*.yaml` and `surveys/*.yaml`)."""
+    return sorted(p.stem for d in (INVENTORY_DIR, SURVEY_DIR) for p in d.glob("*.yaml"))
 
 
 def resolve_inventory_path(name_or_path: str | Path) -> Path:
@@ -114,6 +134,8 @@ def resolve_inventory_path(name_or_path: str | Path) -> Path:
             raise InventoryError(f"{s}: inventory file not found")
         return path.resolve()
     path = INVENTORY_DIR / f"{s}.yaml"
+    if not path.is_file():
+        path = SURVEY_DIR / f"{s}.yaml"
     if not path.is_file():
         raise InventoryError(
             f"unknown inventory {s!r}; available: {', '.join(available_inventories()) or '(none)'}"
@@ -167,6 +189,10 @@ def _build(data: Any, errors: list[str]) -> Inventory | None:
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         err(f"top level must be a mapping of fields, got {got}")
         return None
+    if data.get("kind") == "survey":
+        from bench.survey import build_survey
+
+        return build_survey(data, errors)
     for f in REQUIRED:
         if f not in data:
             err(f"missing required field {f!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.inventory import Inventory, Item
+from bench.survey import substantive_permutation
 
 ORDERS = ("original", "reversed", "shuffled")
 MODES = ("single", "conversation")
@@ -69,6 +70,10 @@ class Plan:
 
     def option_permutation(self, participant: Participant, item: Item) -> tuple[int, ...]:
         """Canonical option indices in the order they are shown (same for all temperatures/reps)."""
+        if item.scale is not None:
+            rng = np.random.default_rng(stable_int(self.seed, "shuffle", *participant.condition, item.id))
+            return substantive_permutation(item.scale, participant.option_order, item.randomize,
+                                           lambda k: [int(i) for i in rng.permutation(k)])
         n = len(self.inventory.scale.values)
         if participant.option_order == "original":
             return tuple(range(n))

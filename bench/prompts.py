@@ -13,7 +13,7 @@ from bench.plan import Participant
 
 
 def option_lines(inventory: Inventory, item: Item, permutation: tuple[int, ...]) -> str:
-    labels = inventory.scale.labels
+    labels = inventory.scale_of(item).labels
     return "\n".join(
         f"{pos + 1} = {labels[canon].format(left=item.left, right=item.right)}"
         for pos, canon in enumerate(permutation)
@@ -22,7 +22,7 @@ def option_lines(inventory: Inventory, item: Item, permutation: tuple[int, ...])
 
 def question_text(inventory: Inventory, participant: Participant, item: Item,
                   permutation: tuple[int, ...]) -> str:
-    statement = inventory.stem.format(text=item.text) if inventory.kind == "likert" else ""
+    statement = inventory.stem.format(text=item.text) if inventory.kind in ("likert", "survey") else ""
     return participant.template.text.format(
         item=statement,
         left=item.left,

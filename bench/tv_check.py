@@ -40,7 +40,7 @@ def tv_check(cfg: dict) -> pd.DataFrame:
         keys = [(c, i) for c in range(min(int(opts["conditions"]), len(admin.conditions)))
                 for i in range(len(plan.items))]
         rendered = [admin.render_single(c, i) for c, i in keys]
-        logp = engine.label_logprobs([r[2] for r in rendered], admin.label_ids)
+        logp = admin.label_logprobs([r[2] for r in rendered], [i for _, i in keys])
         rows = []
         for (c, i), (perm, _, ids), lp in zip(keys, rendered, logp):
             p = tempered(lp, temp)
@@ -49,7 +49,7 @@ def tv_check(cfg: dict) -> pd.DataFrame:
             for s in range(0, n, int(cfg["batch_size"])):
                 chunk = seeds[s:s + int(cfg["batch_size"])]
                 texts += engine.generate([ids] * len(chunk), temp, int(cfg["max_new_tokens"]), chunk)
-            labels = [inventory.scale.labels[k] for k in perm]
+            labels = [inventory.scale_of(plan.items[i]).labels[k] for k in perm]
             positions = [parse_answer(t, labels).position for t in texts]
             counts = np.zeros(len(p) + 1)
             for pos in positions:
