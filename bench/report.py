@@ -33,8 +33,14 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         f"{metrics['n_responses']} responses, seed {cfg['seed']}",
         f"results: {run_dir}",
         "",
-        "## Trait scores by persona (mean over templates, orders, temperatures, repetitions)",
     ]
+    if inventory.kind == "survey":
+        dist = pd.DataFrame(metrics["question_distributions"])
+        rates = metrics["invalid_rates"]
+        out += ["## Answer distribution per question (all participants)", _table(dist), "",
+                f"invalid rate {_fmt(rates['invalid_rate'])}, refusal rate {_fmt(rates['refusal_rate'])}"]
+        return "\n".join(out) + "\n"
+    out.append("## Trait scores by persona (mean over templates, orders, temperatures, repetitions)")
     wide = scores.pivot_table(index="persona_id", columns="trait", values="score", aggfunc="mean")
     wide = wide[[t for t in names if t in wide.columns]].reset_index()
     out += [_table(wide), ""]

@@ -17,9 +17,10 @@ import yaml
 from bench.administer import Administrator
 from bench.engines import make_engine
 from bench.inventory import Inventory, load_inventory
-from bench.metrics import compute_metrics, score_participants
+from bench.metrics import _jsonable, compute_metrics, score_participants
 from bench.models import ModelSpec, resolve_model
 from bench.plan import Plan, build_plan, expand_personas, select_templates
+from bench.population import fidelity_for_run, personas_for
 from bench.prompts import PromptRenderer
 from bench.provenance import collect, config_hash, row_columns
 from bench.report import summary_text
@@ -74,7 +75,7 @@ def _claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
 def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
     """Everything a run needs before any model work; bad input fails here, early and named."""
     inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
-    personas = expand_personas(cfg["persona"])
+    personas = personas_for(cfg) or expand_personas(cfg["persona"])
     templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
     plan = build_plan(inventory, personas, templates, cfg["option_orders"], cfg["temperatures"],
                       int(cfg["repetitions"]), int(cfg["seed"]), cfg["administration"], cfg.get("max_items"))
@@ -124,6 +125,13 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / "scores.parquet", scores)
     metrics = compute_metrics(responses, scores, inventory)
+    fidelity = fidelity_for_run(cfg, responses, inventory)
+    if fidelity is not None:
+        sections, table = fidelity
+        for name, section in sections.items():
+            metrics["fidelity" if len(sections) == 1 or name.endswith("maxweight") else f"fidelity_{name}"] = \
+                _jsonable(section)
+        atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
     atomic_write_json(run_dir / "metrics.json", metrics)
     text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir)
     atomic_write_text(run_dir / "summary.md", text)
