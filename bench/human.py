@@ -326,7 +326,7 @@ def _weights(frame: pd.DataFrame, column: str, where: str, ids: pd.Index) -> pd.
 
 def _ids(frame: pd.DataFrame, column: str | None, where: str) -> pd.Index:
     if column is None:
-        return pd.Index([str(i) for i in range(len(frame))], name="respondent")
+        return pd.Index([str(i) for i in range(1, len(frame) + 1)], name="respondent")  # row numbers
     if column not in frame.columns:
         raise HumanDataError(f"{where}: respondent column {column!r} not found")
     ids = _labels(frame[column])
@@ -373,7 +373,7 @@ def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None 
     the question's Scale.codes (99 -> the "Refused" option); a code the survey does not list is an
     error. Empty cells (not asked) stay NaN. weight_column "auto" takes the WEIGHT_W<wave> column
     matching the questions' wave (None: equal weights). Demographics use the file's value labels.
-    respondent_column falls back to row numbers when the file has no such column.
+    respondent_column falls back to row numbers (1, 2, ...) when the file has no such column.
     """
     import pyreadstat
 
