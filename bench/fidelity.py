@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
 
-from bench.human import HumanResponses
+from bench.human import GroupCounts, HumanResponses
 from bench.inventory import Inventory, Scale
 
 # ---------------------------------------------------------------------------------------------
@@ -301,3 +301,104 @@ def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, inst
         "human_lower_bound": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in bounds.items()},
     }
     return section, per_q
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregate references (OpinionQA group counts)
+
+
+def aligned_counts(counts: GroupCounts, question: str, scale: Scale, attribute: str | None = None,
+                   group: str | None = None) -> np.ndarray:
+    """A question's human counts in the instrument's option order, matched by source code (Pew's 1, 2, 99).
+
+    Matching by code, not by label, survives rewording ("Refused" vs "No answer"); a question whose
+    codes differ from the instrument's is an error rather than a silent misalignment.
+    """
+    raw = counts.counts_of(question, attribute, group)
+    source = counts.codes.get(question) or tuple(float(v) for v in range(1, len(raw) + 1))
+    mine = scale.codes or tuple(float(v) for v in scale.values)
+    if sorted(source) != sorted(mine):
+        raise ValueError(f"question {question!r}: the reference's option codes {[_fmt_code(c) for c in source]} "
+                         f"differ from the instrument's {[_fmt_code(c) for c in mine]}")
+    by_code = dict(zip(source, raw))
+    return np.array([by_code[c] for c in mine], dtype=float)
+
+
+def _fmt_code(c: float) -> float | int:
+    return int(c) if float(c).is_integer() else c
+
+
+def count_split_half_bounds(human: Mapping[str, np.ndarray], scales: Mapping[str, Scale], n_splits: int = 100,
+                            seed: int = 0) -> dict[str, dict[str, float]]:
+    """Split-half bounds when only counts exist: each question's respondents halved at random.
+
+    Each split draws half of every question's respondents without replacement (a multivariate
+    hypergeometric draw, which is exactly a random halving of the people behind the counts) and
+    compares the halves' distributions. No correlations: aggregates hold no joint answers.
+    """
+    rng = np.random.default_rng(seed)
+    ints = {}
+    for q, c in human.items():
+        c = np.asarray(c, dtype=float)
+        if not np.allclose(c, np.round(c)):
+            raise ValueError(f"question {q!r}: counts {c.tolist()} are not whole respondents (weighted?)")
+        ints[q] = np.round(c).astype(np.int64)
+    values: dict[str, list[float]] = {"mean_wd": [], "mean_wd_normalized": [], "mean_tv": []}
+    for _ in range(n_splits):
+        a, b = {}, {}
+        for q, c in ints.items():
+            half = rng.multivariate_hypergeometric(c, int(c.sum()) // 2)
+            a[q], b[q] = half / half.sum(), (c - half) / (c - half).sum()
+        d = question_distances(a, b, scales)
+        values["mean_wd"].append(float(np.nanmean(d["wd"])))
+        values["mean_wd_normalized"].append(float(np.nanmean(d["wd_normalized"])))
+        values["mean_tv"].append(float(np.nanmean(d["tv"])))
+    return {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"),
+                "n": len(v)} for k, v in values.items()}
+
+
+def group_fidelity(model_answers: pd.DataFrame, counts: GroupCounts, instrument: Inventory,
+                   model_weights: pd.Series | None = None, attributes: Sequence[str] | None = None,
+                   n_splits: int = 100, seed: int = 0) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """A persona population against an aggregate reference (OpinionQA): distances to everyone, and
+    OpinionQA's representativeness of each demographic group.
+
+    Returns (section, per-question table vs the overall distribution, groups table with columns
+    attribute, group, representativeness, n_questions). frobenius/alpha are NaN/empty: counts hold
+    no joint answers. human_lower_bound halves each question's respondents (count_split_half_bounds).
+    """
+    questions = [it.id for it in instrument.items if it.id in model_answers.columns and it.id in counts.options]
+    if not questions:
+        raise ValueError(f"no question of {instrument.id!r} in both the model answers and {counts.source}")
+    scales = {q: instrument.scale_of(instrument.item(q)) for q in questions}
+    model = _distributions(model_answers, questions, scales, model_weights)
+    overall = {q: aligned_counts(counts, q, scales[q]) for q in questions}
+    per_q = question_distances(model, {q: c / c.sum() for q, c in overall.items()}, scales)
+    rows = []
+    for attr in attributes if attributes is not None else counts.attributes:
+        for g in counts.groups(attr):
+            dists = {}
+            for q in questions:
+                c = aligned_counts(counts, q, scales[q], attr, g) if _has(counts, q, attr, g) else None
+                if c is not None and c.sum() > 0:
+                    dists[q] = c / c.sum()
+            r = representativeness(model, {g: dists}, scales)[g] if dists else float("nan")
+            rows.append((attr, g, r, len(dists)))
+    groups = pd.DataFrame(rows, columns=["attribute", "group", "representativeness", "n_questions"])
+    bounds = count_split_half_bounds(overall, scales, n_splits=n_splits, seed=seed)
+    section = {
+        "reference": counts.source, "n_questions": len(questions), "n_model": int(len(model_answers)),
+        "mean_wd": float(np.nanmean(per_q["wd"])), "mean_wd_normalized": float(np.nanmean(per_q["wd_normalized"])),
+        "mean_tv": float(np.nanmean(per_q["tv"])), "representativeness": 1.0 - float(np.nanmean(per_q["wd_normalized"])),
+        "frobenius": float("nan"), "frobenius_normalized": float("nan"),
+        "mean_model_refusal": float(np.nanmean(per_q["model_refusal"])),
+        "mean_human_refusal": float(np.nanmean(per_q["human_refusal"])),
+        "alpha_model": {}, "alpha_human": {},
+        "human_lower_bound": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in bounds.items()},
+    }
+    return section, per_q, groups
+
+
+def _has(counts: GroupCounts, question: str, attribute: str, group: str) -> bool:
+    c = counts.counts
+    return bool(((c["question"] == question) & (c["attribute"] == attribute) & (c["group"] == group)).any())

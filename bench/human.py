@@ -45,7 +45,7 @@ class HumanResponses:
             source=self.source,
             answers=self.answers.loc[ids],
             weights=None if self.weights is None else self.weights.loc[ids],
-            demographics=self.demographics.reindex(ids) if len(self.demographics.columns) else self.demographics,
+            demographics=self.demographics.reindex(ids),
         )
 
 

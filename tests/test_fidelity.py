@@ -25,7 +25,7 @@ from bench.fidelity import (
     weighted_correlation,
 )
 from bench.human import HumanResponses, load_opinionqa, load_psych_bfi
-from bench.inventory import Scale, load_inventory, validate_inventory
+from bench.inventory import Inventory, Scale, load_inventory, validate_inventory
 from tests.conftest import shared_data
 from tests.test_human import SURVEY
 
@@ -270,3 +270,60 @@ def test_representativeness_on_opinionqa(wave):
     only = representativeness({q: groups["Democrat"][q] for q in binary},
                               {"Republican": {q: groups["Republican"][q] for q in binary}}, sub)
     assert only["Republican"] == pytest.approx(1 - np.mean(diffs))
+
+
+def survey_from_counts(counts, questions) -> Inventory:
+    """A survey instrument built straight from info.csv's options, codes and ordinal values."""
+    items = []
+    for q in questions:
+        opts = []
+        for label, code, o in zip(counts.options[q], counts.codes[q], counts.ordinal[q]):
+            opts.append({"label": label, "code": code, "refusal": True} if o is None
+                        else {"label": label, "code": code, "ordinal": o})
+        items.append({"id": q, "text": counts.text[q], "options": opts})
+    return validate_inventory({"id": "w", "name": "w", "version": 1, "source": "t", "licence": "t", "kind": "survey",
+                               "items": items})
+
+
+def population_with_counts(per_question: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Respondent x question option values whose per-question tallies are exactly the given counts."""
+    cols = {q: np.repeat(np.arange(1, len(c) + 1, dtype=float), c.astype(int)) for q, c in per_question.items()}
+    n = max(len(v) for v in cols.values())
+    return pd.DataFrame({q: np.concatenate([v, np.full(n - len(v), np.nan)]) for q, v in cols.items()})
+
+
+def test_group_fidelity_on_opinionqa_w92():
+    root = shared_data()
+    folder = root / "opinionqa" / "American_Trends_Panel_W92" if root else None
+    if folder is None or not folder.is_dir():
+        pytest.skip("OpinionQA W92 not in the shared data folder")
+    from bench.fidelity import aligned_counts, group_fidelity
+
+    counts = load_opinionqa(folder, attributes=["POLPARTY", "CREGION"])
+    qs = ["POL1JB_W92", "LIFEFIFTY_W92", "BIGHOUSES_W92", "INSTN_CHR_W92"]
+    survey = survey_from_counts(counts, qs)
+    # a "model" population that answers exactly as the Democrats did
+    dem = {q: counts.counts_of(q, "POLPARTY", "Democrat") for q in qs}
+    section, per_q, groups = group_fidelity(population_with_counts(dem), counts, survey, n_splits=10)
+    rep = groups.set_index(["attribute", "group"])["representativeness"]
+    assert rep["POLPARTY", "Democrat"] == pytest.approx(1.0)
+    assert rep["POLPARTY", "Republican"] < rep["CREGION", "South"] < 1
+    for q in qs:  # vs everyone, independently with scipy on the renormalised ordinal options
+        ordinal = [o for o in counts.ordinal[q] if o is not None]
+        k = len(ordinal)
+        d, everyone = dem[q][:k], counts.counts_of(q)[:k]
+        wd = wasserstein_distance(ordinal, ordinal, d / d.sum(), everyone / everyone.sum())
+        assert per_q.loc[q, "wd"] == pytest.approx(wd)
+        assert per_q.loc[q, "human_refusal"] == pytest.approx(counts.distribution(q)[-1])
+    bound = section["human_lower_bound"]["mean_wd_normalized"]
+    assert bound["mean"] < section["mean_wd_normalized"] and bound["mean"] < 0.02
+    again = group_fidelity(population_with_counts(dem), counts, survey, n_splits=10)[0]
+    assert again["human_lower_bound"] == section["human_lower_bound"] and again["mean_wd"] == section["mean_wd"]
+    # codes are matched, not positions: a survey listing Refused first still lines up
+    flipped = survey_from_counts(counts, ["POL1JB_W92"])
+    scale = flipped.items[0].scale
+    swapped = Scale(values=scale.values, labels=scale.labels[::-1], ordinal=scale.ordinal[::-1], codes=scale.codes[::-1])
+    np.testing.assert_allclose(aligned_counts(counts, "POL1JB_W92", swapped), counts.counts_of("POL1JB_W92")[::-1])
+    wrong = Scale(values=scale.values, labels=scale.labels, ordinal=scale.ordinal, codes=(1.0, 2.0, 98.0))
+    with pytest.raises(ValueError, match=r"'POL1JB_W92': the reference's option codes \[1, 2, 99\] differ"):
+        aligned_counts(counts, "POL1JB_W92", wrong)
