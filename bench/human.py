@@ -34,6 +34,13 @@ class HumanResponses:
     weights: pd.Series | None = None  # index respondent id; survey weights (None = equal)
     demographics: pd.DataFrame = field(default_factory=pd.DataFrame)  # index respondent id; str labels
 
+    def __post_init__(self) -> None:
+        if not self.answers.index.is_unique:
+            dup = self.answers.index[self.answers.index.duplicated()][0]
+            raise HumanDataError(f"{self.source}: respondent id {dup!r} is duplicated")
+        if self.weights is not None and not self.weights.index.equals(self.answers.index):
+            raise HumanDataError(f"{self.source}: weights are not indexed by the answers' respondent ids")
+
     @property
     def n(self) -> int:
         return len(self.answers)
@@ -265,6 +272,9 @@ def load_opinionqa(wave_dir: str | Path, attributes: Sequence[str] | None = None
     rows: list[tuple] = []
     for attr in attrs:
         path = wave / f"{attr}_data.json"
+        if "_" in attr:
+            raise HumanDataError(f"{path}: attribute {attr!r} is a cross of attributes (nested counts); "
+                                 f"use simple ones: {opinionqa_attributes(wave)}")
         if not path.is_file():
             raise HumanDataError(f"{path}: file not found (attribute {attr!r}; available: {opinionqa_attributes(wave)})")
         try:

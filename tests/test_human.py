@@ -80,6 +80,14 @@ def test_psych_bfi_bad_source_named():
         load_psych_bfi("cran")
 
 
+def test_human_responses_checks_ids_and_weights():
+    ids = pd.Index(["a", "a"])
+    with pytest.raises(HumanDataError, match="x.csv: respondent id 'a' is duplicated"):
+        HumanResponses("x.csv", pd.DataFrame({"Q": [1.0, 2.0]}, index=ids))
+    with pytest.raises(HumanDataError, match="x.csv: weights are not indexed"):
+        HumanResponses("x.csv", pd.DataFrame({"Q": [1.0, 2.0]}, index=["a", "b"]), pd.Series([1.0, 1.0]))
+
+
 def test_reference_registry(bfi, tmp_path):
     assert load_reference("psych_bfi").answers.equals(bfi.answers)
     with pytest.raises(HumanDataError, match="unknown human reference 'gss'"):
@@ -147,6 +155,8 @@ def test_opinionqa_attribute_subset_and_errors(tmp_path):
     assert counts.attributes == ["SEX"] and counts.groups("SEX") == ["Female", "Male"]
     with pytest.raises(HumanDataError, match=r"GENDER_data.json: file not found"):
         load_opinionqa(folder, attributes=["GENDER"])
+    with pytest.raises(HumanDataError, match=r"POLPARTY_RACE_data.json: attribute 'POLPARTY_RACE' is a cross"):
+        load_opinionqa(opinionqa_dir("American_Trends_Panel_W34"), attributes=["POLPARTY_RACE"])
     # a bad copy: unknown option label, negative count, question not in info.csv
     (tmp_path / "info.csv").write_bytes((folder / "info.csv").read_bytes())
     good = json.loads((folder / "SEX_data.json").read_text())
