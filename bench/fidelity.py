@@ -241,10 +241,14 @@ def ordinal_frame(answers: pd.DataFrame, scales: Mapping[str, Scale]) -> pd.Data
 
 
 def _distances(model_answers: pd.DataFrame, model_weights, human_answers: pd.DataFrame, human_weights,
-               questions: Sequence[str], scales: Mapping[str, Scale]) -> tuple[dict, pd.DataFrame]:
-    """The population-level distances between two answer tables (model vs humans, or two halves)."""
+               questions: Sequence[str], scales: Mapping[str, Scale],
+               model_distributions: Mapping[str, np.ndarray] | None = None) -> tuple[dict, pd.DataFrame]:
+    """The population-level distances between two answer tables (model vs humans, or two halves).
+
+    model_distributions, when given, replaces the distributions counted from model_answers (a
+    logprob run knows each participant's exact answer distribution, not just one draw from it)."""
     qs = list(questions)
-    per_q = question_distances(_distributions(model_answers, qs, scales, model_weights),
+    per_q = question_distances(model_distributions or _distributions(model_answers, qs, scales, model_weights),
                                _distributions(human_answers, qs, scales, human_weights), scales)
     corr_m = weighted_correlation(ordinal_frame(model_answers[qs], scales), model_weights)
     corr_h = weighted_correlation(ordinal_frame(human_answers[qs], scales), human_weights)
@@ -266,7 +270,8 @@ def keyed_scores(answers: pd.DataFrame, instrument: Inventory) -> pd.DataFrame:
 
 def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, instrument: Inventory,
                         model_weights: pd.Series | None = None, n_splits: int = 100,
-                        seed: int = 0) -> tuple[dict, pd.DataFrame]:
+                        seed: int = 0, model_distributions: Mapping[str, np.ndarray] | None = None
+                        ) -> tuple[dict, pd.DataFrame]:
     """How well a persona population (respondent x question option values) matches real respondents.
 
     Returns the "fidelity" section of metrics.json (minus "method", which the caller knows) and the
@@ -279,7 +284,10 @@ def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, inst
     if not questions:
         raise ValueError(f"no question of {instrument.id!r} in both the model answers and {human.source}")
     scales = {q: instrument.scale_of(instrument.item(q)) for q in questions}
-    summary, per_q = _distances(model_answers, model_weights, human.answers, human.weights, questions, scales)
+    if model_distributions is not None:
+        model_distributions = {q: model_distributions[q] for q in questions}
+    summary, per_q = _distances(model_answers, model_weights, human.answers, human.weights, questions, scales,
+                                model_distributions)
 
     def between_halves(a: HumanResponses, b: HumanResponses) -> dict[str, float]:
         return _distances(a.answers, a.weights, b.answers, b.weights, questions, scales)[0]
@@ -359,7 +367,8 @@ def count_split_half_bounds(human: Mapping[str, np.ndarray], scales: Mapping[str
 
 def group_fidelity(model_answers: pd.DataFrame, counts: GroupCounts, instrument: Inventory,
                    model_weights: pd.Series | None = None, attributes: Sequence[str] | None = None,
-                   n_splits: int = 100, seed: int = 0) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+                   n_splits: int = 100, seed: int = 0, model_distributions: Mapping[str, np.ndarray] | None = None
+                   ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """A persona population against an aggregate reference (OpinionQA): distances to everyone, and
     OpinionQA's representativeness of each demographic group.
 
@@ -371,7 +380,8 @@ def group_fidelity(model_answers: pd.DataFrame, counts: GroupCounts, instrument:
     if not questions:
         raise ValueError(f"no question of {instrument.id!r} in both the model answers and {counts.source}")
     scales = {q: instrument.scale_of(instrument.item(q)) for q in questions}
-    model = _distributions(model_answers, questions, scales, model_weights)
+    model = ({q: model_distributions[q] for q in questions} if model_distributions is not None
+             else _distributions(model_answers, questions, scales, model_weights))
     overall = {q: aligned_counts(counts, q, scales[q]) for q in questions}
     per_q = question_distances(model, {q: c / c.sum() for q, c in overall.items()}, scales)
     rows = []

@@ -57,7 +57,7 @@ def load_human(pop: dict):
 
     ref = dict(pop["reference"])
     if ref.get("kind") in ("sav", "csv"):
-        ref.setdefault("instrument", pop.get("instrument"))
+        ref.setdefault("survey" if ref["kind"] == "sav" else "instrument", pop.get("instrument"))
     return load_reference(ref)
 
 
@@ -324,6 +324,26 @@ def model_answers(r: pd.DataFrame) -> pd.DataFrame:
     return valid.pivot_table(index="participant_id", columns="item_id", values="answer", aggfunc="first")
 
 
+def _with_distributions(table: pd.DataFrame, dists: dict, human, scales: dict) -> pd.DataFrame:
+    """The per-question table with its question id and both distributions (model_p1.., human_p1..)."""
+    from bench import fidelity as fid
+    from bench.human import GroupCounts
+
+    table = table.rename_axis("item_id").reset_index() if "item_id" not in table.columns else table.copy()
+    rows = []
+    for q in table["item_id"]:
+        n = len(scales[q].values)
+        if isinstance(human, GroupCounts):
+            c = fid.aligned_counts(human, q, scales[q])
+            h = c / c.sum()
+        else:
+            h = fid.answer_distribution(human.answers[q], n, human.weights)
+        row = {f"model_p{k + 1}": float(dists[q][k]) for k in range(n)}
+        row.update({f"human_p{k + 1}": float(h[k]) for k in range(n)})
+        rows.append(row)
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+
 def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory):
     """{method: fidelity section}, per-question table, human label; None when the run has no population."""
     pop = resolve_population(cfg)
@@ -350,22 +370,17 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory):
         w = _participant_weights(r, persona_weight)
         dists = model_distributions(r, inventory, w)
         if isinstance(human, GroupCounts):
-            overall = pop.get("overall")
-            hum = {q: human.distribution(q, overall) for q in dists if q in human.options}
-            table = fid.question_distances(dists, hum, scales)
-            groups = {}
-            for (attr, group), _ in human.counts.groupby(["attribute", "group"]):
-                groups[f"{attr}:{group}"] = {q: human.distribution(q, attr, group) for q in hum}
-            rep = fid.representativeness(dists, groups, scales)
-            section = {"mean_wd": table["wd"].mean(), "mean_wd_normalized": table["wd_normalized"].mean(),
-                       "mean_tv": table["tv"].mean(), "frobenius": None, "frobenius_normalized": None,
-                       "representativeness": rep.to_dict(),
-                       "note": "aggregate human counts: no correlations, alpha or split-half bounds"}
+            section, table, groups = fid.group_fidelity(model_answers(r), human, inventory, model_weights=w,
+                                                        n_splits=int(pop.get("split_half", 100)),
+                                                        seed=int(pop.get("seed", 0)), model_distributions=dists)
+            section["representativeness_by_group"] = {f"{a}:{g}": v for a, g, v in
+                                                      zip(groups["attribute"], groups["group"],
+                                                          groups["representativeness"])}
         else:
-            section, table = fid.population_fidelity(model_answers(r), human, inventory,
-                                                     model_weights=w, model_distributions=dists,
+            section, table = fid.population_fidelity(model_answers(r), human, inventory, model_weights=w,
                                                      n_splits=int(pop.get("split_half", 100)),
-                                                     seed=int(pop.get("seed", 0)))
+                                                     seed=int(pop.get("seed", 0)), model_distributions=dists)
+        table = _with_distributions(table, dists, human, scales)
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
         sections[name] = section
