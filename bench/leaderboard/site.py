@@ -90,7 +90,9 @@ def _markdown_cell(x) -> str:
 def write_markdown(table: pd.DataFrame, columns: list[str], path: Path, skipped: list[Skipped]) -> None:
     shown = table[columns].astype(object).map(lambda v: _markdown_cell(_plain(v)))
     shown.columns = [_markdown_cell(label(c)) for c in columns]
-    text = "# persona-bench leaderboard\n\n" + shown.to_markdown(index=False, disable_numparse=True) + "\n"
+    align = ["right" if pd.api.types.is_numeric_dtype(table[c]) else "left" for c in columns]
+    text = "# persona-bench leaderboard\n\n" + shown.to_markdown(index=False, disable_numparse=True,
+                                                                 colalign=align) + "\n"
     if skipped:
         text += "\nSkipped run folders:\n\n" + "".join(f"- `{s.path.name}`: {_markdown_cell(s.reason)}\n" for s in skipped)
     path.write_text(text)
