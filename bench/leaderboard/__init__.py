@@ -1,0 +1,10 @@
+"""The leaderboard: every run folder in one comparable table, a static site, Markdown and CSV/JSON.
+
+`collect` reads run folders (a malformed one is reported and skipped), `table` turns them into one
+row per run, `plots` draws the per-run charts, `site` writes the outputs, `publish` commits them to
+a gh-pages branch or pushes them to a Hugging Face dataset. `python -m bench.leaderboard` runs it all.
+"""
+
+from bench.leaderboard.build import build_leaderboard
+
+__all__ = ["build_leaderboard"]

@@ -1,0 +1,82 @@
+"""Publish a built site: commit it to a branch of a git repository (the gh-pages flow), or push it
+to a Hugging Face dataset when a token is set (skipped, saying so, when it is not).
+
+The git side works in a throw-away repository that fetches the branch, replaces its files with the
+site, commits with a message naming the runs and pushes back; the target's own checkout is never
+touched, so pushing works as long as the branch is not the one checked out there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise PublishError(f"git {' '.join(args)} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return done
+
+
+def commit_message(run_names: list[str]) -> str:
+    head = f"leaderboard: {len(run_names)} run{'s' if len(run_names) != 1 else ''}"
+    return head + "\n\n" + "".join(f"- {name}\n" for name in run_names)
+
+
+def publish_gh_pages(site: Path, repo: str | Path, run_names: list[str], branch: str = "gh-pages") -> str:
+    """Commit the site folder as the whole content of `branch` of `repo` (a path or URL) and push it."""
+    site, target = Path(site), str(repo)
+    if not (site / "index.html").is_file():
+        raise PublishError(f"{site} holds no index.html: build the leaderboard first")
+    if Path(target).exists():
+        target = str(Path(target).resolve())
+    exists = _git("ls-remote", "--exit-code", "--heads", target, branch, check=False)
+    if exists.returncode not in (0, 2):
+        raise PublishError(f"{target} is not a git repository I can read: {exists.stderr.strip()}")
+    with tempfile.TemporaryDirectory(prefix="leaderboard-publish-") as tmp:
+        work = Path(tmp)
+        _git("init", "-q", cwd=work)
+        _git("remote", "add", "origin", target, cwd=work)
+        if exists.returncode == 0:
+            _git("fetch", "-q", "origin", branch, cwd=work)
+            _git("checkout", "-q", "-B", branch, "FETCH_HEAD", cwd=work)
+        else:
+            _git("checkout", "-q", "--orphan", branch, cwd=work)
+        for entry in work.iterdir():
+            if entry.name != ".git":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        shutil.copytree(site, work, dirs_exist_ok=True)
+        _git("add", "-A", cwd=work)
+        if _git("diff", "--cached", "--quiet", cwd=work, check=False).returncode == 0:
+            return f"gh-pages: {target} branch {branch} already holds this site; nothing to commit"
+        identity = [] if _git("config", "user.email", cwd=work, check=False).stdout.strip() else [
+            "-c", "user.name=persona-bench", "-c", "user.email=persona-bench@localhost"]
+        _git(*identity, "commit", "-q", "-m", commit_message(run_names), cwd=work)
+        sha = _git("rev-parse", "HEAD", cwd=work).stdout.strip()
+        _git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return f"gh-pages: committed {len(run_names)} runs to {target} branch {branch} ({sha[:10]})"
+
+
+def publish_hf(site: Path, repo_id: str, run_names: list[str], token: str | None = None) -> str:
+    """Upload the site folder to the Hugging Face dataset `repo_id`; skipped without HF_TOKEN."""
+    token = token or os.environ.get("HF_TOKEN")
+    if not token:
+        return f"Hugging Face push skipped: HF_TOKEN is not set (set it to push the leaderboard to dataset {repo_id})"
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        return "Hugging Face push skipped: huggingface_hub is not installed (pip install huggingface_hub)"
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+    info = api.upload_folder(folder_path=str(site), repo_id=repo_id, repo_type="dataset",
+                             commit_message=commit_message(run_names).splitlines()[0],
+                             commit_description=commit_message(run_names))
+    return f"Hugging Face: pushed {len(run_names)} runs to dataset {repo_id} ({getattr(info, 'commit_url', info)})"

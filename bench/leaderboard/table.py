@@ -1,0 +1,208 @@
+"""One leaderboard row per run: its key, headline metrics and every extra numeric section.
+
+The key is (model [+adapter], inventory, persona method, scoring mode, engine). Runs that share a
+key are never merged: each stays its own row, and `variant` names the config values that set it
+apart from the others with that key (or the run it repeats, when the configs are identical).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.leaderboard.collect import RunRecord, Skipped
+from bench.provenance import NON_RESULT_KEYS, config_hash
+
+KEY = ["model", "inventory", "persona", "scoring", "engine"]
+# Sections of metrics.json that bench.run writes; any other top-level mapping (e.g. "fidelity" from
+# #3, "clone" from #4) is an extra section whose numeric scalars become columns, flattened with dots.
+BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
+                 "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
+                 "trait_target_shift"}
+SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
+                   "invalid_rate", "refusal_rate"]
+LABELS = {
+    "alpha_mean": "alpha (mean)", "icc2_mean": "ICC reps", "prompt_sensitivity_eta2_mean": "prompt sens. eta2_H",
+    "option_order_abs_shift_mean": "|order shift|", "invalid_rate": "invalid", "refusal_rate": "refusal",
+    "mbti.exact": "MBTI exact", "n_participants": "participants",
+}
+_WITHHELD_KEY = re.compile(r"corpus", re.I)
+
+
+class RowError(ValueError):
+    pass
+
+
+def _number(x) -> float | None:
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _mean(values) -> float | None:
+    finite = [v for v in (_number(x) for x in values) if v is not None]
+    return float(np.mean(finite)) if finite else None
+
+
+def flatten_numbers(obj, prefix: str) -> dict[str, float | None]:
+    """Numeric scalars (and nulls) of a nested mapping, keys joined with dots; text and lists are left out."""
+    out: dict[str, float | None] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(flatten_numbers(v, f"{prefix}.{k}"))
+    elif obj is None or (_number(obj) is not None):
+        out[prefix] = _number(obj)
+    return out
+
+
+def _flatten_config(cfg: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        out.update(_flatten_config(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+def safe_config(cfg):
+    """The config as shown on pages: a long or multi-line string under a key naming a corpus is withheld
+    (a person's corpus text must never reach a page; a path to it is fine)."""
+    if isinstance(cfg, dict):
+        return {k: ("[withheld]" if _WITHHELD_KEY.search(str(k)) and isinstance(v, str)
+                    and (len(v) > 300 or "\n" in v) else safe_config(v)) for k, v in cfg.items()}
+    if isinstance(cfg, list):
+        return [safe_config(v) for v in cfg]
+    return cfg
+
+
+def _by_trait(rows, value: str) -> dict[str, float | None]:
+    if not isinstance(rows, list):
+        raise RowError(f"expected a list of per-trait rows, got {type(rows).__name__}")
+    return {str(r["trait"]): _number(r.get(value)) for r in rows}
+
+
+def model_label(cfg: dict, prov: dict) -> str:
+    model = prov.get("model") or {}
+    label = str(model.get("id") or cfg["model"]["id"])
+    adapter = cfg.get("adapter") or model.get("adapter")
+    return f"{label}+{Path(str(adapter)).name}" if adapter else label
+
+
+def run_row(rec: RunRecord) -> dict:
+    """The row of one run; RowError when metrics.json lacks what every run writes."""
+    cfg, m, prov = rec.config, rec.metrics, rec.provenance
+    try:
+        inv = prov.get("inventory") or {}
+        row: dict = {
+            "model": model_label(cfg, prov),
+            "inventory": str(inv.get("id") or m.get("inventory") or cfg["inventory"]["name"]),
+            "persona": str((cfg.get("persona") or {}).get("set", "")),
+            "scoring": str(cfg.get("scoring", "")),
+            "engine": str(prov.get("engine") or cfg["engine"]["name"]),
+            "run": rec.path.name,
+            "config_hash": config_hash(cfg)[:10],
+            "n_participants": _number(m.get("n_participants")),
+            "n_responses": _number(m.get("n_responses")),
+            "temperatures": ", ".join(f"{float(t):g}" for t in cfg.get("temperatures") or []),
+            "repetitions": _number(cfg.get("repetitions")),
+            "seed": _number(cfg.get("seed")),
+        }
+        traits = _by_trait(m["trait_summary"], "mean")
+        row.update({f"score.{t}": v for t, v in traits.items()})
+        alpha = _by_trait(m.get("reliability") or [], "alpha")
+        row.update({f"alpha.{t}": v for t, v in alpha.items()})
+        row["alpha_mean"] = _mean(alpha.values())
+        row["icc2_mean"] = _number(((m.get("icc_repetitions") or {}).get("pooled") or {}).get("icc2_mean"))
+        eta = _by_trait(m.get("prompt_sensitivity") or [], "eta2_h")
+        row.update({f"prompt_sensitivity_eta2.{t}": v for t, v in eta.items()})
+        row["prompt_sensitivity_eta2_mean"] = _mean(eta.values())
+        shift = _by_trait(m.get("option_order_symmetry") or [], "mean_shift")
+        row.update({f"option_order_shift.{t}": v for t, v in shift.items()})
+        row["option_order_abs_shift_mean"] = _mean(abs(v) for v in shift.values() if v is not None)
+        rates = m["invalid_rates"]
+        row["invalid_rate"], row["refusal_rate"] = _number(rates["invalid_rate"]), _number(rates.get("refusal_rate"))
+        if isinstance(m.get("mbti"), dict):
+            row["mbti.exact"] = _number((m["mbti"].get("accuracy") or {}).get("exact"))
+        for section, value in m.items():
+            if section not in BASE_SECTIONS and isinstance(value, dict):
+                row.update(flatten_numbers(value, section))
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        raise RowError(f"metrics.json or config.yaml lacks an expected field: {type(err).__name__}: {err}") from err
+    return row
+
+
+def _variants(records: list[RunRecord], table: pd.DataFrame) -> list[str]:
+    """For each run, what distinguishes it from the other runs with the same key."""
+    out = [""] * len(records)
+    configs = [{k: v for k, v in _flatten_config(r.config).items() if k.split(".")[0] not in NON_RESULT_KEYS}
+               for r in records]
+    for _, idx in table.groupby(KEY, sort=False).groups.items():
+        idx = list(idx)
+        if len(idx) < 2:
+            continue
+        keys = sorted({k for i in idx for k in configs[i]} )
+        differing = [k for k in keys if len({repr(configs[i].get(k)) for i in idx}) > 1]
+        for i in idx:
+            if differing:
+                out[i] = "; ".join(f"{k}={configs[i].get(k)}" for k in differing)
+            twins = [table.at[j, "run"] for j in idx if j != i and table.at[j, "config_hash"] == table.at[i, "config_hash"]]
+            if twins:
+                out[i] = (out[i] + "; " if out[i] else "") + "same config as " + ", ".join(twins)
+    return out
+
+
+def leaderboard_table(records: list[RunRecord]) -> tuple[pd.DataFrame, list[RunRecord], list[Skipped]]:
+    """(table, the records it holds in row order, runs skipped because their metrics were unusable)."""
+    rows, kept, skipped = [], [], []
+    for rec in records:
+        try:
+            rows.append(run_row(rec))
+            kept.append(rec)
+        except RowError as err:
+            skipped.append(Skipped(rec.path, str(err)))
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=[*KEY, "run", "variant"]), kept, skipped
+    table.insert(len(KEY) + 1, "variant", _variants(kept, table))
+    order = table.sort_values([*KEY, "run"], kind="stable").index
+    table = table.loc[order].reset_index(drop=True)
+    kept = [kept[i] for i in order]
+    return table, kept, skipped
+
+
+def headline_columns(table: pd.DataFrame) -> list[str]:
+    """Columns shown in index.html and leaderboard.md; leaderboard.csv/json hold all of them.
+
+    Trait scores, the summary reliability columns, MBTI accuracy, the direct scalars of each extra
+    section (e.g. fidelity.mean_wd, clone.trait_mae) and the human lower bound means.
+    """
+    cols = [*KEY, "run", "variant"]
+    cols += [c for c in table.columns if c.startswith("score.")]
+    cols += [c for c in SUMMARY_COLUMNS if c in table.columns]
+    cols += [c for c in table.columns if c == "mbti.exact"]
+    known = set(cols) | {"config_hash", "n_participants", "n_responses", "temperatures", "repetitions", "seed"}
+    for c in table.columns:
+        if c in known or re.match(r"(alpha|prompt_sensitivity_eta2|option_order_shift)\.", c):
+            continue
+        parts = c.split(".")
+        if len(parts) == 2 or (len(parts) == 4 and parts[1] == "human_lower_bound" and parts[3] == "mean"):
+            cols.append(c)
+    return cols
+
+
+def label(column: str) -> str:
+    if column in LABELS:
+        return LABELS[column]
+    if column.startswith("score."):
+        return column[len("score."):]
+    if ".human_lower_bound." in column:
+        parts = column.split(".")
+        return f"{parts[0]}.{parts[2]} human LB"
+    return column
