@@ -76,3 +76,17 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         shift = pd.DataFrame(metrics["trait_target_shift"])
         out += ["", "## Does the persona move its target trait? (high-pole minus low-pole personas)", _table(shift)]
     return "\n".join(out) + "\n"
+
+
+def fidelity_text(metrics: dict) -> str:
+    """The fidelity sections of metrics.json as a Markdown table, model rows over the human floor."""
+    sections = {k: v for k, v in metrics.items() if k == "fidelity" or k.startswith("fidelity_")}
+    if not sections:
+        return ""
+    cols = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
+    rows = [{"population": s.get("method"), **{c: s.get(c) for c in cols}} for s in sections.values()]
+    bound = next(iter(sections.values())).get("human_lower_bound") or {}
+    rows.append({"population": "human split-half (mean)", **{c: (bound.get(c) or {}).get("mean") for c in cols}})
+    first = next(iter(sections.values()))
+    return "\n".join(["", f"## Fidelity to {first.get('reference')} (temperature {first.get('temperature')})",
+                      _table(pd.DataFrame(rows)), ""])

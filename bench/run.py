@@ -23,7 +23,7 @@ from bench.plan import Plan, build_plan, expand_personas, select_templates
 from bench.population import fidelity_for_run, personas_for
 from bench.prompts import PromptRenderer
 from bench.provenance import collect, config_hash, row_columns
-from bench.report import summary_text
+from bench.report import fidelity_text, summary_text
 from bench.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
 
 
@@ -133,7 +133,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
                 _jsonable(section)
         atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
     atomic_write_json(run_dir / "metrics.json", metrics)
-    text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir)
+    text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
     atomic_write_text(run_dir / "summary.md", text)
     if print_summary:
         print(text)
