@@ -1,0 +1,66 @@
+"""Throughput pieces: the shared-prefix KV reuse gives the full-batch numbers; the benchmark's three
+paths score the same quantity; the GPU roofline code runs (on a tiny Llama config on CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
+from bench.prompts import PromptRenderer
+from tests.test_engines import real_prompts
+
+PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
+
+
+@pytest.fixture
+def engine(hf_engine):
+    yield hf_engine
+    hf_engine.prefix_reuse = True
+
+
+def test_shared_prefix_is_the_longest_common_prefix():
+    assert TransformersEngine.shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert TransformersEngine.shared_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each keeps one token of its own
+    assert TransformersEngine.shared_prefix([[7, 1], [8, 1]]) == 0
+
+
+def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
+    prompts = real_prompts(engine.tokenizer, PERSONA)
+    labels = PromptRenderer(engine.tokenizer, "Answer: ").labels_for(5)
+    n = engine.shared_prefix(prompts)
+    # The persona, chat template and instruction are shared: most of each prompt.
+    assert n >= MIN_SHARED_PREFIX and n > 0.3 * min(map(len, prompts))
+    engine.prefix_reuse = True
+    reused = engine.label_logprobs(prompts, labels)
+    engine.prefix_reuse = False
+    full = engine.label_logprobs(prompts, labels)
+    np.testing.assert_allclose(reused, full, atol=1e-4)
+    # (tests/test_engines.py also checks the default, reusing path against each prompt run alone)
+
+
+def test_benchmark_paths_score_the_same_distributions(engine):
+    from bench.perf import build, consistency, design_config, path_logprob, path_per_option
+
+    cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=3, batch_size=8)
+    admin = build(cfg, engine)
+    c, responses = path_logprob(admin)
+    assert c.administrations == len(responses) == 1 * 2 * 2 * 3 and c.model_calls == 1
+    c_off, responses_off = path_logprob(admin, prefix_reuse=False)
+    b, loglik = path_per_option(admin, sample=3)
+    assert b.model_calls == 2 and len(loglik) == 3  # 15 option requests in batches of 8
+    check = consistency(admin, loglik, responses, responses_off)
+    assert check["max_abs_diff"] < 1e-4 and check["prefix_max_diff"] < 1e-4
+
+
+def test_roofline_runs_and_counts_parameters():
+    from bench.perf import roofline
+
+    cfg = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False)
+    out = roofline(cfg, "cpu", "float32", batch=2, prompt_len=16, new_tokens=2, matmul_n=128, repeats=1)
+    h, kv = 64, 64 // 4 * 2
+    per_layer = h * h * 2 + h * kv * 2 + 3 * h * 128 + 2 * h
+    assert out["parameters"] == 2 * 256 * h + 2 * per_layer + h
+    assert out["prefill_tokens_s"] > 0 and out["roofline_tokens_s"] > 0 and out["matmul_tflops"] > 0
+    assert out["prompt_s_generate"] > 0 and out["prompt_s_logprob"] > 0
