@@ -210,7 +210,12 @@ class Administrator:
                 messages_for(p, questions + [question], previous, self.renderer.answer_prefix))
             rendered.append((p, perm, text, ids))
         if self.scoring == "logprob":
-            logp = self.engine.label_logprobs([r[3] for r in rendered], self.label_ids)
+            # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.
+            unique: dict[tuple, int] = {}
+            for r in rendered:
+                unique.setdefault(tuple(r[3]), len(unique))
+            logp_unique = self.engine.label_logprobs([list(k) for k in unique], self.label_ids)
+            logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:
             texts = self._generate([(p, ids) for p, _, _, ids in rendered],

@@ -383,12 +383,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-admins", type=int, default=16, help="administrations timed for path (a)")
     parser.add_argument("--sample-prompts", type=int, default=16, help="prompts timed for path (b)")
     parser.add_argument("--skip-default-run", action="store_true", help="do not measure `python -m bench` RSS")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); 1 gives steadier figures on a shared machine")
     parser.add_argument("--gpu-only", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "performance.md"))
     args = parser.parse_args(argv)
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # and for the default run's child process
     gpu = None
     if torch.cuda.is_available():
         print("GPU: timing a random-initialised Llama-3-8B architecture ...", flush=True)

@@ -4,7 +4,9 @@ paths score the same quantity; the GPU roofline code runs (on a tiny Llama confi
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
 from bench.prompts import PromptRenderer
@@ -64,3 +66,42 @@ def test_roofline_runs_and_counts_parameters():
     assert out["parameters"] == 2 * 256 * h + 2 * per_layer + h
     assert out["prefill_tokens_s"] > 0 and out["roofline_tokens_s"] > 0 and out["matmul_tflops"] > 0
     assert out["prompt_s_generate"] > 0 and out["prompt_s_logprob"] > 0
+
+
+def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
+    """Repetitions at T = 0 answer alike, so their conversations stay identical: one pass per distinct prompt."""
+    from bench.perf import build, compose_config
+    from bench.store import RunStore
+
+    cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[0.0]",
+                         "templates=[describe]", "option_orders=[original]", "batch_size=8")
+    admin = build(cfg, engine)
+    sent = []
+    original = engine.label_logprobs
+
+    def counted(prompts, labels):
+        sent.append(len(prompts))
+        return original(prompts, labels)
+
+    engine.label_logprobs = counted
+    try:
+        store = RunStore(tmp_path)
+        admin.run(store, progress=False)
+    finally:
+        del engine.label_logprobs
+    r = pd.read_parquet(store.finalize())
+    assert len(r) == 3 * 3 and sent == [1, 1, 1]  # 3 participants, 3 items, one distinct prompt per item
+    assert r.groupby("item_id")["prompt_hash"].nunique().eq(1).all()
+    assert r.groupby("item_id")["answer"].nunique().eq(1).all()
+    ref = original([admin.render_single(0, 0)[2]], admin.label_ids)[0]  # item 0 needs no history
+    first = np.stack(r[r["item_index"] == 0]["option_probs"])
+    np.testing.assert_array_equal(first, np.eye(5)[[int(np.argmax(ref))] * 3])  # T = 0: the argmax, for all
+
+
+def test_dtype_auto_is_fp32_without_a_bf16_gpu(smollm2_spec):
+    from bench.models import resolve_model
+    from tests.conftest import compose
+
+    spec = resolve_model({**compose()["model"], "dtype": "auto"})
+    want = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    assert spec.dtype == want and spec.sha256 == smollm2_spec.sha256
