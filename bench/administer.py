@@ -237,7 +237,12 @@ class Administrator:
                 messages_for(p, questions + [question], previous, self.renderer.answer_prefix))
             rendered.append((p, perm, text, ids))
         if self.scoring == "logprob":
-            logp = self.label_logprobs([r[3] for r in rendered], [i] * len(rendered))
+            # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.
+            unique: dict[tuple, int] = {}
+            for r in rendered:
+                unique.setdefault(tuple(r[3]), len(unique))
+            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique))
+            logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:
             texts = self._generate([(p, ids) for p, _, _, ids in rendered],

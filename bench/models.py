@@ -77,6 +77,18 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def auto_dtype() -> str:
+    """dtype=auto: bf16 where the GPU computes it natively (half the work of fp32), else exact fp32."""
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return "bfloat16"
+    except Exception:  # pragma: no cover
+        pass
+    return "float32"
+
+
 def gguf_from_package(package: str, filename: str) -> Path:
     """Find a GGUF file shipped inside an installed PyPI distribution (no import needed)."""
     try:
@@ -157,8 +169,11 @@ def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
         )
     adapter_path = check_adapter(adapter)
     dtype = str(cfg.get("dtype", "float32"))
+    if dtype == "auto":
+        dtype = auto_dtype()
     if dtype not in DTYPES:
-        raise ModelError(f"model '{cfg.get('id')}': field 'dtype': '{dtype}' is not one of {', '.join(DTYPES)}")
+        raise ModelError(f"model '{cfg.get('id')}': field 'dtype': '{dtype}' is not one of "
+                         f"{', '.join(DTYPES)}, auto")
     return ModelSpec(
         id=str(cfg.get("id")),
         path=str(folder),

@@ -105,6 +105,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     run_dir = run_dir_for(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     _claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
+                                  "dtype": spec.dtype,  # model.dtype=auto differs between machines
                                   "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"]})
     store = RunStore(run_dir)
     done = store.done_units()

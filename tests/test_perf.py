@@ -1,0 +1,107 @@
+"""Throughput pieces: the shared-prefix KV reuse gives the full-batch numbers; the benchmark's three
+paths score the same quantity; the GPU roofline code runs (on a tiny Llama config on CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
+from bench.prompts import PromptRenderer
+from tests.test_engines import real_prompts
+
+PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
+
+
+@pytest.fixture
+def engine(hf_engine):
+    yield hf_engine
+    hf_engine.prefix_reuse = True
+
+
+def test_shared_prefix_is_the_longest_common_prefix():
+    assert TransformersEngine.shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert TransformersEngine.shared_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each keeps one token of its own
+    assert TransformersEngine.shared_prefix([[7, 1], [8, 1]]) == 0
+
+
+def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
+    prompts = real_prompts(engine.tokenizer, PERSONA)
+    labels = PromptRenderer(engine.tokenizer, "Answer: ").labels_for(5)
+    n = engine.shared_prefix(prompts)
+    # The persona, chat template and instruction are shared: most of each prompt.
+    assert n >= MIN_SHARED_PREFIX and n > 0.3 * min(map(len, prompts))
+    engine.prefix_reuse = True
+    reused = engine.label_logprobs(prompts, labels)
+    engine.prefix_reuse = False
+    full = engine.label_logprobs(prompts, labels)
+    np.testing.assert_allclose(reused, full, atol=1e-4)
+    # (tests/test_engines.py also checks the default, reusing path against each prompt run alone)
+
+
+def test_benchmark_paths_score_the_same_distributions(engine):
+    from bench.perf import build, consistency, design_config, path_logprob, path_per_option
+
+    cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=3, batch_size=8)
+    admin = build(cfg, engine)
+    c, responses = path_logprob(admin)
+    assert c.administrations == len(responses) == 1 * 2 * 2 * 3 and c.model_calls == 1
+    c_off, responses_off = path_logprob(admin, prefix_reuse=False)
+    b, loglik = path_per_option(admin, sample=3)
+    assert b.model_calls == 2 and len(loglik) == 3  # 15 option requests in batches of 8
+    check = consistency(admin, loglik, responses, responses_off)
+    assert check["max_abs_diff"] < 1e-4 and check["prefix_max_diff"] < 1e-4
+
+
+def test_roofline_runs_and_counts_parameters():
+    from bench.perf import roofline
+
+    cfg = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False)
+    out = roofline(cfg, "cpu", "float32", batch=2, prompt_len=16, new_tokens=2, matmul_n=128, repeats=1)
+    h, kv = 64, 64 // 4 * 2
+    per_layer = h * h * 2 + h * kv * 2 + 3 * h * 128 + 2 * h
+    assert out["parameters"] == 2 * 256 * h + 2 * per_layer + h
+    assert out["prefill_tokens_s"] > 0 and out["roofline_tokens_s"] > 0 and out["matmul_tflops"] > 0
+    assert out["prompt_s_generate"] > 0 and out["prompt_s_logprob"] > 0
+
+
+def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
+    """Repetitions at T = 0 answer alike, so their conversations stay identical: one pass per distinct prompt."""
+    from bench.perf import build, compose_config
+    from bench.store import RunStore
+
+    cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[0.0]",
+                         "templates=[describe]", "option_orders=[original]", "batch_size=8")
+    admin = build(cfg, engine)
+    sent = []
+    original = engine.label_logprobs
+
+    def counted(prompts, labels):
+        sent.append(len(prompts))
+        return original(prompts, labels)
+
+    engine.label_logprobs = counted
+    try:
+        store = RunStore(tmp_path)
+        admin.run(store, progress=False)
+    finally:
+        del engine.label_logprobs
+    r = pd.read_parquet(store.finalize())
+    assert len(r) == 3 * 3 and sent == [1, 1, 1]  # 3 participants, 3 items, one distinct prompt per item
+    assert r.groupby("item_id")["prompt_hash"].nunique().eq(1).all()
+    assert r.groupby("item_id")["answer"].nunique().eq(1).all()
+    ref = original([admin.render_single(0, 0)[2]], admin.label_ids)[0]  # item 0 needs no history
+    first = np.stack(r[r["item_index"] == 0]["option_probs"])
+    np.testing.assert_array_equal(first, np.eye(5)[[int(np.argmax(ref))] * 3])  # T = 0: the argmax, for all
+
+
+def test_dtype_auto_is_fp32_without_a_bf16_gpu(smollm2_spec):
+    from bench.models import resolve_model
+    from tests.conftest import compose
+
+    spec = resolve_model({**compose()["model"], "dtype": "auto"})
+    want = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    assert spec.dtype == want and spec.sha256 == smollm2_spec.sha256
