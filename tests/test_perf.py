@@ -44,13 +44,13 @@ def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
 def test_benchmark_paths_score_the_same_distributions(engine):
     from bench.perf import build, consistency, design_config, path_logprob, path_per_option
 
-    cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=3, batch_size=8)
+    cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=2, batch_size=8)
     admin = build(cfg, engine)
     c, responses = path_logprob(admin)
-    assert c.administrations == len(responses) == 1 * 2 * 2 * 3 and c.model_calls == 1
+    assert c.administrations == len(responses) == 1 * 2 * 2 * 2 and c.model_calls == 1
     c_off, responses_off = path_logprob(admin, prefix_reuse=False)
-    b, loglik = path_per_option(admin, sample=3)
-    assert b.model_calls == 2 and len(loglik) == 3  # 15 option requests in batches of 8
+    b, loglik = path_per_option(admin, sample=2)
+    assert b.model_calls == 2 and len(loglik) == 2  # 10 option requests in batches of 8
     check = consistency(admin, loglik, responses, responses_off)
     assert check["max_abs_diff"] < 1e-4 and check["prefix_max_diff"] < 1e-4
 
