@@ -131,7 +131,7 @@ def path_sampled(admin, sample: int) -> PathResult:
             perm, _, ids = admin.render_single(condition_index[p.condition], i)
             text = admin.engine.generate([ids], p.temperature, admin.max_new_tokens,
                                          [stable_int(p.seed, admin.plan.items[i].id)])[0]
-            valid += parse_answer(text, [admin.scale.labels[c] for c in perm]).position is not None
+            valid += parse_answer(text, [admin.plan.inventory.scale.labels[c] for c in perm]).position is not None
         seconds = time.perf_counter() - start
     return PathResult("(a) per-item sampled generation", len(chosen), seconds, mem.peak, len(chosen),
                       f"timed on {len(chosen)} of {len(jobs)} administrations; {valid} parsed as valid",
@@ -149,9 +149,9 @@ def path_per_option(admin, sample: int) -> tuple[PathResult, dict]:
     requests = []  # (key, option position, context + continuation ids)
     for key in chosen:
         ids = admin.render_single(*key)[2]
-        requests += [(key, o, list(ids) + [t]) for o, t in enumerate(admin.label_ids)]
+        requests += [(key, o, list(ids) + [t]) for o, t in enumerate(admin.label_ids(0))]
     requests.sort(key=lambda r: -len(r[2]))  # lm-eval sorts by length to batch
-    loglik = {key: np.full(len(admin.label_ids), np.nan) for key in chosen}
+    loglik = {key: np.full(len(admin.label_ids(0)), np.nan) for key in chosen}
     calls = 0
     with PeakRSS() as mem, torch.inference_mode():
         start = time.perf_counter()
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
               f"administrations, 1 template, original option order, batch size {args.batch_size}")
     print(design, flush=True)
     warm = [admin.render_single(0, i)[2] for i in range(min(2, n_items))]
-    engine.label_logprobs(warm, admin.label_ids)  # first calls pay one-off set-up costs
+    engine.label_logprobs(warm, admin.label_ids(0))  # first calls pay one-off set-up costs
     engine.generate(warm[:1], 1.0, 2, [0])
     print("(c) logprob path ...", flush=True)
     c, responses = path_logprob(admin)
@@ -467,7 +467,7 @@ def consistency(admin, loglik: dict, responses, responses_off) -> dict:
                       responses_off[["participant_id", "item_id", "option_probs"]], on=["participant_id", "item_id"])
     prefix = max(np.abs(np.asarray(x) - np.asarray(y)).max() for x, y in zip(merged["option_probs_x"],
                                                                                merged["option_probs_y"]))
-    return {"max_abs_diff": float(max(diffs)), "n": len(diffs) * len(admin.label_ids),
+    return {"max_abs_diff": float(max(diffs)), "n": len(diffs) * len(admin.label_ids(0)),
             "prefix_max_diff": float(prefix)}
 
 

@@ -93,7 +93,7 @@ def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
     assert len(r) == 3 * 3 and sent == [1, 1, 1]  # 3 participants, 3 items, one distinct prompt per item
     assert r.groupby("item_id")["prompt_hash"].nunique().eq(1).all()
     assert r.groupby("item_id")["answer"].nunique().eq(1).all()
-    ref = original([admin.render_single(0, 0)[2]], admin.label_ids)[0]  # item 0 needs no history
+    ref = original([admin.render_single(0, 0)[2]], admin.label_ids(0))[0]  # item 0 needs no history
     first = np.stack(r[r["item_index"] == 0]["option_probs"])
     np.testing.assert_array_equal(first, np.eye(5)[[int(np.argmax(ref))] * 3])  # T = 0: the argmax, for all
 
