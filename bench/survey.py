@@ -22,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.inventory import Inventory, Item, Scale
+from bench.inventory import _is_num as _num
+from bench.inventory import _nonempty_str as _text
 
 REQUIRED = ("id", "name", "version", "source", "licence", "kind", "items")
 OPTIONAL = ("notes", "topics")
@@ -29,14 +31,6 @@ ITEM_FIELDS = ("id", "text", "options", "topic", "randomize")
 OPTION_FIELDS = ("label", "code", "ordinal", "refusal")
 RANDOMIZE = ("none", "reverse", "shuffle")
 MAX_OPTIONS = 9  # option labels are the digits 1-9
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _text(v: Any) -> bool:
-    return isinstance(v, str) and v.strip() != ""
 
 
 def build_survey(data: dict, errors: list[str]) -> Inventory | None:
