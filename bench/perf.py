@@ -366,7 +366,8 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
                   f"repetitions, fp32 on CPU): peak RSS **{default_run[0]:.0f} MB**, {default_run[1]:.0f} s wall "
                   "including model load. Responses are written part by part (one parquet file per batch) and "
                   "gathered into responses.parquet by streaming the parts, so no table of all responses "
-                  "is built during administration."]
+                  "is built during administration; scoring and the reliability metrics then read "
+                  "responses.parquet as one table, which they need whole."]
     lines += ["", "## Realistic model size on a GPU", ""]
     if gpu:
         lines += [
