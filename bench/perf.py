@@ -202,11 +202,31 @@ def path_logprob(admin, prefix_reuse: bool = True) -> tuple[PathResult, "object"
 
 
 def default_run_rss(results: Path) -> tuple[float, float]:
-    """Peak RSS (MB) and wall time of a full default `python -m bench` run, in a child process."""
+    """Peak RSS (MB) and wall time of a full default `python -m bench` run, in a child process.
+
+    Read from the child's own VmHWM: getrusage(RUSAGE_CHILDREN) would report this (large) process's
+    peak, which a forked child inherits before exec."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench", f"results_dir={results}", "progress=false"], check=True,
-                   capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, time.perf_counter() - start
+    proc = subprocess.Popen([sys.executable, "-m", "bench", f"results_dir={results}", "progress=false"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _vm_hwm_mb(proc.pid))
+        time.sleep(0.1)
+    if proc.returncode:
+        raise RuntimeError(f"python -m bench failed: {proc.stderr.read()[-2000:]}")
+    return peak, time.perf_counter() - start
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # -- GPU: a realistic model size --------------------------------------------------------------------
@@ -346,7 +366,8 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
                   f"repetitions, fp32 on CPU): peak RSS **{default_run[0]:.0f} MB**, {default_run[1]:.0f} s wall "
                   "including model load. Responses are written part by part (one parquet file per batch) and "
                   "gathered into responses.parquet by streaming the parts, so no table of all responses "
-                  "is built during administration."]
+                  "is built during administration; scoring and the reliability metrics then read "
+                  "responses.parquet as one table, which they need whole."]
     lines += ["", "## Realistic model size on a GPU", ""]
     if gpu:
         lines += [
