@@ -73,7 +73,7 @@ class Administrator:
             p = group[0]
             questions = [self._question(p, self.plan.items[i])[0] for i in items]
             _, ids = self.renderer.render(messages_for(p, questions, [filler] * (len(questions) - 1),
-                                                       self.renderer.answer_prefix))
+                                                       self.renderer.answer_prefix, self.plan.items[-1].id))
             longest = max(longest, len(ids))
         return longest
 
@@ -167,7 +167,8 @@ class Administrator:
         """The one prompt a condition shows for an item: (option permutation, text, token ids)."""
         p0 = self.conditions[condition][0]
         question, perm = self._question(p0, self.plan.items[item_index])
-        text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix))
+        text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix,
+                                                      self.plan.items[item_index].id))
         return perm, text, ids
 
     def _single(self, unit: Unit) -> pa.Table:
@@ -207,7 +208,8 @@ class Administrator:
             questions = [self._question(p, self.plan.items[k])[0] for k in range(i)]
             question, perm = self._question(p, self.plan.items[i])
             text, ids = self.renderer.render(
-                messages_for(p, questions + [question], previous, self.renderer.answer_prefix))
+                messages_for(p, questions + [question], previous, self.renderer.answer_prefix,
+                             self.plan.items[i].id))
             rendered.append((p, perm, text, ids))
         if self.scoring == "logprob":
             logp = self.engine.label_logprobs([r[3] for r in rendered], self.label_ids)
