@@ -245,7 +245,7 @@ def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0))
     if not p.is_file():
         raise CorpusError(f"self_report '{path}': no such file")
     if p.suffix == ".csv":
-        df = pd.read_csv(p)
+        df = pd.read_csv(p, dtype={"author": str, "mbti": str})
         if "author" not in df.columns:
             raise CorpusError(f"{p}: field 'author': column missing; columns are {', '.join(df.columns)}")
         trait_cols = [c for c in df.columns if c not in ("author", "mbti")]

@@ -24,12 +24,14 @@ def score_tokens(model, examples: list[Example], pad_id: int, batch_size: int = 
         keep = labels != -100
         target = labels.clamp(min=0)
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-        logp_clone = torch.log_softmax(model(**inputs).logits[:, :-1].double(), -1)
+        # only the positions that carry loss, in float64 from there on (KL sums 49k small terms)
+        logp_clone = torch.log_softmax(model(**inputs).logits[:, :-1][keep].float(), -1).double()
         with model.disable_adapter():
-            logp_base = torch.log_softmax(model(**inputs).logits[:, :-1].double(), -1)
-        for logp, sink in ((logp_clone, nll_clone), (logp_base, nll_base)):
-            sink.append(-logp.gather(-1, target[..., None])[..., 0][keep].numpy())
-        kl.append(kl_divergence(logp_clone[keep].numpy(), logp_base[keep].numpy()))
+            logp_base = torch.log_softmax(model(**inputs).logits[:, :-1][keep].float(), -1).double()
+        tokens = target[keep][:, None]
+        nll_clone.append(-logp_clone.gather(-1, tokens)[:, 0].numpy())
+        nll_base.append(-logp_base.gather(-1, tokens)[:, 0].numpy())
+        kl.append(kl_divergence(logp_clone.numpy(), logp_base.numpy()))
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
     return {"nll_clone": cat(nll_clone), "nll_base": cat(nll_base), "kl_clone_base": cat(kl)}
 
