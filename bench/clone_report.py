@@ -316,7 +316,9 @@ def report_text(cfg, data, card, inventory, self_report, result) -> str:
     lines += ["", "## Style and traits by arm", "",
               "Style similarity: cosine between standardised stylometric vectors of the arm's generated text "
               f"and the person's held-out text (sets compared: {', '.join(result['style'].index)}).", "",
-              _table(pd.DataFrame(rows))]
+              _table(pd.DataFrame(rows)), "",
+              f"For scale: the person's own training texts score "
+              f"{result['style_similarity'].get(PERSON_TRAIN, math.nan):.3f} against their held-out texts."]
     lm = result["lm"]
     if lm:
         lines += ["", "## Predicting the person's held-out text", "",
