@@ -89,9 +89,12 @@ class Administrator:
         for group in self.conditions:
             p = group[0]
             questions = [self._question(p, self.plan.items[i])[0] for i in items]
-            _, ids = self.renderer.render(messages_for(p, questions, [filler] * (len(questions) - 1),
-                                                       self.renderer.answer_prefix))
-            longest = max(longest, len(ids))
+            # A corpus persona's text changes with the item asked last: measure each distinct one.
+            last_ids = {p.persona.text_for(item.id): item.id for item in self.plan.items}.values()
+            for item_id in last_ids:
+                _, ids = self.renderer.render(messages_for(p, questions, [filler] * (len(questions) - 1),
+                                                           self.renderer.answer_prefix, item_id))
+                longest = max(longest, len(ids))
         return longest
 
     def run(self, store: RunStore, progress: bool = True, after_unit: Callable[[int], None] | None = None) -> None:
@@ -194,7 +197,8 @@ class Administrator:
         """The one prompt a condition shows for an item: (option permutation, text, token ids)."""
         p0 = self.conditions[condition][0]
         question, perm = self._question(p0, self.plan.items[item_index])
-        text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix))
+        text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix,
+                                                      self.plan.items[item_index].id))
         return perm, text, ids
 
     def _single(self, unit: Unit) -> pa.Table:
@@ -234,7 +238,8 @@ class Administrator:
             questions = [self._question(p, self.plan.items[k])[0] for k in range(i)]
             question, perm = self._question(p, self.plan.items[i])
             text, ids = self.renderer.render(
-                messages_for(p, questions + [question], previous, self.renderer.answer_prefix))
+                messages_for(p, questions + [question], previous, self.renderer.answer_prefix,
+                             self.plan.items[i].id))
             rendered.append((p, perm, text, ids))
         if self.scoring == "logprob":
             # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.

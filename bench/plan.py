@@ -34,6 +34,14 @@ class Persona:
     id: str
     target: str = ""
     text: str = ""
+    # Per-item system texts (item id -> text), e.g. a person's passages retrieved for that question;
+    # items not listed use `text`. Built at plan time, so prompts stay deterministic.
+    item_texts: tuple[tuple[str, str], ...] = ()
+
+    def text_for(self, item_id: str | None) -> str:
+        if item_id is not None and self.item_texts:
+            return dict(self.item_texts).get(item_id, self.text)
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,15 @@ class Plan:
         return tuple(int(i) for i in rng.permutation(n))
 
 
-def expand_personas(cfg) -> tuple[Persona, ...]:
-    """Personas from a conf/persona group: an explicit list, or roles x trait poles."""
+def expand_personas(cfg, inventory: Inventory | None = None) -> tuple[Persona, ...]:
+    """Personas from a conf/persona group: an explicit list, roles x trait poles, or built from a
+    person's writing (`kind: rag | profile`, which needs the inventory for per-item passages)."""
+    if cfg.get("kind") is not None:
+        from bench.text_personas import corpus_personas
+
+        if inventory is None:
+            raise PlanError(f"persona set '{cfg.get('set')}': a corpus persona needs the inventory")
+        return corpus_personas(cfg, inventory)
     if cfg.get("personas") is not None:
         return tuple(Persona(str(p["id"]), str(p.get("target") or ""), str(p.get("text") or ""))
                      for p in cfg["personas"])

@@ -33,9 +33,11 @@ def question_text(inventory: Inventory, participant: Participant, item: Item,
 
 
 def messages_for(participant: Participant, questions: list[str], answers: list[str],
-                 answer_prefix: str) -> list[dict]:
-    """System persona (if any), then question/answer turns; `answers` has one fewer entry."""
-    msgs = [{"role": "system", "content": participant.persona.text}] if participant.persona.text else []
+                 answer_prefix: str, item_id: str | None = None) -> list[dict]:
+    """System persona (if any; its text for `item_id`, the item asked last), then question/answer
+    turns; `answers` has one fewer entry."""
+    persona_text = participant.persona.text_for(item_id)
+    msgs = [{"role": "system", "content": persona_text}] if persona_text else []
     for i, q in enumerate(questions):
         msgs.append({"role": "user", "content": q})
         if i < len(answers):

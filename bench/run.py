@@ -75,7 +75,7 @@ def _claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
 def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
     """Everything a run needs before any model work; bad input fails here, early and named."""
     inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
-    personas = personas_for(cfg) or expand_personas(cfg["persona"])
+    personas = personas_for(cfg) or expand_personas(cfg["persona"], inventory)
     templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
     plan = build_plan(inventory, personas, templates, cfg["option_orders"], cfg["temperatures"],
                       int(cfg["repetitions"]), int(cfg["seed"]), cfg["administration"], cfg.get("max_items"))

@@ -1,0 +1,19 @@
+"""`python -m bench.clone corpus.path=... [key=value ...]`: train a LoRA clone of one person (conf/clone.yaml)."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+
+@hydra.main(config_path="../../conf", config_name="clone", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from bench.clone.train import CARD, train_clone
+
+    out = train_clone(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+    print(f"clone adapter: {out} (card: {out / CARD})")
+    print(f"benchmark it: python -m bench model=clone_lora adapter={out}")
+
+
+if __name__ == "__main__":
+    main()

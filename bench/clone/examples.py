@@ -1,0 +1,67 @@
+"""Turn a person's documents into token examples with loss masks, the same way for training and scoring.
+
+format "chat": each document is the assistant's reply to its prompt (a conversation column) or to a
+fixed instruction, rendered with the model's chat template; only the reply's tokens carry loss, so
+the clone is asked exactly as the harness asks it. format "text": plain text after an end-of-text
+token, cut into windows of max_length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from bench.corpus import Document
+
+FORMATS = ("chat", "text")
+
+
+@dataclass(frozen=True)
+class Example:
+    input_ids: tuple[int, ...]
+    n_context: int  # leading tokens that carry no loss
+
+
+def chat_prefix(tokenizer, instruction: str, system: str | None = None) -> str:
+    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
+    return tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+
+
+def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length: int) -> list[Example]:
+    if fmt not in FORMATS:
+        raise ValueError(f"format: '{fmt}' is not one of {', '.join(FORMATS)}")
+    out: list[Example] = []
+    start = tokenizer.eos_token_id
+    for doc in documents:
+        doc: Document
+        if fmt == "chat":
+            prompt = doc.prompt or instruction
+            prefix = tokenizer(chat_prefix(tokenizer, prompt), add_special_tokens=False).input_ids
+            msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": doc.text}]
+            full = tokenizer(tokenizer.apply_chat_template(msgs, tokenize=False), add_special_tokens=False).input_ids
+            if full[: len(prefix)] != prefix:
+                raise ValueError("the chat template does not render the reply after its prompt; use format=text")
+            if len(prefix) + 1 >= max_length:
+                raise ValueError(f"max_length {max_length} leaves no room after a {len(prefix)}-token prompt")
+            out.append(Example(tuple(full[:max_length]), len(prefix)))
+        else:
+            ids = tokenizer(doc.text, add_special_tokens=False).input_ids + [start]
+            step = max_length - 1
+            for s in range(0, len(ids), step):
+                out.append(Example(tuple([start] + ids[s:s + step]), 1))
+    return out
+
+
+def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch; labels -100 on context and padding (shifted inside the model's loss)."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        mask[row, :n] = 1
+        labels[row, e.n_context:n] = torch.tensor(e.input_ids[e.n_context:])
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
