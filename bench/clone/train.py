@@ -52,9 +52,17 @@ def clone_data(cfg: dict) -> CloneData:
     return CloneData(corpus, train, held, split)
 
 
+def dp_enabled(cfg: dict) -> bool:
+    return bool((cfg["train"].get("dp") or {}).get("enabled"))
+
+
 def training_hash(cfg: dict) -> str:
+    """What the adapter depends on. max_steps is left out so a finished clone can train on, except
+    under a privacy target, where the noise is chosen for max_steps."""
     rest = {k: v for k, v in cfg.items() if k not in NON_TRAINING_KEYS}
-    rest["train"] = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
+    rest["train"] = {k: v for k, v in cfg["train"].items() if k != "max_steps" or dp_enabled(cfg)}
+    if not dp_enabled(cfg):
+        rest["train"].pop("dp", None)  # switched-off DP settings don't change the adapter
     return digest(rest)
 
 
@@ -155,6 +163,12 @@ def train_clone(cfg: dict, progress: bool | None = None, stop_after: int | None 
         state = saved
         set_peft_model_state_dict(model, load_file(ckpt / "adapter_model.safetensors"))
         optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    private = None
+    if dp_enabled(cfg):
+        from bench.clone.privacy import PrivateTrainer, plan_privacy
+
+        private = PrivateTrainer(model, optimizer, plan_privacy(t["dp"], len(train_ex), bs, int(t["max_steps"]),
+                                                                cfg["format"]), seed)
 
     def evaluate(step: int) -> None:
         val = mean_loss(model, eval_ex, pad, bs)
@@ -182,30 +196,39 @@ def train_clone(cfg: dict, progress: bool | None = None, stop_after: int | None 
         step = state["step"]
         model.train()
         torch.manual_seed(stable_int(seed, "dropout", step))
-        batch = collate([train_ex[i] for i in batch_indices(step, bs, len(train_ex), seed)], pad)
-        loss = model(**batch).loss
-        loss.backward()
-        if t.get("grad_clip"):
-            torch.nn.utils.clip_grad_norm_(params, float(t["grad_clip"]))
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        state["train_losses"].append(loss.item())
+        if private is None:
+            batch = collate([train_ex[i] for i in batch_indices(step, bs, len(train_ex), seed)], pad)
+            loss = model(**batch).loss
+            loss.backward()
+            if t.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(params, float(t["grad_clip"]))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["train_losses"].append(loss.item())
+        else:
+            from bench.clone.privacy import poisson_batch
+
+            chosen = poisson_batch(step, private.plan.sample_rate, len(train_ex), seed)
+            if chosen:  # an empty Poisson batch releases nothing; the step still counts toward epsilon
+                state["train_losses"].append(private.step(step, collate([train_ex[i] for i in chosen], pad)))
         state["step"] = step + 1
         done_here += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{state['train_losses'][-1]:.3f}")
+        if state["train_losses"]:
+            bar.set_postfix(loss=f"{state['train_losses'][-1]:.3f}")
         if state["step"] % every == 0 or state["step"] == max_steps:
             evaluate(state["step"])
             _save_checkpoint(out, model, optimizer, state)
     bar.close()
     if state["curve"] and (state["step"] == max_steps or state["stopped_early"]):
-        write_card(out, cfg, data, spec, state)
+        write_card(out, cfg, data, spec, state, private.card(state["step"]) if private else None)
     elif stop_after is not None:
         _save_checkpoint(out, model, optimizer, state)
     return out
 
 
-def write_card(out: Path, cfg: dict, data: CloneData, spec: ModelSpec, state: dict) -> None:
+def write_card(out: Path, cfg: dict, data: CloneData, spec: ModelSpec, state: dict,
+               privacy: dict | None = None) -> None:
     card = {
         "kind": "persona-bench clone (peft LoRA)",
         "base_model": {"id": spec.id, "sha256": spec.sha256, "dtype_trained": "float32"},
@@ -223,7 +246,7 @@ def write_card(out: Path, cfg: dict, data: CloneData, spec: ModelSpec, state: di
         "best_val_loss": state["best_val"],
         "steps_run": state["step"],
         "stopped_early": state["stopped_early"],
-        "differential_privacy": None,
+        "differential_privacy": privacy,
         "packages": package_versions(),
         "git": git_commit(),
     }
