@@ -182,6 +182,27 @@ def _nonempty_str(v: Any) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
 
+def check_header(data: dict, required: tuple[str, ...], optional: tuple[str, ...], errors: list[str]) -> str | None:
+    """The fields every instrument file shares (present, known, id/name/source/licence/version typed);
+    returns the version as a string."""
+    err = errors.append
+    for f in required:
+        if f not in data:
+            err(f"missing required field {f!r}")
+    for f in data:
+        if f not in required and f not in optional:
+            err(f"unknown field {f!r} (allowed: {', '.join(required + optional)})")
+    for f in ("id", "name", "source", "licence"):
+        if f in data and not _nonempty_str(data[f]):
+            err(f"field {f!r}: {repr(data[f])} must be a non-empty string")
+    version = data.get("version")
+    if "version" in data:
+        if _is_num(version) or _nonempty_str(version):
+            return str(version)
+        err(f"field 'version': {repr(version)} must be a string or number")
+    return version
+
+
 def _build(data: Any, errors: list[str]) -> Inventory | None:
     """Check every field, appending one message per problem; return None if any were found."""
     err = errors.append
@@ -193,22 +214,7 @@ def _build(data: Any, errors: list[str]) -> Inventory | None:
         from bench.survey import build_survey
 
         return build_survey(data, errors)
-    for f in REQUIRED:
-        if f not in data:
-            err(f"missing required field {f!r}")
-    for f in data:
-        if f not in REQUIRED and f not in OPTIONAL:
-            err(f"unknown field {f!r} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
-
-    for f in ("id", "name", "source", "licence"):
-        if f in data and not _nonempty_str(data[f]):
-            err(f"field {f!r}: {repr(data[f])} must be a non-empty string")
-    version = data.get("version")
-    if "version" in data:
-        if _is_num(version) or _nonempty_str(version):
-            version = str(version)
-        else:
-            err(f"field 'version': {repr(version)} must be a string or number")
+    version = check_header(data, REQUIRED, OPTIONAL, errors)
 
     kind = data.get("kind")
     if "kind" in data and kind not in KINDS:

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -44,6 +45,33 @@ def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
+def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
+                                conform: Callable[[pa.Table, pa.Schema], pa.Table]) -> int:
+    """Stream tables into one parquet file that appears whole or not at all; one table in memory at a
+    time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    writer, n = None, 0
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            elif not table.schema.equals(writer.schema):
+                table = conform(table, writer.schema)
+            writer.write_table(table)
+            n += table.num_rows
+        if writer is None:
+            raise ValueError(f"{path}: no tables to write")
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        Path(tmp).unlink(missing_ok=True)
+    return n
+
+
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
@@ -74,12 +102,11 @@ class RunStore:
     def finalize(self, key: tuple[str, ...] = ("participant_id", "item_id")) -> Path:
         """Stream the parts into responses.parquet, refusing duplicates."""
         files = sorted(self.parts.glob("part-*.parquet"))
-        out = self.dir / "responses.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".responses.", suffix=".tmp")
-        os.close(fd)
+        if not files:
+            raise RuntimeError(f"{self.parts}: no parts to gather")
         seen: set[tuple] = set()
-        writer = None
-        try:
+
+        def checked():
             for f in files:
                 table = pq.read_table(f)
                 keys = list(zip(*(table.column(k).to_pylist() for k in key)))
@@ -87,16 +114,8 @@ class RunStore:
                 if dup or len(set(keys)) != len(keys):
                     raise RuntimeError(f"{f}: duplicate rows for {sorted(dup)[:3]}")
                 seen.update(keys)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
-            if writer is None:
-                raise RuntimeError(f"{self.parts}: no parts to gather")
-            writer.close()
-            writer = None
-            os.replace(tmp, out)
-        finally:
-            if writer is not None:
-                writer.close()
-            Path(tmp).unlink(missing_ok=True)
+                yield table
+
+        out = self.dir / "responses.parquet"
+        atomic_write_parquet_tables(out, checked(), lambda table, schema: table.cast(schema))
         return out

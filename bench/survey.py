@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.inventory import Inventory, Item, Scale
+from bench.inventory import Inventory, Item, Scale, check_header
 from bench.inventory import _is_num as _num
 from bench.inventory import _nonempty_str as _text
 
@@ -36,18 +36,7 @@ MAX_OPTIONS = 9  # option labels are the digits 1-9
 def build_survey(data: dict, errors: list[str]) -> Inventory | None:
     """Validate a parsed survey file, one message per problem naming the item and field."""
     err = errors.append
-    for f in REQUIRED:
-        if f not in data:
-            err(f"missing required field {f!r}")
-    for f in data:
-        if f not in REQUIRED and f not in OPTIONAL:
-            err(f"unknown field {f!r} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
-    for f in ("id", "name", "source", "licence"):
-        if f in data and not _text(data[f]):
-            err(f"field {f!r}: {data[f]!r} must be a non-empty string")
-    version = data.get("version")
-    if "version" in data and not (_num(version) or _text(version)):
-        err(f"field 'version': {version!r} must be a string or number")
+    version = check_header(data, REQUIRED, OPTIONAL, errors)
     topics = data.get("topics") or {}
     if not isinstance(topics, dict) or not all(_text(k) and _text(v) for k, v in topics.items()):
         err(f"field 'topics': {topics!r} must be a mapping of code -> name")

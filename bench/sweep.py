@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from bench.store import atomic_write_parquet, atomic_write_text
+from bench.store import atomic_write_parquet, atomic_write_parquet_tables, atomic_write_text
 
 # Long texts of the config (prompt templates, persona descriptions) stay in each run's config.yaml.
 CONFIG_TEXT_KEYS = ("config.prompt.", "config.persona.personas", "config.persona.description", "config.tv_check.")
@@ -93,32 +91,21 @@ def metrics_row(run_dir: Path) -> dict:
 
 def _stream_responses(runs: list[Path], out: Path) -> int:
     """Append each run's responses.parquet (row group by row group) to one file with a `run` column."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    writer, n = None, 0
-    try:
+    current: list[Path] = []
+
+    def tables():
         for run_dir in runs:
+            current[:] = [run_dir]
             src = pq.ParquetFile(run_dir / "responses.parquet")
             for g in range(src.num_row_groups):
                 table = src.read_row_group(g)
-                table = table.append_column("run", pa.array([run_dir.name] * table.num_rows, pa.string()))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                elif not table.schema.equals(writer.schema):
-                    raise SweepError(f"{run_dir / 'responses.parquet'}: columns differ from the first run's "
-                                     f"({sorted(set(table.schema.names) ^ set(writer.schema.names))})")
-                writer.write_table(table)
-                n += table.num_rows
-        if writer is None:
-            raise SweepError("no finished run folders to merge")
-        writer.close()
-        writer = None
-        os.replace(tmp, out)
-    finally:
-        if writer is not None:
-            writer.close()
-        Path(tmp).unlink(missing_ok=True)
-    return n
+                yield table.append_column("run", pa.array([run_dir.name] * table.num_rows, pa.string()))
+
+    def refuse(table: pa.Table, schema: pa.Schema) -> pa.Table:
+        raise SweepError(f"{current[0] / 'responses.parquet'}: columns differ from the first run's "
+                         f"({sorted(set(table.schema.names) ^ set(schema.names))})")
+
+    return atomic_write_parquet_tables(out, tables(), refuse)
 
 
 def merge(paths: list[Path | str], out_dir: Path | str) -> dict:
