@@ -160,12 +160,13 @@ needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not instal
 def test_trained_clone_on_vllm_matches_peft_and_is_not_the_base(report):
     """`python -m bench model=clone_lora adapter=...` on both engines: the same numbers, and not the base
     model's (a known failure elsewhere: vLLM silently answering with the base model)."""
-    from bench.clone_report import arm_config
-    from bench.run import run
-
     cfg, res, tmp = report
-    cfg = dict(cfg, report=dict(cfg["report"], engine="vllm", results_dir=str(tmp / "vllm")))
-    vllm_dir = run(arm_config(cfg, "clone", "bfi", "clone-vllm", Path(cfg["output_dir"])), print_summary=False)
+    vllm_dir = tmp / "vllm" / "clone-vllm"
+    proc = subprocess.run([sys.executable, "-m", "bench", "model=clone_lora", f"adapter={cfg['output_dir']}",
+                           "engine=vllm", "inventory=bfi", *cfg["report"]["harness"], f"results_dir={tmp / 'vllm'}",
+                           "run_name=clone-vllm", "progress=false"], cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     probs = lambda d: np.stack(pd.read_parquet(Path(d) / "responses.parquet").sort_values("item_id")["option_probs"])  # noqa: E731
     got, want, base = probs(vllm_dir), probs(res["run_dirs"]["clone"]), probs(res["run_dirs"]["base"])
     assert pd.read_parquet(vllm_dir / "responses.parquet")["engine"].eq("vllm").all()
