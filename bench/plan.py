@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,13 @@ class Plan:
     participants: tuple[Participant, ...]
     administration: str
     seed: int
+
+    def personas_sha256(self) -> str:
+        """What the personas say, item by item: a corpus persona changes when the person writes more,
+        and a run folder must not mix answers given to two versions of it."""
+        personas = {p.persona.id: p.persona for p in self.participants}
+        return hashlib.sha256(json.dumps([[p.id, p.target, p.text, [list(t) for t in p.item_texts]]
+                                          for p in personas.values()]).encode()).hexdigest()
 
     def option_permutation(self, participant: Participant, item: Item) -> tuple[int, ...]:
         """Canonical option indices in the order they are shown (same for all temperatures/reps)."""

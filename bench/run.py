@@ -41,8 +41,13 @@ def _inventory_label(cfg: dict) -> str:
     return Path(str(cfg["inventory"]["path"])).stem if cfg["inventory"].get("path") else cfg["inventory"]["name"]
 
 
-def run_dir_for(cfg: dict) -> Path:
-    return Path(cfg["results_dir"]) / (cfg.get("run_name") or default_run_name(cfg))
+def run_dir_for(cfg: dict, personas_sha256: str | None = None) -> Path:
+    """results/<run name>; personas built from a corpus add their text's hash, so rerunning after the
+    person wrote more starts a new run instead of resuming the old one."""
+    name = cfg.get("run_name") or default_run_name(cfg)
+    if not cfg.get("run_name") and cfg["persona"].get("kind") and personas_sha256:
+        name += f"-{personas_sha256[:8]}"
+    return Path(cfg["results_dir"]) / name
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -102,11 +107,13 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
                        f"{longest} tokens, over model.max_model_len={spec.max_model_len} less max_new_tokens; "
                        "raise model.max_model_len if the model allows it, or use administration=single")
 
-    run_dir = run_dir_for(cfg)
+    prov["personas_sha256"] = plan.personas_sha256()
+    run_dir = run_dir_for(cfg, prov["personas_sha256"])
     run_dir.mkdir(parents=True, exist_ok=True)
     _claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
                                   "dtype": spec.dtype,  # model.dtype=auto differs between machines
-                                  "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"]})
+                                  "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"],
+                                  "personas_sha256": prov["personas_sha256"]})
     store = RunStore(run_dir)
     done = store.done_units()
     todo = [u for u in admin.units() if u.index not in done]

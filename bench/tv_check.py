@@ -65,7 +65,8 @@ def tv_check(cfg: dict) -> pd.DataFrame:
     finally:
         engine.close()
     table = pd.DataFrame(rows)
-    out = run_dir_for(cfg).with_name(run_dir_for(cfg).name + f"-tv-T{temp:g}-n{n}")
+    base = run_dir_for(cfg, plan.personas_sha256())
+    out = base.with_name(base.name + f"-tv-T{temp:g}-n{n}")
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "tv_check.csv", index=False)
     atomic_write_json(out / "tv_check.json", {

@@ -95,3 +95,28 @@ def test_plain_personas_are_unchanged():
         {"role": "system", "content": "You are calm."}, {"role": "user", "content": "q"}]
     with pytest.raises(ValueError, match="needs the inventory"):
         expand_personas({"set": "rag", "kind": "rag", "corpus": {"path": "x"}})
+
+
+def test_more_writing_gives_a_new_run_folder(corpus_csv):
+    """The person writes more: the RAG persona's passages change, and so do the plan's persona hash
+    and the default run folder (a rerun starts fresh instead of mixing two versions of the persona)."""
+    from bench.run import run_dir_for
+
+    inv = load_inventory("bfi")
+    cfg = compose("persona=rag", f"persona.corpus.path={corpus_csv}", "persona.k=1",
+                  "persona.corpus.author_column=who", "persona.corpus.author=ann")
+
+    def plan_now():
+        personas = expand_personas(cfg["persona"], inv)
+        return build_plan(inv, personas, [Template("t", "{item}")], ["original"], [0.0], 1, 0)
+
+    before = plan_now()
+    assert plan_now().personas_sha256() == before.personas_sha256()
+    with corpus_csv.open("a") as fh:
+        fh.write('"Talkative and loud at every party, I talk to everyone I meet!",2021-02-01,ann\n')
+    after = plan_now()
+    assert after.personas_sha256() != before.personas_sha256()
+    assert run_dir_for(cfg, after.personas_sha256()) != run_dir_for(cfg, before.personas_sha256())
+    assert run_dir_for(cfg, after.personas_sha256()).name.startswith(run_dir_for(cfg).name)
+    plain = compose("persona=traits")
+    assert run_dir_for(plain, "ab" * 32) == run_dir_for(plain)  # fixed personas keep their folder
