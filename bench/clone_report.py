@@ -25,7 +25,7 @@ from bench.clone.examples import build_examples, chat_prefix
 from bench.clone.train import CARD, clone_data, output_dir_for, training_hash
 from bench.clone_metrics import (kl_divergence, mbti_letter_agreement, pca_2d, perplexity, style_matrix,  # noqa: F401
                                  style_similarity, trait_correlations, trait_recovery)
-from bench.corpus import CorpusError, corpus_from_config, load_self_reports
+from bench.corpus import CorpusError, corpus_from_config, fingerprint_json, load_self_reports
 from bench.inventory import load_inventory
 from bench.metrics import _jsonable
 from bench.models import ModelError, resolve_model
@@ -204,13 +204,15 @@ def pca_plot(matrix: pd.DataFrame, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def report_run_name(cfg: dict, author: str) -> str:
+def report_run_name(cfg: dict, author: str, corpus_sha256: str) -> str:
+    """Keyed by the clone, the report settings and the corpus text's hash: when the person writes
+    more, the report's runs (its RAG and profile personas read the corpus) start afresh."""
     r = cfg["report"]
     if r.get("run_name"):
         return str(r["run_name"])
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(author))
     keyed = {k: v for k, v in r.items() if k not in ("results_dir", "run_name")}
-    return f"clone-{safe}-{digest([training_hash(cfg), keyed])[:10]}"
+    return f"clone-{safe}-{digest([training_hash(cfg), keyed, corpus_sha256])[:10]}"
 
 
 def clone_report(cfg: dict) -> dict:
@@ -231,7 +233,7 @@ def clone_report(cfg: dict) -> dict:
         self_report = reports.get(data.corpus.author) or (next(iter(reports.values())) if len(reports) == 1 else None)
         if self_report is None:
             raise CorpusError(f"{r['self_report']}: no report for author '{data.corpus.author}'")
-    name = report_run_name(cfg, data.corpus.author)
+    name = report_run_name(cfg, data.corpus.author, data.corpus.fingerprint()["sha256"])
     inventory = load_inventory(r["inventory"])
     mbti_inv = load_inventory(r["mbti_inventory"]) if r.get("mbti_inventory") else None
 
@@ -339,14 +341,15 @@ def population_report(cfg: dict) -> dict:
         raise CorpusError("report.self_report: a population report (author column, no corpus.author) needs the "
                           "authors' self-reports (YAML or CSV)")
     reports = load_self_reports(r["self_report"])
-    authors = list(corpus_from_config(cfg["corpus"]))
+    corpora = corpus_from_config(cfg["corpus"])
+    authors = list(corpora)
     missing = [a for a in authors if a not in reports]
     if missing:
         raise CorpusError(f"{r['self_report']}: no report for author(s) {missing}")
     reported = pd.DataFrame({a: reports[a].trait_scores for a in authors}).T
     from bench.run import run
 
-    name = report_run_name(cfg, "population")
+    name = report_run_name(cfg, "population", digest(fingerprint_json(corpora)))
     out: dict = {"correlations": {}, "run_dirs": {}}
     section: dict = {}
     tables = []
