@@ -28,7 +28,7 @@ class CorpusError(ValueError):
 class Document:
     id: str
     text: str
-    date: str | None = None  # ISO-like string; sorts in time order
+    date: str | None = None  # ISO 8601 in UTC, parsed from the date column: sorts in time order
     prompt: str | None = None  # what the text answers (a conversation turn), if known
 
 
@@ -139,6 +139,8 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
     prompts = _column(df, path, "prompt_column", prompt_column)
     authors = _column(df, path, "author_column", author_column)
     ids = _column(df, path, "id_column", id_column)
+    # Parsed, not compared as written: "1/2/2021" must sort after "12/1/2020".
+    when = pd.to_datetime(dates.map(_clean), errors="coerce", utc=True, format="mixed") if dates is not None else None
     grouped: dict[str, list[Document]] = {}
     default_author = author or Path(path.split(":", 1)[-1]).stem
     for row in range(len(df)):
@@ -153,6 +155,10 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
         if dates is not None and date is None:
             raise CorpusError(f"{path}: row {row + 1}: field '{date_column}' is empty (every document "
                               "needs a date for a time split; drop date_column to split at random)")
+        if date is not None:
+            if pd.isna(when.iloc[row]):
+                raise CorpusError(f"{path}: row {row + 1}: field '{date_column}': {date!r} is not a date")
+            date = when.iloc[row].isoformat()
         grouped.setdefault(str(who), []).append(Document(doc_id or f"row{row + 1}", text, date,
                                                          _clean(prompts.iloc[row]) if prompts is not None else None))
     if not grouped:

@@ -29,9 +29,21 @@ def test_jsonl_with_dates_splits_by_time(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in reversed(rows)))
     c = load_corpus(str(path), text_column="text", date_column="when", prompt_column="reply_to")
     train, held = split_corpus(c, 0.2, seed=1)
-    assert [d.date for d in held.documents] == ["2020-01-09", "2020-01-10"]  # the latest are held out
-    assert len(train.documents) == 8 and max(d.date for d in train.documents) < "2020-01-09"
+    assert [d.text for d in held.documents] == ["post number 8", "post number 9"]  # the latest are held out
+    assert [d.date[:10] for d in held.documents] == ["2020-01-09", "2020-01-10"]
+    assert len(train.documents) == 8 and max(d.date for d in train.documents) < held.documents[0].date
     assert held.documents[0].prompt == "q8"
+
+
+def test_dates_are_parsed_not_compared_as_text(tmp_path):
+    """US-style dates sort wrong as strings ("1/2/2021" < "12/1/2020"); the split must use time."""
+    path = tmp_path / "us.csv"
+    path.write_text("text,date\nnewest,1/2/2021\nold,12/1/2020\nolder,11/30/2020\nmiddle,12/15/2020\n")
+    train, held = split_corpus(load_corpus(str(path), date_column="date"), 0.25)
+    assert held.texts == ["newest"] and train.texts == ["older", "old", "middle"]
+    path.write_text("text,date\na,2020-01-01\nb,yesterday\n")
+    with pytest.raises(CorpusError, match=r"row 2: field 'date': 'yesterday' is not a date"):
+        load_corpus(str(path), date_column="date")
 
 
 def test_split_without_dates_is_seeded_and_disjoint(tmp_path):
