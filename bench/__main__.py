@@ -1,17 +1,8 @@
-"""`python -m bench key=value ...`: the Hydra entry point for one run (or a multirun sweep)."""
+"""`python -m bench ...`: the same as `persona-bench ...`; bare overrides (`python -m bench key=value`) are a run."""
 
-from __future__ import annotations
+import sys
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
-
-
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    from bench.run import run
-
-    run(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
-
+from bench.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

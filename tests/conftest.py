@@ -17,18 +17,14 @@ def shared_data() -> Path | None:
 
 def compose(*overrides: str) -> dict:
     """The run config exactly as `python -m bench <overrides>` would resolve it."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from omegaconf import OmegaConf
+    from bench.config.load import compose as compose_config
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return compose_config("config", overrides)
 
 
 @pytest.fixture(scope="session")
 def smollm2_spec():
-    from bench.models import resolve_model
+    from bench.engines.models import resolve_model
 
     return resolve_model(compose()["model"])
 

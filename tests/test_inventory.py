@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.inventory import INVENTORY_DIR, InventoryError, load_inventory
+from bench.instruments import InventoryError, load_inventory
+from bench.resources import INVENTORY_DIR
 
 SHARED = Path(os.environ.get("PERSONA_BENCH_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 

@@ -25,7 +25,7 @@ from bench.leaderboard import build_leaderboard
 from bench.leaderboard.collect import RunFolderError, collect_runs
 from bench.leaderboard.plots import human_distribution
 from bench.leaderboard.publish import publish_gh_pages, publish_hf
-from bench.run import run
+from bench.pipelines.run import run
 from tests.conftest import REPO, compose
 
 SMALL = ("max_items=10", "repetitions=2", "templates=[describe]", "progress=false")
@@ -237,7 +237,7 @@ def test_cli_builds_and_commits_to_gh_pages(real_runs, crafted_runs, tmp_path):
     _git(repo, "add", "README.md")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
     out = tmp_path / "site"
-    cmd = [sys.executable, "-m", "bench.leaderboard", f"runs=[{real_runs},{crafted_runs}]", f"out={out}",
+    cmd = [sys.executable, "-m", "bench", "leaderboard", f"runs=[{real_runs},{crafted_runs}]", f"out={out}",
            f"publish.gh_pages_repo={repo}", "publish.hf_repo=someone/leaderboard"]
     env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.inventory import Dichotomy, Inventory, Item, Scale
+from bench.instruments import Dichotomy, Inventory, Item, Scale
 from bench.metrics import (
     compute_metrics,
     icc_repetitions,

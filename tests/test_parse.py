@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.inventory import load_inventory
-from bench.parse import ParsedAnswer, parse_answer
+from bench.administration.parse import ParsedAnswer, parse_answer
+from bench.instruments import load_inventory
 
 BFI = ["Disagree strongly", "Disagree a little", "Neither agree nor disagree", "Agree a little", "Agree strongly"]
 IPIP6 = ["Very inaccurate", "Moderately inaccurate", "Slightly inaccurate",

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
+from bench.administration.prompts import PromptRenderer
 from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
-from bench.prompts import PromptRenderer
 from tests.test_engines import real_prompts
 
 PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
@@ -42,7 +42,13 @@ def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
 
 
 def test_benchmark_paths_score_the_same_distributions(engine):
-    from bench.perf import build, consistency, design_config, path_logprob, path_per_option
+    from bench.tools.perf import (
+        build,
+        consistency,
+        design_config,
+        path_logprob,
+        path_per_option,
+    )
 
     cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=2, batch_size=8)
     admin = build(cfg, engine)
@@ -56,7 +62,7 @@ def test_benchmark_paths_score_the_same_distributions(engine):
 
 
 def test_roofline_runs_and_counts_parameters():
-    from bench.perf import roofline
+    from bench.tools.perf import roofline
 
     cfg = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False)
@@ -70,8 +76,8 @@ def test_roofline_runs_and_counts_parameters():
 
 def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
     """Repetitions at T = 0 answer alike, so their conversations stay identical: one pass per distinct prompt."""
-    from bench.perf import build, compose_config
-    from bench.store import RunStore
+    from bench.results.store import RunStore
+    from bench.tools.perf import build, compose_config
 
     cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[0.0]",
                          "templates=[describe]", "option_orders=[original]", "batch_size=8")
@@ -99,7 +105,7 @@ def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
 
 
 def test_dtype_auto_is_fp32_without_a_bf16_gpu(smollm2_spec):
-    from bench.models import resolve_model
+    from bench.engines.models import resolve_model
     from tests.conftest import compose
 
     spec = resolve_model({**compose()["model"], "dtype": "auto"})

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.inventory import load_inventory
-from bench.plan import PlanError, build_plan, expand_personas, select_templates
+from bench.administration import PlanError, build_plan, select_templates
+from bench.instruments import load_inventory
+from bench.personas import PersonaError, expand_personas
+from bench.resources import CONF_DIR
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = CONF_DIR
 TEMPS = [0.0, 0.7, 1.0]
 REPS = 2
 ORDERS = ["original", "reversed", "shuffled"]
@@ -206,7 +208,7 @@ def test_none_persona_has_no_text():
 
 
 def test_persona_set_without_personas_or_roles_is_an_error():
-    with pytest.raises(PlanError, match="broken"):
+    with pytest.raises(PersonaError, match="broken"):
         expand_personas({"set": "broken", "roles": [{"id": "a", "text": "x"}]})
 
 

@@ -10,10 +10,17 @@ import pandas as pd
 import pytest
 from scipy.stats import wasserstein_distance
 
-from bench.inventory import InventoryError, load_inventory, validate_inventory
-from bench.plan import Persona, Template, build_plan
-from bench.population import (demographic_text, human_profiles, match_greedy, match_likelihood, match_max_weight,
-                              persona_weights)
+from bench.administration import Template, build_plan
+from bench.instruments import InventoryError, load_inventory, validate_inventory
+from bench.personas import Persona
+from bench.personas.demographic import demographic_text
+from bench.populations import human_profiles
+from bench.populations.matching import (
+    match_greedy,
+    match_likelihood,
+    match_max_weight,
+    persona_weights,
+)
 from tests.conftest import compose, shared_data
 
 SURVEY = {"id": "s", "name": "S", "version": 1, "source": "test", "licence": "CC0", "kind": "survey",
@@ -87,8 +94,8 @@ def test_max_weight_matching_is_the_best_one_to_one_assignment():
 
 
 def test_human_profiles_map_psych_bfi_codes_and_bin_ages():
-    from bench.human import load_psych_bfi
-    from bench.population import resolve_population
+    from bench.populations.fidelity import resolve_population
+    from bench.populations.human import load_psych_bfi
 
     pop = resolve_population(compose("inventory=ipip25"))
     assert pop["name"] == "psych_bfi"
@@ -107,7 +114,7 @@ def test_human_profiles_map_psych_bfi_codes_and_bin_ages():
 
 @pytest.fixture(scope="module")
 def table_dir(tmp_path_factory):
-    from bench.fidelity_table import fidelity_table
+    from bench.pipelines.fidelity_table import fidelity_table
 
     cfg = compose("inventory=ipip25", "population=psych_bfi", "population.sample=4", "population.split_half=5",
                   "persona=backstory", "persona.n=5", "persona.max_new_tokens=24", "repetitions=2",
@@ -141,7 +148,7 @@ def test_run_fidelity_recomputes_from_its_own_distributions(table_dir):
         assert row["wd"] == pytest.approx(wasserstein_distance(positions, positions, p, q))
     assert metrics["mean_wd"] == pytest.approx(fid["wd"].mean())
     # the human side is psych::bfi itself
-    from bench.human import load_psych_bfi
+    from bench.populations.human import load_psych_bfi
 
     human = load_psych_bfi().answers["A1"].dropna()
     a1 = fid[fid["item_id"] == "A1"].iloc[0]
@@ -153,8 +160,9 @@ def test_run_fidelity_recomputes_from_its_own_distributions(table_dir):
 
 
 def test_backstories_are_stored_with_their_generation_config_and_matched(table_dir):
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     runs = json.loads((table_dir / "runs.json").read_text())
     root = Path(runs["backstory"]).parent
@@ -169,7 +177,7 @@ def test_backstories_are_stored_with_their_generation_config_and_matched(table_d
 
 
 def test_opinionqa_population_reports_distances_and_representativeness(tmp_path):
-    from bench.run import run
+    from bench.pipelines.run import run
 
     data = shared_data()
     if data is None:

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.inventory import InventoryError
-from bench.models import ModelError
-from bench.run import run, run_dir_for
+from bench.engines.models import ModelError
+from bench.instruments import InventoryError
+from bench.pipelines.run import run, run_dir_for
 from tests.conftest import REPO, compose
 
 SMALL = ("max_items=5", "repetitions=2", "temperatures=[0,0.7]", "templates=[describe,rate]", "progress=false")
@@ -146,8 +146,13 @@ def test_sample_mode_generates_and_parses(tmp_path):
 
 
 def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path, hf_engine):
-    from bench.prompts import PromptRenderer, messages_for, prompt_hash, question_text
-    from bench.run import prepare
+    from bench.administration.prompts import (
+        PromptRenderer,
+        messages_for,
+        prompt_hash,
+        question_text,
+    )
+    from bench.pipelines.run import prepare
 
     cfg = compose("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
                   "templates=[describe]", "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")
@@ -225,7 +230,7 @@ def test_hf_model_needs_a_path(tmp_path):
 
 
 def test_bad_sweep_values_are_named(tmp_path):
-    from bench.plan import PlanError
+    from bench.administration.plan import PlanError
 
     with pytest.raises(PlanError, match="temperatures: 0.7 listed more than once"):
         run(small_cfg(tmp_path, "temperatures=[0.7,0.7]"), print_summary=False)
@@ -236,9 +241,9 @@ def test_bad_sweep_values_are_named(tmp_path):
 
 
 def test_garbage_answers_are_recorded_as_invalid(small_run, hf_engine):
-    from bench.administer import Administrator
-    from bench.prompts import PromptRenderer
-    from bench.run import prepare
+    from bench.administration.administer import Administrator
+    from bench.administration.prompts import PromptRenderer
+    from bench.pipelines.run import prepare
 
     cfg, _ = small_run
     _, plan, _ = prepare(cfg)
@@ -311,7 +316,7 @@ def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
 
 
 def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):
-    from bench.tv_check import tv_check
+    from bench.pipelines.tv_check import tv_check
 
     cfg = compose("max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0", f"results_dir={tmp_path}")
     table = tv_check(cfg)
@@ -336,10 +341,10 @@ def test_any_hf_folder_runs_as_model_hf(small_run, smollm2_spec, tmp_path):
 @pytest.mark.parametrize("scoring", ["logprob", "sample"])
 def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, scoring):
     """Conversation units depend on earlier answers: a resumed run must rebuild them from the parts."""
-    from bench.administer import Administrator
-    from bench.prompts import PromptRenderer
-    from bench.run import prepare
-    from bench.store import RunStore
+    from bench.administration.administer import Administrator
+    from bench.administration.prompts import PromptRenderer
+    from bench.pipelines.run import prepare
+    from bench.results.store import RunStore
 
     cfg = compose("administration=conversation", f"scoring={scoring}", "max_items=4", "repetitions=2",
                   "temperatures=[1.0]", "templates=[describe]", "option_orders=[original,reversed]",
@@ -377,7 +382,7 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
 
 
 def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tmp_path):
-    from bench.run import RunError
+    from bench.pipelines.run import RunError
 
     cfg, first = small_run
     copy = tmp_path / first.name
@@ -394,7 +399,7 @@ def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tm
 
 
 def test_prompts_longer_than_the_model_allows_fail_before_any_work(tmp_path):
-    from bench.run import RunError
+    from bench.pipelines.run import RunError
 
     with pytest.raises(RunError, match="max_model_len=300"):
         run(small_cfg(tmp_path, "administration=conversation", "model.max_model_len=300"), print_summary=False)

@@ -11,7 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.store import RunStore, atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
+from bench.results.store import (
+    RunStore,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+)
 
 
 def rows(unit: int, n: int = 4, participants=("p0", "p1")) -> pd.DataFrame:

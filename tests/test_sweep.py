@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import local_slurm
-from bench.sweep import is_finished, merge, rerun, run_folders
+from bench.pipelines.run import rerun
+from bench.results.sweep import is_finished, merge, run_folders
+from bench.tools import local_slurm
 from tests.conftest import REPO
 
 TINY = ("inventory=bfi", "max_items=3", "repetitions=1", "temperatures=[0.0]", "templates=[describe]",
@@ -108,7 +109,7 @@ def test_failed_job_reruns_alone_with_the_same_numbers(sweep, tmp_path):
     for part in (job / "parts").glob("*.parquet"):
         part.unlink()
     assert not is_finished(job)
-    status = subprocess.run([sys.executable, "-m", "bench.sweep", "status", str(tmp_path)], cwd=REPO,
+    status = subprocess.run([sys.executable, "-m", "bench", "sweep", "status", str(tmp_path)], cwd=REPO,
                             capture_output=True, text=True)
     assert status.returncode == 1 and "UNFINISHED" in status.stdout
     assert rerun(job) == job.resolve()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bench.corpus import Document
-from bench.inventory import load_inventory
-from bench.plan import Persona, Template, build_plan, expand_personas
-from bench.prompts import messages_for
-from bench.retrieval import BM25Retriever, tokenize
+from bench.administration import Template, build_plan
+from bench.administration.prompts import messages_for
+from bench.instruments import load_inventory
+from bench.personas import Persona, expand_personas
+from bench.writing.corpus import Document
+from bench.writing.retrieval import BM25Retriever, tokenize
 from tests.conftest import compose
 
 POSTS = [
@@ -100,7 +101,7 @@ def test_plain_personas_are_unchanged():
 def test_more_writing_gives_a_new_run_folder(corpus_csv):
     """The person writes more: the RAG persona's passages change, and so do the plan's persona hash
     and the default run folder (a rerun starts fresh instead of mixing two versions of the persona)."""
-    from bench.run import run_dir_for
+    from bench.pipelines.run import run_dir_for
 
     inv = load_inventory("bfi")
     cfg = compose("persona=rag", f"persona.corpus.path={corpus_csv}", "persona.k=1",

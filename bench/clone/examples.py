@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.corpus import Document
+from bench.writing.corpus import Document
 
 FORMATS = ("chat", "text")
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.plan import stable_int
+from bench.hashing import stable_int
+from bench.errors import BenchError
 
 
-class PrivacyError(ValueError):
+class PrivacyError(BenchError):
     pass
 
 

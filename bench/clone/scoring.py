@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.clone.examples import Example, collate
-from bench.clone_metrics import kl_divergence
+from bench.metrics.clone import kl_divergence
 
 
 @torch.inference_mode()

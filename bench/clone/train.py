@@ -21,11 +21,12 @@ from tqdm.auto import tqdm
 
 from bench.clone.examples import build_examples, collate
 from bench.clone.scoring import mean_loss
-from bench.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
-from bench.models import ModelSpec, resolve_model, sha256_folder
-from bench.plan import stable_int
-from bench.provenance import digest, git_commit, package_versions
-from bench.store import atomic_write_json
+from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
+from bench.engines.models import ModelSpec, resolve_model, sha256_folder
+from bench.hashing import stable_int
+from bench.hashing import digest
+from bench.results.provenance import git_commit, package_versions
+from bench.results.store import atomic_write_json
 
 CARD = "clone_card.json"
 CHECKPOINT = "checkpoint"

@@ -1,9 +1,13 @@
-"""Engine registry: `engine=<name>` in the config picks one of these."""
+"""Engines and the model registry: `model=<entry>` resolves to local weights (`resolve_model`), and
+`engine=<name>` picks the backend that scores and generates on them (one file per backend)."""
 
 from __future__ import annotations
 
+import importlib
+
 from bench.engines.base import Engine
-from bench.models import ModelSpec
+from bench.engines.models import ModelError, ModelSpec, cache_dir, resolve_model, sha256_folder
+from bench.errors import BenchError
 
 ENGINES = {
     "transformers": "bench.engines.transformers_engine:TransformersEngine",
@@ -11,17 +15,22 @@ ENGINES = {
 }
 
 
-class EngineError(ValueError):
-    pass
+class EngineError(BenchError):
+    """An unknown engine, or an engine option it does not take."""
 
 
 def make_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
     if name not in ENGINES:
         raise EngineError(f"engine '{name}' is unknown; choose one of: {', '.join(sorted(ENGINES))}")
-    import importlib
-
     module, cls = ENGINES[name].split(":")
     return getattr(importlib.import_module(module), cls)(spec, seed=seed, **options)
 
 
-__all__ = ["Engine", "EngineError", "make_engine", "ENGINES"]
+def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
+    """The engine a run config names, with its options (unset ones left to the engine's defaults)."""
+    options = {k: v for k, v in cfg["engine"].items() if k != "name" and v is not None}
+    return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **options)
+
+
+__all__ = ["ENGINES", "Engine", "EngineError", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
+           "resolve_model", "sha256_folder"]

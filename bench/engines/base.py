@@ -1,6 +1,6 @@
 """One small backend interface: next-token log-probs of given labels, and sampled generation.
 
-Prompts arrive as token ids rendered once by `bench.prompts`, so every engine scores exactly
+Prompts arrive as token ids rendered once by `bench.administration.prompts`, so every engine scores exactly
 the same tokens and the two backends can be compared number for number.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.models import ModelSpec
+from bench.engines.models import ModelSpec
 
 
 class Engine(ABC):

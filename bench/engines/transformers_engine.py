@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from bench.engines.base import Engine
@@ -33,7 +32,7 @@ class TransformersEngine(Engine):
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id
 
-    def _batch(self, prompts: Sequence[Sequence[int]]):
+    def batch_inputs(self, prompts: Sequence[Sequence[int]]):
         """Left-pad so the last position is each prompt's last token; positions ignore the padding."""
         width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
@@ -59,7 +58,7 @@ class TransformersEngine(Engine):
         if n >= MIN_SHARED_PREFIX:
             logits = self._last_logits_after_prefix(prompts, n)
         else:
-            ids, mask, positions = self._batch(prompts)
+            ids, mask, positions = self.batch_inputs(prompts)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                 logits_to_keep=1).logits[:, -1, :]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
@@ -72,7 +71,7 @@ class TransformersEngine(Engine):
         head = torch.tensor([list(prompts[0][:n])], dtype=torch.long, device=self.device)
         cache = self.model(input_ids=head, use_cache=True, logits_to_keep=1).past_key_values
         cache.batch_repeat_interleave(len(prompts))
-        ids, mask, _ = self._batch([p[n:] for p in prompts])
+        ids, mask, _ = self.batch_inputs([p[n:] for p in prompts])
         full_mask = torch.cat([torch.ones((len(prompts), n), dtype=mask.dtype, device=mask.device), mask], dim=1)
         positions = n + (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,

@@ -1,6 +1,6 @@
 """Find and read run folders; a folder with a missing or malformed file is reported, never fatal.
 
-A run folder is any folder holding `config.yaml` or `metrics.json` (written by `bench.run.run`).
+A run folder is any folder holding `config.yaml` or `metrics.json` (written by `bench.pipelines.run.run`).
 Required: config.yaml, metrics.json, provenance.json. Optional: scores.parquet,
 responses.parquet (answer and temperature columns only), fidelity.csv; a bad optional file is noted
 and left out. Nothing else in the folder is read, so no free text beyond the config reaches a page.
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from bench.errors import BenchError
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
 MARKERS = ("config.yaml", "metrics.json")
@@ -38,7 +40,7 @@ class Skipped:
     reason: str
 
 
-class RunFolderError(ValueError):
+class RunFolderError(BenchError):
     pass
 
 

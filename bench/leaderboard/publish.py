@@ -14,8 +14,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.errors import BenchError
 
-class PublishError(RuntimeError):
+
+class PublishError(BenchError):
     pass
 
 

@@ -20,7 +20,14 @@ import yaml
 
 from bench.leaderboard import plots
 from bench.leaderboard.collect import RunRecord, Skipped
-from bench.leaderboard.table import BASE_SECTIONS, KEY, headline_columns, label, safe_config
+from bench.leaderboard.table import (
+    BASE_SECTIONS,
+    KEY,
+    headline_columns,
+    label,
+    safe_config,
+)
+from bench.mappings import flatten
 
 HERE = Path(__file__).parent
 RECORD_SECTIONS = [("Trait scores", "trait_summary"), ("Internal consistency", "reliability"),
@@ -49,17 +56,6 @@ def _plain(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x.item() if hasattr(x, "item") and not isinstance(x, (str, bytes)) else x
-
-
-def _flat(obj, prefix: str = "") -> dict:
-    out = {}
-    for k, v in (obj or {}).items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flat(v, key + "."))
-        elif not isinstance(v, list):
-            out[key] = v
-    return out
 
 
 def _label_first(record: dict) -> dict:
@@ -113,11 +109,11 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, out: Path, headline: li
     m = rec.metrics
     sections = [(name, [_label_first(r) for r in m[key] if isinstance(r, dict)]) for name, key in RECORD_SECTIONS
                 if isinstance(m.get(key), list) and m[key]]
-    extras = [("ICC across repetitions (pooled)", _flat((m.get("icc_repetitions") or {}).get("pooled"))),
-              ("Invalid and refusal rates", _flat(m.get("invalid_rates")))]
+    extras = [("ICC across repetitions (pooled)", flatten((m.get("icc_repetitions") or {}).get("pooled"), lists="drop")),
+              ("Invalid and refusal rates", flatten(m.get("invalid_rates"), lists="drop"))]
     if isinstance(m.get("mbti"), dict):
-        extras.append(("MBTI", _flat(m["mbti"])))
-    extras += [(section, _flat(value)) for section, value in m.items()
+        extras.append(("MBTI", flatten(m["mbti"], lists="drop")))
+    extras += [(section, flatten(value, lists="drop")) for section, value in m.items()
                if section not in BASE_SECTIONS and isinstance(value, dict)]
     persona = (rec.config.get("persona") or {}).get("personas")
     personas = [p for p in persona if isinstance(p, dict)] if isinstance(persona, list) else []
@@ -125,7 +121,7 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, out: Path, headline: li
         title=title, version=version, root="../", row=row, metrics=m, key=KEY, notes=rec.notes, charts=charts,
         headline=[c for c in headline if c not in (*KEY, "run", "variant")], sections=sections,
         extras=[(n, v) for n, v in extras if v], personas=safe_config(personas),
-        provenance=sorted(_flat(rec.provenance).items()),
+        provenance=sorted(flatten(rec.provenance, lists="drop").items()),
         config_yaml=yaml.safe_dump(safe_config(rec.config), sort_keys=False, allow_unicode=True))
     (out / "runs" / f"{page}.html").write_text(text)
 

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.leaderboard.collect import RunRecord, Skipped
-from bench.provenance import NON_RESULT_KEYS, config_hash
+from bench.mappings import flatten
+from bench.results.provenance import NON_RESULT_KEYS, config_hash
 
 KEY = ["model", "inventory", "persona", "scoring", "engine"]
-# Sections of metrics.json that bench.run writes; any other top-level mapping (e.g. "fidelity" from
+# Sections of metrics.json that bench.pipelines.run writes; any other top-level mapping (e.g. "fidelity" from
 # #3, "clone" from #4) is an extra section whose numeric scalars become columns, flattened with dots.
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
@@ -33,7 +35,7 @@ LABELS = {
 _WITHHELD_KEY = re.compile(r"corpus", re.I)
 
 
-class RowError(ValueError):
+class RowError(BenchError):
     pass
 
 
@@ -60,14 +62,6 @@ def flatten_numbers(obj, prefix: str) -> dict[str, float | None]:
             out.update(flatten_numbers(v, f"{prefix}.{k}"))
     elif obj is None or (_number(obj) is not None):
         out[prefix] = _number(obj)
-    return out
-
-
-def _flatten_config(cfg: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        out.update(_flatten_config(v, key + ".") if isinstance(v, dict) else {key: v})
     return out
 
 
@@ -141,7 +135,7 @@ def run_row(rec: RunRecord) -> dict:
 def _variants(records: list[RunRecord], table: pd.DataFrame) -> list[str]:
     """For each run, what distinguishes it from the other runs with the same key."""
     out = [""] * len(records)
-    configs = [{k: v for k, v in _flatten_config(r.config).items() if k.split(".")[0] not in NON_RESULT_KEYS}
+    configs = [{k: v for k, v in flatten(r.config).items() if k.split(".")[0] not in NON_RESULT_KEYS}
                for r in records]
     for _, idx in table.groupby(KEY, sort=False).groups.items():
         idx = list(idx)

@@ -1,0 +1,259 @@
+"""Give the plan to an engine, unit by unit, and turn what comes back into response rows.
+
+Logprob mode does one forward pass per (condition, item) and fans it out to every temperature and
+repetition of that condition (in conversation mode, one per participant and item, since earlier
+answers differ); sample mode generates once per participant and item and parses.
+Units are a fixed, deterministic split of the plan, so a resumed run recomputes exactly the
+units that are missing, with the same batches and so the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from bench.administration.distributions import draw, label_mass, tempered
+from bench.engines.base import Engine
+from bench.instruments import Item
+from bench.administration.parse import parse_answer
+from bench.administration.plan import Participant, Plan
+from bench.hashing import stable_int
+from bench.results.schema import response_table
+from bench.administration.prompts import PromptRenderer, messages_for, prompt_hash, question_text
+from bench.results.store import RunStore
+
+SCORING_MODES = ("logprob", "sample")
+
+
+@dataclass(frozen=True)
+class Unit:
+    index: int
+    item_index: int | None  # conversation units cover one item for a chunk of participants
+    keys: tuple  # single: (condition index, item index) pairs; conversation: participant indices
+
+
+class Administrator:
+    def __init__(self, plan: Plan, engine: Engine, renderer: PromptRenderer, scoring: str,
+                 batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None):
+        if scoring not in SCORING_MODES:
+            raise ValueError(f"scoring: '{scoring}' is not one of {', '.join(SCORING_MODES)}")
+        self.plan, self.engine, self.renderer = plan, engine, renderer
+        self.scoring, self.batch_size, self.max_new_tokens = scoring, batch_size, max_new_tokens
+        self.constants = constants or {}
+        self._label_ids: dict[int, list[int]] = {}
+        by_condition: dict[tuple, list[Participant]] = defaultdict(list)
+        for p in plan.participants:
+            by_condition[p.condition].append(p)
+        self.conditions = list(by_condition.values())
+
+    def label_ids(self, item_index: int) -> list[int]:
+        n = len(self.plan.inventory.scale_of(self.plan.items[item_index]).values)
+        if n not in self._label_ids:
+            self._label_ids[n] = self.renderer.labels_for(n)
+        return self._label_ids[n]
+
+    def label_logprobs(self, prompts: list[list[int]], item_indices: list[int]) -> list[np.ndarray]:
+        """Label log-probs per prompt; questions with different option counts go in separate calls."""
+        out: list[np.ndarray | None] = [None] * len(prompts)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for j, i in enumerate(item_indices):
+            groups[len(self.label_ids(i))].append(j)
+        for idx in groups.values():
+            logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]))
+            for j, lp in zip(idx, logp):
+                out[j] = lp
+        return out
+
+    # -- planning -------------------------------------------------------------------------
+    def units(self) -> list[Unit]:
+        n_items, b = len(self.plan.items), self.batch_size
+        if self.plan.administration == "single":
+            keys = [(c, i) for c in range(len(self.conditions)) for i in range(n_items)]
+            return [Unit(k, None, tuple(keys[s:s + b])) for k, s in enumerate(range(0, len(keys), b))]
+        n = len(self.plan.participants)
+        chunks = [tuple(range(s, min(s + b, n))) for s in range(0, n, b)]
+        return [Unit(i * len(chunks) + c, i, chunk) for i in range(n_items) for c, chunk in enumerate(chunks)]
+
+    def longest_prompt(self) -> int:
+        """Token length of the longest prompt this plan will show (answers filled with the last label)."""
+        items = range(len(self.plan.items))
+        if self.plan.administration == "single":
+            return max(len(self.render_single(c, i)[2]) for c in range(len(self.conditions)) for i in items)
+        filler = "9"
+        longest = 0
+        for group in self.conditions:
+            p = group[0]
+            questions = [self._question(p, self.plan.items[i])[0] for i in items]
+            # A corpus persona's text changes with the item asked last: measure each distinct one.
+            last_ids = {p.persona.text_for(item.id): item.id for item in self.plan.items}.values()
+            for item_id in last_ids:
+                _, ids = self.renderer.render(messages_for(p, questions, [filler] * (len(questions) - 1),
+                                                           self.renderer.answer_prefix, item_id))
+                longest = max(longest, len(ids))
+        return longest
+
+    def run(self, store: RunStore, progress: bool = True, after_unit: Callable[[int], None] | None = None) -> None:
+        units = self.units()
+        done = store.done_units()
+        history = self._history(store) if self.plan.administration == "conversation" and done else {}
+        todo = [u for u in units if u.index not in done]
+        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
+                   disable=not progress)
+        for unit in todo:
+            rows = self._single(unit) if unit.item_index is None else self._conversation(unit, history)
+            store.write_part(unit.index, rows)
+            bar.update(1)
+            if after_unit:
+                after_unit(unit.index)
+        bar.close()
+
+    # -- rows -----------------------------------------------------------------------------
+    def _question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
+        perm = self.plan.option_permutation(p, item)
+        return question_text(self.plan.inventory, p, item, perm), perm
+
+    def _row(self, p: Participant, item_index: int, perm, prompt: str, raw: str, position: int | None,
+             refusal: bool, probs_pos: np.ndarray | None = None, mass: float = math.nan) -> dict:
+        item = self.plan.items[item_index]
+        scale = self.plan.inventory.scale_of(item)
+        values = np.asarray(scale.values, dtype=float)
+        # Where each option sits on the scored axis: the value itself, or (surveys) its ordinal
+        # position, NaN for a refusal; the expected score is renormalised over scored options.
+        axis = np.array([math.nan if o is None else o for o in scale.ordinal_values], dtype=float)
+        chosen = perm[position - 1] if position else None
+        answer = values[chosen] if position else math.nan
+        refusal = bool(refusal or (chosen is not None and scale.refusals[chosen]))
+        canon: list[float] | np.ndarray = []
+        expected = math.nan
+        if probs_pos is not None:
+            canon = np.empty(len(values))
+            canon[list(perm)] = probs_pos
+            scored = ~np.isnan(axis)
+            scored_mass = canon[scored].sum()
+            expected = float(canon[scored] @ axis[scored] / scored_mass) if scored_mass > 0 else math.nan
+        keyed = lambda v: v if item.keyed > 0 else scale.reverse(v)  # noqa: E731
+        score = keyed(axis[chosen]) if chosen is not None else math.nan
+        return {
+            "participant_id": p.id,
+            "persona_id": p.persona.id,
+            "persona_target": p.persona.target,
+            "template_id": p.template.id,
+            "option_order": p.option_order,
+            "temperature": p.temperature,
+            "repetition": p.repetition,
+            "participant_seed": p.seed,
+            "item_id": item.id,
+            "item_index": item_index,
+            "trait": item.trait,
+            "facet": item.facet or "",
+            "keyed": item.keyed,
+            "prompt_hash": prompt_hash(prompt),
+            "option_permutation": [int(i) for i in perm],
+            "raw_answer": raw,
+            "parsed_option": int(position) if position else -1,
+            "answer": answer,
+            "score": score,
+            "option_probs": [float(x) for x in canon],
+            "expected_score": keyed(expected) if probs_pos is not None else math.nan,
+            "label_mass": float(mass),
+            "invalid": position is None,
+            "refusal": bool(refusal),
+            **self.constants,
+        }
+
+    def _from_logprobs(self, p: Participant, item_index: int, perm, prompt: str, logp: np.ndarray) -> dict:
+        probs = tempered(logp, p.temperature)
+        position = draw(probs, stable_int(p.seed, self.plan.items[item_index].id)) + 1
+        return self._row(p, item_index, perm, prompt, str(position), position, False, probs,
+                         float(label_mass(logp)))
+
+    def _from_text(self, p: Participant, item_index: int, perm, prompt: str, text: str) -> dict:
+        scale = self.plan.inventory.scale_of(self.plan.items[item_index])
+        labels = [scale.labels[c] for c in perm]
+        parsed = parse_answer(text, labels)
+        return self._row(p, item_index, perm, prompt, text, parsed.position, parsed.refusal)
+
+    def _generate(self, jobs: list[tuple[Participant, list[int]]], seed_of) -> list[str]:
+        """Generate for (participant, prompt ids) jobs, batched per temperature."""
+        texts: list[str | None] = [None] * len(jobs)
+        by_temp: dict[float, list[int]] = defaultdict(list)
+        for j, (p, _) in enumerate(jobs):
+            by_temp[p.temperature].append(j)
+        for temp, idx in sorted(by_temp.items()):
+            for s in range(0, len(idx), self.batch_size):
+                chunk = idx[s:s + self.batch_size]
+                out = self.engine.generate([jobs[j][1] for j in chunk], temp, self.max_new_tokens,
+                                           [seed_of(j) for j in chunk])
+                for j, t in zip(chunk, out):
+                    texts[j] = t
+        return texts
+
+    def render_single(self, condition: int, item_index: int) -> tuple[tuple[int, ...], str, list[int]]:
+        """The one prompt a condition shows for an item: (option permutation, text, token ids)."""
+        p0 = self.conditions[condition][0]
+        question, perm = self._question(p0, self.plan.items[item_index])
+        text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix,
+                                                      self.plan.items[item_index].id))
+        return perm, text, ids
+
+    def _single(self, unit: Unit) -> pa.Table:
+        rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
+        rows = []
+        if self.scoring == "logprob":
+            logp = self.label_logprobs([r[4] for r in rendered], [r[1] for r in rendered])
+            for (c, i, perm, text, _), lp in zip(rendered, logp):
+                rows += [self._from_logprobs(p, i, perm, text, lp) for p in self.conditions[c]]
+        else:
+            jobs, meta = [], []
+            for c, i, perm, text, ids in rendered:
+                for p in self.conditions[c]:
+                    jobs.append((p, ids))
+                    meta.append((p, i, perm, text))
+            texts = self._generate(jobs, lambda j: stable_int(meta[j][0].seed, self.plan.items[meta[j][1]].id))
+            rows = [self._from_text(p, i, perm, text, t) for (p, i, perm, text), t in zip(meta, texts)]
+        return response_table(rows)
+
+    # -- conversation mode ----------------------------------------------------------------
+    def _history(self, store: RunStore) -> dict[str, list[str]]:
+        """Earlier answers per participant, rebuilt from the parts already written."""
+        done = store.read_parts(columns=["participant_id", "item_index", "raw_answer"])
+        history: dict[str, list[str]] = {}
+        for pid, group in done.sort_values("item_index").groupby("participant_id"):
+            history[pid] = [str(a).strip() for a in group["raw_answer"]]
+        return history
+
+    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> pa.Table:
+        i = unit.item_index
+        participants = [self.plan.participants[k] for k in unit.keys]
+        rendered = []
+        for p in participants:
+            previous = history.get(p.id, [])
+            if len(previous) != i:
+                raise RuntimeError(f"participant {p.id}: {len(previous)} earlier answers before item {i}")
+            questions = [self._question(p, self.plan.items[k])[0] for k in range(i)]
+            question, perm = self._question(p, self.plan.items[i])
+            text, ids = self.renderer.render(
+                messages_for(p, questions + [question], previous, self.renderer.answer_prefix,
+                             self.plan.items[i].id))
+            rendered.append((p, perm, text, ids))
+        if self.scoring == "logprob":
+            # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.
+            unique: dict[tuple, int] = {}
+            for r in rendered:
+                unique.setdefault(tuple(r[3]), len(unique))
+            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique))
+            logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
+            rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
+        else:
+            texts = self._generate([(p, ids) for p, _, _, ids in rendered],
+                                   lambda j: stable_int(rendered[j][0].seed, self.plan.items[i].id))
+            rows = [self._from_text(p, i, perm, text, t) for (p, perm, text, _), t in zip(rendered, texts)]
+        for r in rows:
+            history.setdefault(r["participant_id"], []).append(str(r["raw_answer"]).strip())
+        return response_table(rows)

@@ -1,0 +1,129 @@
+"""The administration plan: persona x prompt variant x option order x temperature x repetition.
+
+Each combination is one simulated participant with a stable id and seed (PsyBORGS-style), so a
+result row can be traced back to exactly the conditions that produced it, and reruns agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.hashing import stable_int
+from bench.instruments import Inventory, Item, substantive_permutation
+from bench.personas import Persona
+
+ORDERS = ("original", "reversed", "shuffled")
+MODES = ("single", "conversation")
+
+
+class PlanError(BenchError):
+    pass
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    persona: Persona
+    template: Template
+    option_order: str
+    temperature: float
+    repetition: int
+    seed: int
+
+    @property
+    def condition(self) -> tuple[str, str, str]:
+        """What a single-item prompt depends on: its temperatures and repetitions share one forward pass.
+
+        (In conversation mode the prompt also holds the participant's own earlier answers.)"""
+        return (self.persona.id, self.template.id, self.option_order)
+
+
+@dataclass(frozen=True)
+class Plan:
+    inventory: Inventory
+    items: tuple[Item, ...]
+    participants: tuple[Participant, ...]
+    administration: str
+    seed: int
+
+    def personas_sha256(self) -> str:
+        """What the personas say, item by item: a corpus persona changes when the person writes more,
+        and a run folder must not mix answers given to two versions of it."""
+        personas = {p.persona.id: p.persona for p in self.participants}
+        return hashlib.sha256(json.dumps([[p.id, p.target, p.text, [list(t) for t in p.item_texts]]
+                                          for p in personas.values()]).encode()).hexdigest()
+
+    def option_permutation(self, participant: Participant, item: Item) -> tuple[int, ...]:
+        """Canonical option indices in the order they are shown (same for all temperatures/reps)."""
+        if item.scale is not None:
+            rng = np.random.default_rng(stable_int(self.seed, "shuffle", *participant.condition, item.id))
+            return substantive_permutation(item.scale, participant.option_order, item.randomize,
+                                           lambda k: [int(i) for i in rng.permutation(k)])
+        n = len(self.inventory.scale.values)
+        if participant.option_order == "original":
+            return tuple(range(n))
+        if participant.option_order == "reversed":
+            return tuple(reversed(range(n)))
+        rng = np.random.default_rng(stable_int(self.seed, "shuffle", *participant.condition, item.id))
+        return tuple(int(i) for i in rng.permutation(n))
+
+
+PLACEHOLDERS = {"item": "x", "left": "x", "right": "x", "options": "x", "n": 5}
+
+
+def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
+    if not prompt_cfg.get(kind):
+        raise PlanError(f"prompt config: no '{kind}' templates for a {kind} inventory")
+    available = [Template(str(t["id"]), str(t["text"])) for t in prompt_cfg[kind]]
+    for t in available:
+        try:
+            t.text.format(**PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError) as err:
+            raise PlanError(f"prompt template '{t.id}' ({kind}): bad placeholder {err}; "
+                            f"allowed: {', '.join('{' + k + '}' for k in PLACEHOLDERS)}") from None
+    if wanted is None:
+        return tuple(available)
+    by_id = {t.id: t for t in available}
+    unknown = [w for w in wanted if w not in by_id]
+    if unknown:
+        raise PlanError(f"templates: unknown id(s) {unknown} for {kind} items; available: {sorted(by_id)}")
+    return tuple(by_id[w] for w in wanted)
+
+
+def build_plan(inventory: Inventory, personas, templates, option_orders, temperatures, repetitions: int,
+               seed: int, administration: str = "single", max_items: int | None = None) -> Plan:
+    for order in option_orders:
+        if order not in ORDERS:
+            raise PlanError(f"option_orders: '{order}' is not one of {', '.join(ORDERS)}")
+    if administration not in MODES:
+        raise PlanError(f"administration: '{administration}' is not one of {', '.join(MODES)}")
+    if repetitions < 1:
+        raise PlanError(f"repetitions: {repetitions} must be >= 1")
+    for t in temperatures:
+        if float(t) < 0:
+            raise PlanError(f"temperatures: {t} must be >= 0")
+    for field, values in (("temperatures", [float(t) for t in temperatures]), ("option_orders", list(option_orders)),
+                          ("persona ids", [p.id for p in personas]), ("templates", [t.id for t in templates])):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise PlanError(f"{field}: {', '.join(repeated)} listed more than once (participant ids must be unique)")
+    participants = []
+    for persona, template, order, temp, rep in itertools.product(
+        personas, templates, option_orders, temperatures, range(repetitions)
+    ):
+        pid = f"{persona.id}|{template.id}|{order}|T{float(temp)!r}|r{rep}"
+        participants.append(Participant(pid, persona, template, order, float(temp), rep, stable_int(seed, pid)))
+    items = inventory.items if max_items is None else inventory.items[: int(max_items)]
+    return Plan(inventory, tuple(items), tuple(participants), administration, seed)

@@ -1,0 +1,75 @@
+"""`persona-bench <command> ...`: every tool of the harness behind one command.
+
+    persona-bench run [overrides] [-m]        one run (or a Hydra multirun sweep); also `python -m bench ...`
+    persona-bench clone train|report [overrides]
+    persona-bench fidelity-table [overrides]  one run per conditioning method, plus the human floor
+    persona-bench tv-check [overrides]        logprob distributions vs sampled answers
+    persona-bench sweep status|rerun|merge ...
+    persona-bench leaderboard [overrides]
+    persona-bench perf [options]
+    persona-bench slurm start|stop <folder>
+    persona-bench ls [kind]                   inventories, surveys, personas, populations, models
+    persona-bench plan [overrides]            a dry run: participants, prompts, passes, tokens, time
+    persona-bench validate FILE...            instrument, survey, population or config files
+
+Bad input prints `error: <what, where, which value>` and exits 2; `--debug` (or PERSONA_BENCH_DEBUG=1)
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from bench.errors import BenchError
+
+HYDRA_TOOLS = {  # command -> (config name, the function that runs on the composed config)
+    "run": "config",
+    "clone train": "clone",
+    "clone report": "clone",
+    "fidelity-table": "fidelity_table",
+    "tv-check": "tv_check",
+    "leaderboard": "leaderboard",
+}
+
+
+def debugging(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PERSONA_BENCH_DEBUG", "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debugging(argv)
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return dispatch(argv)
+    except BenchError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def dispatch(argv: list[str]) -> int:
+    from bench import commands
+
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        if not argv or argv[0] != "--help" or len(argv) == 1:
+            print(__doc__.strip())
+            return 0
+    head = argv[0]
+    if head in ("clone", "sweep", "slurm"):
+        if len(argv) < 2:
+            raise BenchError(f"{head}: say which: {', '.join(commands.SUBCOMMANDS[head])}")
+        name, rest = f"{head} {argv[1]}", argv[2:]
+        if argv[1] not in commands.SUBCOMMANDS[head]:
+            raise BenchError(f"{head}: unknown subcommand {argv[1]!r}; choose one of {', '.join(commands.SUBCOMMANDS[head])}")
+    elif head in commands.COMMANDS:
+        name, rest = head, argv[1:]
+    elif "=" in head or head.startswith("-"):
+        name, rest = "run", argv  # `python -m bench key=value ...` is a run
+    else:
+        raise BenchError(f"unknown command {head!r}; run `persona-bench --help` for the list")
+    handler: Callable[[list[str]], int] = commands.COMMANDS[name]
+    return handler(rest)

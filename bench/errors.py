@@ -1,0 +1,16 @@
+"""One base class for persona-bench's own errors.
+
+A `BenchError` is bad input a user can fix (a file, a config value, a folder): the command line prints
+`error: <message>` and exits 2, without a traceback. Anything else is a bug and keeps its traceback.
+It subclasses ValueError so that code catching bad values keeps working.
+"""
+
+from __future__ import annotations
+
+
+class BenchError(ValueError):
+    """Bad input, named: what is wrong, where (file, field) and which value."""
+
+
+class ConfigError(BenchError):
+    """A config value that is out of range, of the wrong type, or names something that does not exist."""

@@ -1,0 +1,40 @@
+"""Field checks shared by every instrument file format (inventories and surveys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEYS = {"+": 1, "-": -1, "+1": 1, "-1": -1, 1: 1, -1: -1}  # how an item's keying may be written
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def nonempty_str(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+def check_header(data: dict, required: tuple[str, ...], optional: tuple[str, ...], errors: list[str]) -> str | None:
+    """The fields every instrument file shares (present, known, id/name/source/licence/version typed);
+    returns the version as a string."""
+    err = errors.append
+    for f in required:
+        if f not in data:
+            err(f"missing required field {f!r}")
+    for f in data:
+        if f not in required and f not in optional:
+            err(f"unknown field {f!r} (allowed: {', '.join(required + optional)})")
+    for f in ("id", "name", "source", "licence"):
+        if f in data and not nonempty_str(data[f]):
+            err(f"field {f!r}: {repr(data[f])} must be a non-empty string")
+    version = data.get("version")
+    if "version" in data:
+        if is_num(version) or nonempty_str(version):
+            return str(version)
+        err(f"field 'version': {repr(version)} must be a string or number")
+    return version

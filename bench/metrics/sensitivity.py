@@ -1,0 +1,71 @@
+"""Is it robust: to the prompt's wording (Kruskal-Wallis across templates) and to option order."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.metrics.tables import condition_means, finite, nan_if_not_finite
+
+
+# --------------------------------------------------------------------------------------------
+# robustness to prompt wording and option order
+
+
+def prompt_sensitivity(scores: pd.DataFrame) -> pd.DataFrame:
+    """Do trait scores depend on the prompt template? Kruskal-Wallis across template_id.
+
+    Per trait, condition-level scores (repetitions averaged first: identical draws at T = 0 are
+    not independent observations; pooled over personas, orders, temperatures) grouped by template: H and p from scipy.stats.kruskal, and eta^2_H = (H - k + 1) / (n - k) (Tomczak &
+    Tomczak 2014; k templates, n scores) as effect size: the share of rank variance explained by
+    the template, ~0 when the wording does not matter. NaN when fewer than 2 templates have
+    scores, n <= k, or all scores are equal.
+    """
+    rows = []
+    for trait, sub in condition_means(scores).groupby("trait", sort=False):
+        sub = sub.dropna(subset=["score"])
+        groups = [g["score"].to_numpy(float) for _, g in sub.groupby("template_id", sort=True)]
+        n, k = int(len(sub)), len(groups)
+        h = p = eta = float("nan")
+        if k >= 2 and n > k and sub["score"].nunique() > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = stats.kruskal(*groups)
+            h, p = nan_if_not_finite(res.statistic), nan_if_not_finite(res.pvalue)
+            eta = (h - k + 1) / (n - k) if finite(h) else float("nan")
+        rows.append([trait, n, k, h, p, eta])
+    return pd.DataFrame(rows, columns=["trait", "n", "k_templates", "H", "p", "eta2_h"])
+
+
+def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
+    """Does showing the options in reverse order shift trait scores? (order / position bias)
+
+    Pairs the "reversed" and "original" conditions sharing persona_id, template_id and
+    temperature (repetitions averaged first, as in `prompt_sensitivity`); shift = reversed - original, in trait-score units. Per trait:
+    mean and SD (ddof 1) of the shifts, n_pairs, and the two-sided Wilcoxon signed-rank p
+    (scipy.stats.wilcoxon, zeros dropped) when n_pairs >= 2 and some shift is non-zero.
+    """
+    keys = ["persona_id", "template_id", "temperature"]
+    means = condition_means(scores)
+    sub = means[means["option_order"].isin(["original", "reversed"])]
+    rows = []
+    for trait in dict.fromkeys(scores["trait"]):
+        t = sub[sub["trait"] == trait]
+        wide = t.pivot_table(index=keys, columns="option_order", values="score", aggfunc="mean")
+        if {"original", "reversed"} <= set(wide.columns):
+            diff = (wide["reversed"] - wide["original"]).dropna().to_numpy(float)
+        else:
+            diff = np.array([], float)
+        n = int(diff.size)
+        mean = float(diff.mean()) if n else float("nan")
+        sd = float(diff.std(ddof=1)) if n >= 2 else float("nan")
+        p = float("nan")
+        if n >= 2 and np.any(diff != 0):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p = nan_if_not_finite(stats.wilcoxon(diff).pvalue)
+        rows.append([trait, mean, sd, n, p])
+    return pd.DataFrame(rows, columns=["trait", "mean_shift", "sd_shift", "n_pairs", "wilcoxon_p"])

@@ -1,0 +1,107 @@
+"""`python -m bench.pipelines.fidelity_table inventory=ipip25 population=psych_bfi`: Anthology's comparison table.
+
+Runs the instrument once per conditioning method (no persona; demographic personas in the qa, bio
+and portray styles; backstories, matched greedily and one-to-one) against one human population, and
+writes one row per method with the human split-half lower bound beneath, as CSV and Markdown, to
+results/fidelity-<instrument>-<population>-<hash>/. Each method's own run folder keeps its responses,
+so a rerun resumes instead of starting over.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from bench.populations import PopulationError, resolve_population
+from bench.resources import CONF_DIR
+from bench.results.store import atomic_write_text
+
+METHODS = {  # method -> (persona config file, overrides)
+    "none": ("none", {}),
+    "qa": ("demographic", {"style": "qa"}),
+    "bio": ("demographic", {"style": "bio"}),
+    "portray": ("demographic", {"style": "portray"}),
+    "backstory": ("backstory", {}),
+}
+COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
+
+
+def method_configs(cfg: dict, methods) -> dict[str, dict]:
+    out = {}
+    for m in methods:
+        if m not in METHODS:
+            raise PopulationError(f"fidelity_table.methods: {m!r} is not one of {', '.join(METHODS)}")
+        name, overrides = METHODS[m]
+        sub = copy.deepcopy(cfg)
+        persona = yaml.safe_load((CONF_DIR / "persona" / f"{name}.yaml").read_text())
+        if name == "backstory":
+            persona.update({k: v for k, v in cfg["persona"].items() if k in persona and cfg["persona"].get("set") == "backstory"})
+        persona.update(overrides)
+        sub["persona"] = persona
+        sub.pop("fidelity_table", None)
+        out[m] = sub
+    return out
+
+
+def _alpha_mean(x) -> float:
+    vals = [v for v in (x or {}).values() if v is not None]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
+    """One row per method, then the human lower bound (mean and sd over split-halves)."""
+    rows, bound = [], None
+    for name, s in sections.items():
+        rows.append({"method": name, **{c: s.get(c) for c in COLUMNS},
+                     "alpha_model": _alpha_mean(s.get("alpha_model")), "alpha_human": _alpha_mean(s.get("alpha_human"))})
+        bound = bound or s.get("human_lower_bound")
+    frame = pd.DataFrame(rows)
+    if bound:
+        row = {"method": "human split-half (lower bound)"}
+        for c in COLUMNS:
+            b = bound.get(c) or {}
+            row[c] = b.get("mean")
+            row[c + "_sd"] = b.get("sd")
+        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+    return frame
+
+
+def fidelity_table(cfg: dict, progress: bool = False) -> Path:
+    from bench.pipelines.run import run
+
+    pop = resolve_population(cfg)
+    if pop is None:
+        raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")
+    methods = cfg.get("fidelity_table", {}).get("methods") or list(METHODS)
+    sections: dict[str, dict] = {}
+    folders = {}
+    for m, sub in method_configs(cfg, methods).items():
+        folder = run(sub, progress=progress, print_summary=False)
+        folders[m] = str(folder)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        for key, section in metrics.items():
+            if key == "fidelity" or key.startswith("fidelity_"):
+                sections[section.get("method", m)] = section
+    order = ["none", "qa", "bio", "portray", "backstory_greedy", "backstory_maxweight"]
+    sections = dict(sorted(sections.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+    frame = table_rows(sections)
+    digest = hashlib.sha256(json.dumps(folders, sort_keys=True).encode()).hexdigest()[:10]
+    inv = cfg["inventory"].get("name") or Path(str(cfg["inventory"]["path"])).stem
+    out = Path(cfg["results_dir"]) / f"fidelity-{inv}-{pop['name']}-{digest}"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "fidelity_table.csv", frame.to_csv(index=False))
+    ref = next(iter(sections.values()), {}).get("reference", pop["name"])
+    md = [f"# Fidelity to {ref}: {inv}, model {cfg['model']['id']}", "",
+          "Lower is closer for WD, TV and Frobenius; alpha is the mean over traits. The last row is the floor: "
+          "two random halves of the human sample compared with each other.", "",
+          frame.to_markdown(index=False, floatfmt=".4f"), "", "Run folders:", ""]
+    md += [f"- {m}: `{f}`" for m, f in folders.items()]
+    atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")
+    atomic_write_text(out / "runs.json", json.dumps(folders, indent=2))
+    print("\n".join(md))
+    return out

