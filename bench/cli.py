@@ -18,11 +18,10 @@ shows the traceback instead.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 
-from bench.errors import BenchError
+from bench.errors import BenchError, debugging
 
 HYDRA_TOOLS = {  # command -> (config name, the function that runs on the composed config)
     "run": "config",
@@ -32,10 +31,6 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
     "tv-check": "tv_check",
     "leaderboard": "leaderboard",
 }
-
-
-def debugging(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("PERSONA_BENCH_DEBUG", "") not in ("", "0")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.config.load import compose
-from bench.errors import BenchError
+from bench.errors import BenchError, debugging
 from bench.resources import CONF_DIR
 
 HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
@@ -65,8 +65,6 @@ def hydra_command(config_name: str, task: Callable[[dict], object], prog: str) -
             try:
                 task(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
             except BenchError as err:
-                from bench.cli import debugging
-
                 if debugging(sys.argv):
                     raise
                 print(f"error: {err}", file=sys.stderr)

@@ -7,6 +7,8 @@ It subclasses ValueError so that code catching bad values keeps working.
 
 from __future__ import annotations
 
+import os
+
 
 class BenchError(ValueError):
     """Bad input, named: what is wrong, where (file, field) and which value."""
@@ -14,3 +16,8 @@ class BenchError(ValueError):
 
 class ConfigError(BenchError):
     """A config value that is out of range, of the wrong type, or names something that does not exist."""
+
+
+def debugging(argv: list[str]) -> bool:
+    """`--debug` or PERSONA_BENCH_DEBUG=1: show the traceback of a BenchError instead of one line."""
+    return "--debug" in argv or os.environ.get("PERSONA_BENCH_DEBUG", "") not in ("", "0")

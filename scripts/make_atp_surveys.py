@@ -1,4 +1,4 @@
-"""Write surveys/atp_w{34,92,99}.yaml (+ demographic question sets) from Anthology's question files.
+"""Write bench/surveys/atp_w{34,92,99}.yaml (+ demographic question sets) from Anthology's question files.
 
 Run once by a maintainer with the reference data at hand (python scripts/make_atp_surveys.py
 ../shared/data); the survey files it writes are what the project ships. Option codes and the
@@ -95,4 +95,4 @@ def main(data: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parent.parent
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared/data", root / "surveys")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared/data", root / "bench" / "surveys")

@@ -2,7 +2,7 @@
 
 `collect` reads run folders (a malformed one is reported and skipped), `table` turns them into one
 row per run, `plots` draws the per-run charts, `site` writes the outputs, `publish` commits them to
-a gh-pages branch or pushes them to a Hugging Face dataset. `python -m bench.leaderboard` runs it all.
+a gh-pages branch or pushes them to a Hugging Face dataset. `persona-bench leaderboard` runs it all.
 """
 
 from bench.leaderboard.build import build_leaderboard

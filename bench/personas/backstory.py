@@ -10,8 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from bench.engines import open_engine, resolve_model
 from bench.hashing import stable_int
 from bench.personas.model import Persona
+from bench.results.store import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,6 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
 
     Each story is generated alone under its own seed, so a resumed set matches an uninterrupted one.
     """
-    from bench.engines.transformers_engine import TransformersEngine  # noqa: F401 (registry import below)
-    from bench.engines.models import resolve_model
-    from bench.pipelines.run import open_engine
-    from bench.results.store import atomic_write_text
-
     gen = backstory_config(cfg)
     folder = backstory_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)

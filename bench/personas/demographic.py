@@ -8,7 +8,13 @@ import pandas as pd
 
 from bench.instruments import Inventory, load_inventory
 from bench.personas.model import Persona
-from bench.populations import PopulationError, human_profiles, load_human, resolve_population, sample_respondents
+from bench.populations import (
+    PopulationError,
+    human_profiles,
+    load_human,
+    resolve_population,
+    sample_respondents,
+)
 
 STYLES = ("qa", "bio", "portray")
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench.writing.stylometry import style_features
-from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
 from bench.instruments import Inventory, Item
 from bench.personas.model import Persona
+from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
 from bench.writing.retrieval import BM25Retriever, tokenize
+from bench.writing.stylometry import style_features
 
 KINDS = ("rag", "profile")
 MAX_PASSAGE_CHARS = 400
