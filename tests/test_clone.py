@@ -58,7 +58,7 @@ def assert_no_corpus_text(paths, extra_text: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """`python -m bench.clone` as a user runs it."""
+    """`python -m bench clone train` as a user runs it."""
     out = tmp_path_factory.mktemp("clone") / "trump"
     proc = subprocess.run([sys.executable, "-m", "bench", "clone", "train", *TRUMP, *TRAIN, f"output_dir={out}"], cwd=REPO,
                           capture_output=True, text=True, timeout=600)

@@ -382,7 +382,7 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
 
 
 def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tmp_path):
-    from bench.pipelines.run import RunError
+    from bench.results.run_folder import RunFolderError
 
     cfg, first = small_run
     copy = tmp_path / first.name
@@ -391,10 +391,10 @@ def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tm
     shutil.copytree(first, copy)
     stamp = json.loads((copy / "fingerprint.json").read_text())
     (copy / "fingerprint.json").write_text(json.dumps({**stamp, "env_hash": "something-else"}))
-    with pytest.raises(RunError, match="env_hash changed"):
+    with pytest.raises(RunFolderError, match="env_hash changed"):
         run({**cfg, "results_dir": str(tmp_path)}, print_summary=False)
     (copy / "fingerprint.json").write_text(json.dumps(stamp))
-    with pytest.raises(RunError, match="different config .*repetitions"):
+    with pytest.raises(RunFolderError, match="different config .*repetitions"):
         run({**cfg, "results_dir": str(tmp_path), "run_name": first.name, "repetitions": 3}, print_summary=False)
 
 

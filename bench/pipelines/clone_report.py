@@ -1,4 +1,4 @@
-"""`python -m bench.pipelines.clone_report corpus.path=... [report.adapter=...]`: how much of the person a clone keeps.
+"""`persona-bench clone report corpus.path=... [report.adapter=...]`: how much of the person a clone keeps.
 
 Four arms side by side: base (no persona), profile persona, RAG persona, LoRA clone, on three axes:
 language-model fit on the person's held-out text (perplexity, KL clone||base), style (stylometric
@@ -99,7 +99,7 @@ def type_letters(means: dict[str, float], inventory) -> str:
 def check_adapter_card(adapter: Path, spec) -> dict:
     card_path = adapter / CARD
     if not card_path.is_file():
-        raise ModelError(f"report.adapter '{adapter}': no {CARD}; train it with `python -m bench.clone`")
+        raise ModelError(f"report.adapter '{adapter}': no {CARD}; train it with `persona-bench clone train`")
     card = json.loads(card_path.read_text())
     if card["base_model"]["sha256"] != spec.sha256:
         raise ModelError(f"{card_path}: field 'base_model.sha256': the clone was trained on another base model "

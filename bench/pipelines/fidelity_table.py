@@ -1,4 +1,4 @@
-"""`python -m bench.pipelines.fidelity_table inventory=ipip25 population=psych_bfi`: Anthology's comparison table.
+"""`persona-bench fidelity-table inventory=ipip25 population=psych_bfi`: Anthology's comparison table.
 
 Runs the instrument once per conditioning method (no persona; demographic personas in the qa, bio
 and portray styles; backstories, matched greedily and one-to-one) against one human population, and

@@ -1,4 +1,4 @@
-"""`python -m bench.pipelines.tv_check`: how far is the logprob answer distribution from real sampling?
+"""`persona-bench tv-check`: how far is the logprob answer distribution from real sampling?
 
 For the first conditions and items of a run config, compare (a) the label distribution at
 temperature T from one forward pass with (b) the empirical distribution of `samples` real

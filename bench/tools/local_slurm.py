@@ -5,8 +5,8 @@ Needs Debian's `slurmctld slurmd slurm-client munge` packages; nothing needs roo
 are in the project notes (node name = `hostname -s`, RealMemory below `slurmd -C`, a default memory
 per CPU so jobs share the node, a `sacct` stand-in since there is no accounting database).
 
-    python -m bench.tools.local_slurm start /tmp/slurm   # then: source /tmp/slurm/env.sh
-    python -m bench.tools.local_slurm stop /tmp/slurm
+    persona-bench slurm start /tmp/slurm   # then: source /tmp/slurm/env.sh
+    persona-bench slurm stop /tmp/slurm
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -215,21 +214,3 @@ def stop(root: Path | str, timeout: float = 15) -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     (root / "munge" / "munge.socket").unlink(missing_ok=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        print(__doc__.strip().splitlines()[-2:], file=sys.stderr)
-        print("usage: python -m bench.tools.local_slurm start|stop <folder>", file=sys.stderr)
-        return 2
-    if argv[0] == "start":
-        start(argv[1])
-        print(f"local Slurm running; use it with: source {Path(argv[1]).resolve() / 'env.sh'}")
-    else:
-        stop(argv[1])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,8 +12,8 @@ a sample of the design's administrations (its rate does not depend on how many a
 docs/performance.md. On a CUDA machine it also times a randomly initialised model of a real
 architecture (Llama-3-8B config, bf16) against the matrix-multiply roofline.
 
-    python -m bench.tools.perf                       # CPU figures -> docs/performance.md
-    python -m bench.tools.perf --personas 16 --repetitions 30 --sample-admins 64
+    persona-bench perf                       # CPU figures -> docs/performance.md
+    persona-bench perf --personas 16 --repetitions 30 --sample-admins 64
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
     c = next(r for r in results if r.name.startswith("(c)") and "off" not in r.name)
     lines = [
         "# Performance", "",
-        f"Measured by `python -m bench.tools.perf {' '.join(sys.argv[1:])}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.",
+        f"Measured by `persona-bench perf {' '.join(sys.argv[1:])}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.",
         "", f"**Machine:** {machine_line}.", "",
         f"**Design:** {design}. The paper's design is {PAPER}; here it is scaled to fit the machine.", "",
         "## Three paths, same engine (transformers, fp32, SmolLM2-135M-Instruct) and same prompts", "",
@@ -387,7 +387,7 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
         ] + ([f"| peak GPU memory | {gpu['peak_gpu_mb']:,.0f} MB |"] if "peak_gpu_mb" in gpu else [])
     else:
         lines += ["**Not run yet**: no CUDA device was available where these figures were taken. "
-                  "On a CUDA machine `python -m bench.tools.perf` adds this section by itself: a randomly initialised "
+                  "On a CUDA machine `persona-bench perf` adds this section by itself: a randomly initialised "
                   "Llama-3-8B architecture in bf16, prefill tokens/s with last-position logits against the "
                   "roofline 2 x parameters x tokens at the matrix-multiply rate measured there, and per-prompt "
                   "cost of (a) vs (c) on that model. (`--gpu-only` runs just that part.)"]
@@ -395,7 +395,7 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.tools.perf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="persona-bench perf", description=__doc__.splitlines()[0])
     parser.add_argument("--personas", type=int, default=2, help="first N of the 16 MBTI-type personas")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.7, 1.0])
     parser.add_argument("--repetitions", type=int, default=30)
