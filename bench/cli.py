@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 def dispatch(argv: list[str]) -> int:
     from bench import commands
 
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        if not argv or argv[0] != "--help" or len(argv) == 1:
-            print(__doc__.strip())
-            return 0
+    if not argv:
+        return commands.COMMANDS["run"]([])  # `python -m bench`: the default run
+    if argv[0] in ("-h", "--help", "help"):
+        print(__doc__.strip())
+        return 0
     head = argv[0]
     if head in ("clone", "sweep", "slurm"):
         if len(argv) < 2:
