@@ -206,3 +206,15 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "slurm start": slurm_command("start"),
     "slurm stop": slurm_command("stop"),
 }
+
+
+# -- inspection tools -----------------------------------------------------------------------------
+
+def ls_command(args: list[str]) -> int:
+    from bench.catalog import catalog_text
+
+    print(catalog_text(args))
+    return 0
+
+
+COMMANDS["ls"] = ls_command
