@@ -242,3 +242,27 @@ def validate_command(args: list[str]) -> int:
 
 
 COMMANDS["validate"] = validate_command
+
+
+def plan_command(args: list[str]) -> int:
+    """`plan [overrides] [--time-batches N | --no-time]`: the run's counts and an estimated wall time."""
+    from bench.pipelines.dry_run import RunError, plan_command as show_plans
+
+    n_time, rest, it = 2, [], iter(args)
+    for a in it:
+        if a == "--no-time":
+            n_time = 0
+        elif a == "--time-batches" or a.startswith("--time-batches="):
+            value = a.split("=", 1)[1] if "=" in a else next(it, "")
+            if not value.isdigit():
+                raise BenchError(f"plan: --time-batches {value!r} must be a whole number (0: no timing)")
+            n_time = int(value)
+        else:
+            rest.append(a)
+    problems = show_plans(checked_configs("config", rest), n_time)
+    if problems:
+        raise RunError("; ".join(problems))
+    return 0
+
+
+COMMANDS["plan"] = plan_command
