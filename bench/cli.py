@@ -8,9 +8,10 @@
     persona-bench leaderboard [overrides]
     persona-bench perf [options]
     persona-bench slurm start|stop <folder>
-    persona-bench ls [kind]                   inventories, surveys, personas, populations, models
-    persona-bench plan [overrides]            a dry run: participants, prompts, passes, tokens, time
-    persona-bench validate FILE...            instrument, survey, population or config files
+    persona-bench ls [kind]                   inventories, surveys, personas, populations, models, engines
+    persona-bench plan [overrides] [--time-batches N | --no-time]
+                                              a dry run: participants, prompts, passes, tokens, time
+    persona-bench validate FILE...            inventory, survey, population, persona set or run config files
 
 Bad input prints `error: <what, where, which value>` and exits 2; `--debug` (or PERSONA_BENCH_DEBUG=1)
 shows the traceback instead.

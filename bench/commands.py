@@ -204,3 +204,63 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "slurm start": slurm_command("start"),
     "slurm stop": slurm_command("stop"),
 }
+
+
+# -- inspection tools -----------------------------------------------------------------------------
+
+def ls_command(args: list[str]) -> int:
+    from bench.catalog import catalog_text
+
+    print(catalog_text(args))
+    return 0
+
+
+COMMANDS["ls"] = ls_command
+
+
+def validate_command(args: list[str]) -> int:
+    from bench.filecheck import check_file
+
+    if not args:
+        raise BenchError("validate: give one or more files (inventory, survey, population, persona set, run config)")
+    reports = [check_file(a) for a in args]
+    for report in reports:
+        ok, problems = report.lines()
+        for line in ok:
+            print(line)
+        for line in problems:
+            print(line, file=sys.stderr)
+    failed = [r for r in reports if r.problems]
+    if failed:
+        n = sum(len(r.problems) for r in failed)
+        print(f"error: {n} problem{'s' if n != 1 else ''} in {len(failed)} of {len(reports)} file"
+              f"{'s' if len(reports) != 1 else ''}", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS["validate"] = validate_command
+
+
+def plan_command(args: list[str]) -> int:
+    """`plan [overrides] [--time-batches N | --no-time]`: the run's counts and an estimated wall time."""
+    from bench.pipelines.dry_run import RunError, plan_command as show_plans
+
+    n_time, rest, it = 2, [], iter(args)
+    for a in it:
+        if a == "--no-time":
+            n_time = 0
+        elif a == "--time-batches" or a.startswith("--time-batches="):
+            value = a.split("=", 1)[1] if "=" in a else next(it, "")
+            if not value.isdigit():
+                raise BenchError(f"plan: --time-batches {value!r} must be a whole number (0: no timing)")
+            n_time = int(value)
+        else:
+            rest.append(a)
+    problems = show_plans(checked_configs("config", rest), n_time)
+    if problems:
+        raise RunError("; ".join(problems))
+    return 0
+
+
+COMMANDS["plan"] = plan_command

@@ -89,7 +89,7 @@ class Administrator:
         longest = 0
         for group in self.conditions:
             p = group[0]
-            questions = [self._question(p, self.plan.items[i])[0] for i in items]
+            questions = [self.question(p, self.plan.items[i])[0] for i in items]
             # A corpus persona's text changes with the item asked last: measure each distinct one.
             last_ids = {p.persona.text_for(item.id): item.id for item in self.plan.items}.values()
             for item_id in last_ids:
@@ -106,15 +106,21 @@ class Administrator:
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
                    disable=not progress)
         for unit in todo:
-            rows = self._single(unit) if unit.item_index is None else self._conversation(unit, history)
-            store.write_part(unit.index, rows)
+            store.write_part(unit.index, self.run_unit(unit, history))
             bar.update(1)
             if after_unit:
                 after_unit(unit.index)
         bar.close()
 
+    def run_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> pa.Table:
+        """One unit's response rows (conversation units need each participant's earlier answers, and add
+        this one's); what `run` writes as one part, and what `persona-bench plan` times."""
+        if unit.item_index is None:
+            return self._single(unit)
+        return self._conversation(unit, {} if history is None else history)
+
     # -- rows -----------------------------------------------------------------------------
-    def _question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
+    def question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
         perm = self.plan.option_permutation(p, item)
         return question_text(self.plan.inventory, p, item, perm), perm
 
@@ -197,9 +203,18 @@ class Administrator:
     def render_single(self, condition: int, item_index: int) -> tuple[tuple[int, ...], str, list[int]]:
         """The one prompt a condition shows for an item: (option permutation, text, token ids)."""
         p0 = self.conditions[condition][0]
-        question, perm = self._question(p0, self.plan.items[item_index])
+        question, perm = self.question(p0, self.plan.items[item_index])
         text, ids = self.renderer.render(messages_for(p0, [question], [], self.renderer.answer_prefix,
                                                       self.plan.items[item_index].id))
+        return perm, text, ids
+
+    def render_conversation(self, p: Participant, item_index: int,
+                            previous: list[str]) -> tuple[tuple[int, ...], str, list[int]]:
+        """The prompt a participant sees for an item in conversation mode, after its earlier answers."""
+        questions = [self.question(p, self.plan.items[k])[0] for k in range(item_index)]
+        question, perm = self.question(p, self.plan.items[item_index])
+        text, ids = self.renderer.render(messages_for(p, questions + [question], previous,
+                                                      self.renderer.answer_prefix, self.plan.items[item_index].id))
         return perm, text, ids
 
     def _single(self, unit: Unit) -> pa.Table:
@@ -236,12 +251,7 @@ class Administrator:
             previous = history.get(p.id, [])
             if len(previous) != i:
                 raise RuntimeError(f"participant {p.id}: {len(previous)} earlier answers before item {i}")
-            questions = [self._question(p, self.plan.items[k])[0] for k in range(i)]
-            question, perm = self._question(p, self.plan.items[i])
-            text, ids = self.renderer.render(
-                messages_for(p, questions + [question], previous, self.renderer.answer_prefix,
-                             self.plan.items[i].id))
-            rendered.append((p, perm, text, ids))
+            rendered.append((p, *self.render_conversation(p, i, previous)))
         if self.scoring == "logprob":
             # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.
             unique: dict[tuple, int] = {}

@@ -2,7 +2,8 @@
 
 Kinds: an explicit list (`personas`), roles x trait poles (`roles` + `traits`), built from a person's
 writing (`kind: rag | profile`), one per sampled human respondent (`set: demographic`), or life stories
-the model writes itself (`set: backstory`, which needs the engine).
+the model writes itself (`set: backstory`, which needs the engine). `persona.ids` picks a subset of
+any of them, by id, in the order given.
 """
 
 from __future__ import annotations
@@ -14,17 +15,44 @@ from bench.personas.model import Persona, PersonaError
 
 
 def build_personas(cfg: dict, inventory: Inventory) -> tuple[Persona, ...]:
-    """The run's personas: population personas for `persona=demographic|backstory`, else the set itself."""
+    """The run's personas: population personas for `persona=demographic|backstory`, else the set itself;
+    only those named in `persona.ids` when it is given."""
     kind = cfg["persona"].get("set")
     if kind == "backstory":
         from bench.personas.backstory import backstory_personas
 
-        return backstory_personas(cfg)
-    if kind == "demographic":
+        personas = backstory_personas(cfg)
+    elif kind == "demographic":
         from bench.personas.demographic import demographic_personas
 
-        return demographic_personas(cfg)
-    return expand_personas(cfg["persona"], inventory)
+        personas = demographic_personas(cfg)
+    else:
+        personas = expand_personas(cfg["persona"], inventory)
+    return select_personas(personas, cfg["persona"].get("ids"), kind)
+
+
+MAX_LISTED = 30  # ids named in an unknown-id message (a population set has hundreds)
+
+
+def select_personas(personas: tuple[Persona, ...], ids, set_name=None) -> tuple[Persona, ...]:
+    """The personas named in `ids`, in that order (all of them for None): a quick run on a few."""
+    if ids is None:
+        return personas
+    wanted = [ids] if isinstance(ids, (str, int)) and not isinstance(ids, bool) else ids
+    if not isinstance(wanted, (list, tuple)) or not wanted:
+        raise PersonaError(f"persona.ids: {ids!r} must be a non-empty list of persona ids (or null for all)")
+    by_id = {p.id: p for p in personas}
+    wanted = [str(w) for w in wanted]
+    repeated = sorted({w for w in wanted if wanted.count(w) > 1})
+    if repeated:
+        raise PersonaError(f"persona.ids: {', '.join(repeated)} listed more than once")
+    unknown = [w for w in wanted if w not in by_id]
+    if unknown:
+        names = list(by_id)
+        shown = ", ".join(names[:MAX_LISTED]) + (f", ... ({len(names)} in all)" if len(names) > MAX_LISTED else "")
+        raise PersonaError(f"persona.ids: unknown id(s) {', '.join(map(repr, unknown))} in persona set "
+                           f"'{set_name}'; available: {shown or '(none)'}")
+    return tuple(by_id[w] for w in wanted)
 
 
 def expand_personas(cfg, inventory: Inventory | None = None) -> tuple[Persona, ...]:

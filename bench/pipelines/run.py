@@ -32,10 +32,13 @@ class RunError(BenchError):
     """A run that cannot start as configured (e.g. prompts longer than the model allows)."""
 
 
-def prepare(cfg: dict) -> tuple[Inventory, Plan, ModelSpec]:
-    """Everything a run needs before any model work; bad input fails here, early and named."""
+def prepare(cfg: dict, personas=None) -> tuple[Inventory, Plan, ModelSpec]:
+    """Everything a run needs before any model work; bad input fails here, early and named.
+
+    `personas` replaces the configured set (a dry run must not write backstories to plan them)."""
     inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
-    personas = build_personas(cfg, inventory)
+    if personas is None:
+        personas = build_personas(cfg, inventory)
     templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
     plan = build_plan(inventory, personas, templates, cfg["option_orders"], cfg["temperatures"],
                       int(cfg["repetitions"]), int(cfg["seed"]), cfg["administration"], cfg.get("max_items"))

@@ -1,0 +1,158 @@
+"""`persona-bench validate FILE...`: tell what kind of file each is, and list every problem in it at once.
+
+The checks themselves live beside what they check (instruments, populations, personas, the typed run
+config); this module reads the file, decides which kind it is from its fields, and collects the messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bench.errors import BenchError
+
+INSTRUMENT_KINDS = ("likert", "bipolar", "survey")
+CORPUS_KINDS = ("rag", "profile")
+EXPECTED = "an inventory, a survey, a population config, a persona set or a run config"
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str | None = None  # what the file was detected as
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+
+    def lines(self) -> tuple[list[str], list[str]]:
+        """(ok lines for stdout, problem lines for stderr)."""
+        what = f"{self.kind}{' ' + self.summary if self.summary else ''}" if self.kind else ""
+        if self.problems:
+            head = f"{self.path}: {self.kind}: " if self.kind else f"{self.path}: "
+            return [], [head + p for p in self.problems]
+        note = "".join(f"; note: {n}" for n in self.notes)
+        return [f"{self.path}: ok ({what}){note}"], []
+
+
+def read_yaml(path: Path, report: FileReport):
+    if not path.exists():
+        report.problems.append("file not found")
+        return None
+    if path.is_dir():
+        report.problems.append("is a folder, not a file")
+        return None
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        report.problems.append("not a text file (not UTF-8), so not YAML")
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        report.problems.append(f"not valid YAML: {problem}{where}")
+        return None
+    if data is None:
+        report.problems.append(f"empty file (no YAML content); expected {EXPECTED}")
+    elif isinstance(data, list):
+        report.problems.append(f"top level is a list of {len(data)} entries; expected a mapping of fields "
+                               f"({EXPECTED})")
+    elif not isinstance(data, dict):
+        report.problems.append(f"top level is a {type(data).__name__} ({data!r:.60}); expected a mapping of fields "
+                               f"({EXPECTED})")
+    else:
+        return data
+    return None
+
+
+def detect(data: dict) -> str | None:
+    """Which kind of file a mapping is, from the fields only that kind has."""
+    if isinstance(data.get("model"), dict) and "inventory" in data:
+        return "run config"
+    if data.get("kind") in INSTRUMENT_KINDS or "items" in data:
+        return "survey" if data.get("kind") == "survey" else "inventory"
+    if "personas" in data or "roles" in data or "set" in data or data.get("kind") in CORPUS_KINDS:
+        return "persona set"
+    if any(k in data for k in ("reference", "instrument", "demographics", "attributes")) or (
+            set(data) == {"name"} and data["name"] in ("none", "auto")):
+        return "population config"
+    return None
+
+
+def check_instrument(data: dict, report: FileReport) -> None:
+    from bench.instruments import build_instrument
+
+    inv = build_instrument(data, report.problems)
+    if inv is not None:
+        report.summary = f"{inv.id}: {inv.kind}, {len(inv.items)} items"
+
+
+def check_population_file(data: dict, report: FileReport) -> None:
+    from bench.populations.check import check_population
+
+    problems, notes = check_population(data)
+    report.problems += problems
+    report.notes += notes
+    report.summary = str(data.get("name", ""))
+
+
+def check_persona_file(data: dict, report: FileReport) -> None:
+    from bench.personas.check import check_persona_set
+
+    problems, notes = check_persona_set(data)
+    report.problems += problems
+    report.notes += notes
+    report.summary = str(data.get("set", ""))
+
+
+def check_run_config(data: dict, report: FileReport) -> None:
+    """The typed schema (bench.config), then the sections whose files this tool also checks alone."""
+    from bench.config import validate
+    from bench.instruments import InventoryError, resolve_inventory_path
+    from bench.personas.check import check_persona_set
+    from bench.populations.check import check_population
+
+    try:
+        validate("config", data)
+    except BenchError as err:
+        report.problems += [ln for ln in str(err).splitlines() if ln.strip()]
+    inv = data.get("inventory")
+    if isinstance(inv, dict):
+        try:
+            resolve_inventory_path(inv.get("path") or inv.get("name"))
+        except InventoryError as err:
+            report.problems.append(f"field 'inventory': {err}")
+    else:
+        report.problems.append(f"field 'inventory': {inv!r} must be a mapping with name (and path)")
+    for section, check in (("persona", check_persona_set), ("population", check_population)):
+        value = data.get(section)
+        if isinstance(value, dict):
+            problems, notes = check(value, prefix=f"{section}.")
+            report.problems += problems
+            report.notes += notes
+        elif section in data:
+            report.problems.append(f"field '{section}': {value!r} must be a mapping")
+    report.summary = f"{data['model'].get('id', '?')} x {inv.get('name') if isinstance(inv, dict) else '?'}"
+
+
+CHECKS = {"inventory": check_instrument, "survey": check_instrument, "population config": check_population_file,
+          "persona set": check_persona_file, "run config": check_run_config}
+
+
+def check_file(path: str) -> FileReport:
+    report = FileReport(path)
+    data = read_yaml(Path(path).expanduser(), report)
+    if data is None:
+        return report
+    report.kind = detect(data)
+    if report.kind is None:
+        fields = ", ".join(map(str, list(data)[:12])) or "(none)"
+        report.problems.append(f"cannot tell what kind of file this is from its fields ({fields}); expected "
+                               f"{EXPECTED}")
+        return report
+    CHECKS[report.kind](data, report)
+    return report
