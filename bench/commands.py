@@ -209,7 +209,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
 # -- inspection tools -----------------------------------------------------------------------------
 
 def ls_command(args: list[str]) -> int:
-    from bench.catalog import catalog_text
+    from bench.tools.catalog import catalog_text
 
     print(catalog_text(args))
     return 0
@@ -219,7 +219,7 @@ COMMANDS["ls"] = ls_command
 
 
 def validate_command(args: list[str]) -> int:
-    from bench.filecheck import check_file
+    from bench.tools.filecheck import check_file
 
     if not args:
         raise BenchError("validate: give one or more files (inventory, survey, population, persona set, run config)")
