@@ -316,9 +316,11 @@ def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
 
 
 def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):
+    from bench.config.load import compose as compose_config
     from bench.pipelines.tv_check import tv_check
 
-    cfg = compose("max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0", f"results_dir={tmp_path}")
+    cfg = compose_config("tv_check", ["max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0",
+                                      f"results_dir={tmp_path}"])
     table = tv_check(cfg)
     assert len(table) == 2
     assert table["tv"].between(0, 1).all() and table["tv_noise"].between(0, 1).all()

@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 from bench.errors import ConfigError
 from bench.resources import CONF_DIR
 
+TOOL_SECTIONS = {"fidelity_table": "fidelity-table", "tv_check": "tv-check"}  # their own configs, not the run's
+
 
 def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """The resolved config exactly as `persona-bench <tool> <overrides>` sees it, as a plain dict."""
@@ -28,7 +30,10 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(f"config {config_name!r}: {one_line(err)}") from None
+        hint = "".join(f" ({o.split('=')[0]} is a setting of `persona-bench {cmd}`, not of a run)"
+                       for o in overrides for section, cmd in TOOL_SECTIONS.items()
+                       if config_name == "config" and o.lstrip("+~").startswith(section + "."))
+        raise ConfigError(f"config {config_name!r}: {one_line(err)}{hint}") from None
 
 
 def one_line(err: BaseException) -> str:

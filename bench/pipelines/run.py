@@ -22,7 +22,7 @@ from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import resolve_population
-from bench.results.provenance import collect, row_columns
+from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, run_dir_for
 from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
 from bench.results.summary import fidelity_text, summary_text
@@ -127,5 +127,7 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     if not saved.is_file():
         raise RunFolderError(f"{run_dir}: no config.yaml, not a run folder")
     cfg = yaml.safe_load(saved.read_text())
+    for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
+        cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
     return run(cfg, print_summary=False)

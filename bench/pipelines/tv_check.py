@@ -1,4 +1,4 @@
-"""`python -m bench.pipelines.tv_check`: how far is the logprob answer distribution from real sampling?
+"""`persona-bench tv-check`: how far is the logprob answer distribution from real sampling?
 
 For the first conditions and items of a run config, compare (a) the label distribution at
 temperature T from one forward pass with (b) the empirical distribution of `samples` real
@@ -29,9 +29,12 @@ def noise_tv(p: np.ndarray, n: int, seed: int, trials: int = 200) -> float:
 
 
 def tv_check(cfg: dict) -> pd.DataFrame:
+    """`cfg` is the tv_check config: the run config plus its `tv_check` section, split off here so the
+    run config it checks (and names its folder by) holds no tool keys."""
     opts = cfg["tv_check"]
     temp, n = float(opts["temperature"]), int(opts["samples"])
-    cfg = {**cfg, "temperatures": [temp], "repetitions": 1, "administration": "single"}
+    cfg = {k: v for k, v in cfg.items() if k != "tv_check"}
+    cfg.update(temperatures=[temp], repetitions=1, administration="single")
     inventory, plan, spec = prepare(cfg)
     engine = open_engine(cfg, spec)
     try:
