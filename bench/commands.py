@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.config.load import compose
-from bench.errors import BenchError
+from bench.errors import BenchError, ConfigError
 from bench.resources import CONF_DIR
 
 HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
@@ -46,9 +46,15 @@ def checked_configs(config_name: str, args: list[str]) -> list[dict]:
     from bench.config import validate
 
     configs = []
-    for job in sweep_jobs(args):
-        cfg = compose(config_name, job)
-        validate(config_name, cfg)
+    jobs = sweep_jobs(args)
+    for n, job in enumerate(jobs, 1):
+        try:
+            cfg = compose(config_name, job)
+            validate(config_name, cfg)
+        except ConfigError as err:
+            if len(jobs) == 1:
+                raise
+            raise ConfigError(f"sweep job {n} of {len(jobs)} ({' '.join(job)}): {err}") from None
         configs.append(cfg)
     return configs
 

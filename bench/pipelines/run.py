@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
+from bench.config import validate
 from bench.engines import ModelSpec, open_engine, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, load_inventory
@@ -63,6 +64,8 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
 
 
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
+    """Run a resolved run config; every value is checked first, as on the command line."""
+    validate("config", cfg)
     inventory, plan, spec = prepare(cfg)
 
     from transformers import AutoTokenizer
@@ -130,4 +133,5 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
         cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
+    validate("config", cfg, source=saved)
     return run(cfg, print_summary=False)
