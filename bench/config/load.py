@@ -62,7 +62,7 @@ def explain(err: BaseException) -> str:
             break
         if line.startswith("Available options in"):
             listing = True
-            lines.append(line.rstrip(":") + ":")
+            lines[-1:] = [f"{lines[-1]}; {line[0].lower()}{line[1:].rstrip(':')}:"] if lines else [line]
             continue
         if listing:
             options.append(line)
