@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.config.load import compose
-from bench.errors import BenchError, debugging
+from bench.errors import BenchError, ConfigError, debugging
 from bench.resources import CONF_DIR
 
 HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
@@ -46,9 +46,15 @@ def checked_configs(config_name: str, args: list[str]) -> list[dict]:
     from bench.config import validate
 
     configs = []
-    for job in sweep_jobs(args):
-        cfg = compose(config_name, job)
-        validate(config_name, cfg)
+    jobs = sweep_jobs(args)
+    for n, job in enumerate(jobs, 1):
+        try:
+            cfg = compose(config_name, job)
+            validate(config_name, cfg)
+        except ConfigError as err:
+            if len(jobs) == 1:
+                raise
+            raise ConfigError(f"sweep job {n} of {len(jobs)} ({' '.join(job)}): {err}") from None
         configs.append(cfg)
     return configs
 
@@ -194,8 +200,8 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": hydra_command("config", run_task, "persona-bench run"),
     "clone train": hydra_command("clone", clone_train_task, "persona-bench clone train"),
     "clone report": hydra_command("clone", clone_report_task, "persona-bench clone report"),
-    "fidelity-table": hydra_command("config", fidelity_table_task, "persona-bench fidelity-table"),
-    "tv-check": hydra_command("config", tv_check_task, "persona-bench tv-check"),
+    "fidelity-table": hydra_command("fidelity_table", fidelity_table_task, "persona-bench fidelity-table"),
+    "tv-check": hydra_command("tv_check", tv_check_task, "persona-bench tv-check"),
     "leaderboard": hydra_command("leaderboard", leaderboard_task, "persona-bench leaderboard"),
     "sweep status": sweep_command("status"),
     "sweep rerun": sweep_command("rerun"),

@@ -113,8 +113,9 @@ def test_every_run_is_one_row_and_same_key_runs_stay_apart(site, real_runs):
     # Same key (model, inventory, persona, scoring, engine), different config: separate rows, told apart.
     assert none_runs["config_hash"].nunique() == 2
     variants = dict(zip(none_runs["run"], none_runs["variant"]))
-    assert all(v.startswith("temperatures=[0, ") for v in variants.values()), variants
-    assert {v.split(";")[0] for v in variants.values()} == {"temperatures=[0, 0.7]", "temperatures=[0, 1.0]"}
+    # temperatures are typed List[float]: `temperatures=[0,0.7]` is saved (and shown) as [0.0, 0.7]
+    assert all(v.startswith("temperatures=[0.0, ") for v in variants.values()), variants
+    assert {v.split(";")[0] for v in variants.values()} == {"temperatures=[0.0, 0.7]", "temperatures=[0.0, 1.0]"}
     # A copy of a run with the same config (bad-responses) is kept too, and says which run it repeats.
     assert "same config as" in variants["bad-responses"]
     assert sum("same config as" in v for v in variants.values()) == 2

@@ -114,13 +114,14 @@ def test_human_profiles_map_psych_bfi_codes_and_bin_ages():
 
 @pytest.fixture(scope="module")
 def table_dir(tmp_path_factory):
+    from bench.config.load import compose as compose_config
     from bench.pipelines.fidelity_table import fidelity_table
 
-    cfg = compose("inventory=ipip25", "population=psych_bfi", "population.sample=4", "population.split_half=5",
-                  "persona=backstory", "persona.n=5", "persona.max_new_tokens=24", "repetitions=2",
-                  "temperatures=[1.0]", "templates=[describe]", "option_orders=[original]", "max_items=10",
-                  "fidelity_table.methods=[none,qa,backstory]", "progress=false",
-                  f"results_dir={tmp_path_factory.mktemp('fid')}")
+    cfg = compose_config("fidelity_table", [
+        "inventory=ipip25", "population=psych_bfi", "population.sample=4", "population.split_half=5",
+        "persona=backstory", "persona.n=5", "persona.max_new_tokens=24", "repetitions=2", "temperatures=[1.0]",
+        "templates=[describe]", "option_orders=[original]", "max_items=10",
+        "fidelity_table.methods=[none,qa,backstory]", "progress=false", f"results_dir={tmp_path_factory.mktemp('fid')}"])
     return fidelity_table(cfg)
 
 

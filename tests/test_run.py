@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from bench.engines.models import ModelError
+from bench.errors import ConfigError
 from bench.instruments import InventoryError
 from bench.pipelines.run import run, run_dir_for
 from tests.conftest import REPO, compose
@@ -216,27 +217,25 @@ def test_user_inventory_file_runs(tmp_path):
 
 
 def test_clone_without_adapter_says_how_to_get_one(tmp_path):
-    with pytest.raises(ModelError, match="adapter=<folder>.*peft"):
+    with pytest.raises(ConfigError, match="adapter=<folder>.*peft"):  # refused when the config loads
         run(small_cfg(tmp_path, "model=clone_lora"), print_summary=False)
     with pytest.raises(ModelError, match="adapter_config.json"):
         run(small_cfg(tmp_path, "model=clone_lora", f"adapter={tmp_path}"), print_summary=False)
 
 
 def test_hf_model_needs_a_path(tmp_path):
-    with pytest.raises(ModelError, match="model.path"):
+    with pytest.raises(ConfigError, match="model.path"):  # refused when the config loads
         run(small_cfg(tmp_path, "model=hf"), print_summary=False)
     with pytest.raises(ModelError, match="config.json"):
         run(small_cfg(tmp_path, "model=hf", f"model.path={tmp_path}"), print_summary=False)
 
 
 def test_bad_sweep_values_are_named(tmp_path):
-    from bench.administration.plan import PlanError
-
-    with pytest.raises(PlanError, match="temperatures: 0.7 listed more than once"):
+    with pytest.raises(ConfigError, match=r"temperatures=\[0.7, 0.7\]: 0.7 listed more than once"):
         run(small_cfg(tmp_path, "temperatures=[0.7,0.7]"), print_summary=False)
-    with pytest.raises(PlanError, match="sideways"):
+    with pytest.raises(ConfigError, match="sideways"):
         run(small_cfg(tmp_path, "option_orders=[sideways]"), print_summary=False)
-    with pytest.raises(PlanError, match="nope"):
+    with pytest.raises(ConfigError, match="nope"):
         run(small_cfg(tmp_path, "templates=[nope]"), print_summary=False)
 
 
@@ -316,9 +315,11 @@ def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
 
 
 def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):
+    from bench.config.load import compose as compose_config
     from bench.pipelines.tv_check import tv_check
 
-    cfg = compose("max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0", f"results_dir={tmp_path}")
+    cfg = compose_config("tv_check", ["max_items=2", "tv_check.samples=24", "tv_check.temperature=1.0",
+                                      f"results_dir={tmp_path}"])
     table = tv_check(cfg)
     assert len(table) == 2
     assert table["tv"].between(0, 1).all() and table["tv_noise"].between(0, 1).all()

@@ -1,5 +1,12 @@
-"""Typed configs: the run's and each tool's schema, validated when they load."""
+"""Typed configs: the run's and each tool's schema, validated when they load.
 
+Importing this package registers the schemas in Hydra's ConfigStore, which the shipped yaml files
+name in their defaults lists; `validate` checks what the types cannot (ranges, files, names).
+"""
 
-def validate(config_name: str, cfg: dict) -> None:
-    """Check a composed config against its schema; raises ConfigError naming the field and value."""
+from bench.config.schema import register
+from bench.config.checks import validate
+
+register()
+
+__all__ = ["validate"]

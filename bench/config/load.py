@@ -1,8 +1,8 @@
 """Composing a config as the command line would, and validating it before any model work.
 
-Every command that takes Hydra overrides goes through `load_config`: the overrides are composed
-against the shipped config (package data), the result is checked against its typed schema, and a bad
-value raises `ConfigError` naming the field and the value, before a folder is made or a model loads.
+Every command that takes Hydra overrides goes through `compose` (then `bench.config.validate`): the
+overrides are composed against the shipped config (package data) and its typed schema, and a bad value
+raises `ConfigError` naming the override, the field and the value, before a folder is made or a model loads.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 from bench.errors import ConfigError
 from bench.resources import CONF_DIR
 
+TOOL_SECTIONS = {"fidelity_table": "fidelity-table", "tv_check": "tv-check"}  # their own configs, not the run's
+
 
 def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """The resolved config exactly as `persona-bench <tool> <overrides>` sees it, as a plain dict."""
@@ -20,16 +22,58 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from bench.config.schema import register
+
+    register()  # the yaml defaults lists name the schemas: they must be in the ConfigStore first
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(f"config {config_name!r}: {one_line(err)}") from None
+        hint = "".join(f" ({o.split('=')[0]} is a setting of `persona-bench {cmd}`, not of a run)"
+                       for o in overrides for section, cmd in TOOL_SECTIONS.items()
+                       if config_name == "config" and o.lstrip("+~").startswith(section + "."))
+        raise ConfigError(f"config {config_name!r}: {one_line(err)}{hint}") from None
 
 
-def one_line(err: Exception) -> str:
-    """Hydra and OmegaConf errors span lines (full key, object type, a hint): keep what names the problem."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    keep = [ln for ln in lines if not ln.startswith(("object_type=", "full_key:", "reference_type=", "Set the environment"))]
-    return "; ".join(keep or lines)
+def one_line(err: BaseException) -> str:
+    """Hydra and OmegaConf errors span lines and chain causes: keep what names the override, the field
+    (OmegaConf's `full_key`) and the value, and the options of a missing group choice, on one line."""
+    parts: list[str] = []
+    seen: set[BaseException] = set()
+    while err is not None and err not in seen:
+        seen.add(err)
+        text = explain(err)
+        if text and text != "None" and "$" not in text and text not in parts:  # "$KEY": an unfilled template
+            parts.append(text)
+        err = err.__cause__
+    return "; ".join(parts)
+
+
+def explain(err: BaseException) -> str:
+    """One error's own message, without object types and search paths; `full_key: ` in front."""
+    lines, options, listing = [], [], False
+    for raw in str(err).splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("object_type=", "reference_type=", "full_key:", "Set the environment",
+                                   "To append to your config use", "See https://hydra.cc")):
+            continue
+        if line.startswith(("Config search path:", "invalid literal for", "could not convert string")):
+            break
+        if line.startswith("Available options in"):
+            listing = True
+            lines[-1:] = [f"{lines[-1]}; {line[0].lower()}{line[1:].rstrip(':')}:"] if lines else [line]
+            continue
+        if listing:
+            options.append(line)
+        else:
+            lines.append(line)
+    text = " ".join(lines)
+    if options:
+        text += " " + ", ".join(options)
+    key = getattr(err, "full_key", None)
+    if key and text.startswith("Missing mandatory value"):
+        text = f"{key}: missing mandatory value (???): set {key}=<value>"
+    elif key and not text.startswith(f"{key}:"):
+        text = f"{key}: {text}"
+    return text

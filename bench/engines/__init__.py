@@ -13,6 +13,10 @@ ENGINES = {
     "transformers": "bench.engines.transformers_engine:TransformersEngine",
     "vllm": "bench.engines.vllm_engine:VLLMEngine",
 }
+ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
+    "transformers": ("device", "prefix_reuse"),
+    "vllm": ("enforce_eager", "gpu_memory_utilization"),
+}
 
 
 class EngineError(BenchError):
@@ -32,5 +36,5 @@ def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
     return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **options)
 
 
-__all__ = ["ENGINES", "Engine", "EngineError", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
+__all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
            "resolve_model", "sha256_folder"]

@@ -77,6 +77,7 @@ def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
 DTYPES = ("float32", "bfloat16", "float16")
+SOURCES = ("pypi_gguf", "path")  # a GGUF file inside a PyPI package | a local HF folder
 
 
 def auto_dtype() -> str:
@@ -149,6 +150,13 @@ def check_adapter(adapter: str | None) -> Path | None:
     return path
 
 
+def adapter_needed(model_id) -> str:
+    """What to do when a model that needs an adapter (model=clone_lora) has none: also said by config checks."""
+    return (f"model={model_id} needs an adapter: add adapter=<folder> with a peft LoRA adapter "
+            "(adapter_config.json + adapter_model.safetensors) trained on the base model; "
+            "peft's `save_pretrained` writes one.")
+
+
 def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
     """Resolve a model config (id, source, path/package, dtype) plus an optional adapter."""
     source = cfg.get("source")
@@ -162,13 +170,9 @@ def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
             raise ModelError(f"model.path '{folder}': not a HF model folder (no config.json)")
     else:
         raise ModelError(f"model '{cfg.get('id')}': field 'source': unknown value '{source}' "
-                         "(expected 'pypi_gguf' or 'path')")
+                         f"(expected one of {', '.join(SOURCES)})")
     if cfg.get("requires_adapter") and check_adapter(adapter) is None:
-        raise ModelError(
-            f"model={cfg.get('id')} needs an adapter: add adapter=<folder> with a peft LoRA adapter "
-            "(adapter_config.json + adapter_model.safetensors) trained on the base model; "
-            "peft's `save_pretrained` writes one."
-        )
+        raise ModelError(adapter_needed(cfg.get("id")))
     adapter_path = check_adapter(adapter)
     dtype = str(cfg.get("dtype", "float32"))
     if dtype == "auto":

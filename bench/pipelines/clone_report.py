@@ -42,6 +42,9 @@ def harness_config(overrides: list[str]) -> dict:
     """The harness config as `python -m bench <overrides>` resolves it (inside or outside a Hydra app)."""
     from hydra.core.global_hydra import GlobalHydra
 
+    from bench.config.schema import register
+
+    register()  # the run config's schemas
     conf_dir = str(Path(__file__).resolve().parent.parent / "conf")
     if GlobalHydra.instance().is_initialized():
         cfg = hydra.compose(config_name="config", overrides=overrides)

@@ -43,7 +43,6 @@ def method_configs(cfg: dict, methods) -> dict[str, dict]:
             persona.update({k: v for k, v in cfg["persona"].items() if k in persona and cfg["persona"].get("set") == "backstory"})
         persona.update(overrides)
         sub["persona"] = persona
-        sub.pop("fidelity_table", None)
         out[m] = sub
     return out
 
@@ -72,12 +71,17 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
 
 
 def fidelity_table(cfg: dict, progress: bool = False) -> Path:
+    """`cfg` is the fidelity_table config: the run config plus its `fidelity_table` section, which is
+    split off so that each method's run sees (and hashes) the run config only."""
+    from bench.config import validate
     from bench.pipelines.run import run
 
+    validate("fidelity_table", cfg)
+    opts, cfg = cfg["fidelity_table"], {k: v for k, v in cfg.items() if k != "fidelity_table"}
     pop = resolve_population(cfg)
     if pop is None:
         raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")
-    methods = cfg.get("fidelity_table", {}).get("methods") or list(METHODS)
+    methods = opts.get("methods") or list(METHODS)
     sections: dict[str, dict] = {}
     folders = {}
     for m, sub in method_configs(cfg, methods).items():

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
+from bench.config import validate
 from bench.engines import ModelSpec, open_engine, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, load_inventory
@@ -22,7 +23,7 @@ from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import resolve_population
-from bench.results.provenance import collect, row_columns
+from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, run_dir_for
 from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
 from bench.results.summary import fidelity_text, summary_text
@@ -66,6 +67,8 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
 
 
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
+    """Run a resolved run config; every value is checked first, as on the command line."""
+    validate("config", cfg)
     inventory, plan, spec = prepare(cfg)
 
     from transformers import AutoTokenizer
@@ -130,5 +133,8 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     if not saved.is_file():
         raise RunFolderError(f"{run_dir}: no config.yaml, not a run folder")
     cfg = yaml.safe_load(saved.read_text())
+    for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
+        cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
+    validate("config", cfg, source=saved)
     return run(cfg, print_summary=False)

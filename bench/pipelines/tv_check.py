@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.administration.administer import Administrator
+from bench.config import validate
 from bench.administration.distributions import label_mass, tempered, total_variation
 from bench.administration.parse import parse_answer
 from bench.hashing import stable_int
@@ -29,9 +30,13 @@ def noise_tv(p: np.ndarray, n: int, seed: int, trials: int = 200) -> float:
 
 
 def tv_check(cfg: dict) -> pd.DataFrame:
+    """`cfg` is the tv_check config: the run config plus its `tv_check` section, split off here so the
+    run config it checks (and names its folder by) holds no tool keys."""
+    validate("tv_check", cfg)
     opts = cfg["tv_check"]
     temp, n = float(opts["temperature"]), int(opts["samples"])
-    cfg = {**cfg, "temperatures": [temp], "repetitions": 1, "administration": "single"}
+    cfg = {k: v for k, v in cfg.items() if k != "tv_check"}
+    cfg.update(temperatures=[temp], repetitions=1, administration="single")
     inventory, plan, spec = prepare(cfg)
     engine = open_engine(cfg, spec)
     try:

