@@ -19,6 +19,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -37,6 +38,8 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debugging(argv)
+    if debug:
+        os.environ["PERSONA_BENCH_DEBUG"] = "1"  # the Hydra job function sees it too
     argv = [a for a in argv if a != "--debug"]
     try:
         return dispatch(argv)

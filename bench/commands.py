@@ -71,7 +71,7 @@ def hydra_command(config_name: str, task: Callable[[dict], object], prog: str) -
             try:
                 task(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
             except BenchError as err:
-                if debugging(sys.argv):
+                if debugging([]):
                     raise
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(2)

@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from bench.writing.corpus import corpus_from_config
-from tests.conftest import REPO, compose, vllm_available
+from tests.conftest import REPO, vllm_available
 
 pytestmark = pytest.mark.slow
 

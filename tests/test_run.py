@@ -18,7 +18,7 @@ import yaml
 from bench.engines.models import ModelError
 from bench.errors import ConfigError
 from bench.instruments import InventoryError
-from bench.pipelines.run import run, run_dir_for
+from bench.pipelines.run import run
 from tests.conftest import REPO, compose
 
 SMALL = ("max_items=5", "repetitions=2", "temperatures=[0,0.7]", "templates=[describe,rate]", "progress=false")

@@ -13,9 +13,9 @@ ENTRY = {"bench.cli", "bench.commands", "bench.__main__"}
 # Each layer may import only from layers after it (and itself).
 LAYERS = [
     {"bench.cli", "bench.commands", "bench.__main__"},
-    {"bench.pipelines", "bench.tools"},
+    {"bench.pipelines", "bench.tools", "bench.config"},
     {"bench.leaderboard", "bench.clone", "bench.personas", "bench.administration"},
-    {"bench.populations", "bench.writing", "bench.engines", "bench.results", "bench.config"},
+    {"bench.populations", "bench.writing", "bench.engines", "bench.results"},
     {"bench.metrics", "bench.instruments"},
     {"bench.errors", "bench.hashing", "bench.resources", "bench.mappings", "bench"},
 ]

@@ -373,10 +373,10 @@ def run_part(cfg: dict, section: str) -> dict:
 
 
 def check_fidelity_table(cfg: dict) -> None:
-    from bench.pipelines.fidelity_table import METHODS
+    from bench.personas import CONDITIONING_METHODS
 
     check_run(run_part(cfg, "fidelity_table"))
-    string_list(cfg, "fidelity_table.methods", optional=True, options=list(METHODS))
+    string_list(cfg, "fidelity_table.methods", optional=True, options=list(CONDITIONING_METHODS))
 
 
 def check_tv_check(cfg: dict) -> None:
@@ -427,7 +427,7 @@ def check_clone(cfg: dict) -> None:
 
 
 def check_clone_report(cfg: dict, inventories, engines) -> None:
-    from bench.pipelines.clone_report import ARMS
+    from bench.clone.arms import ARMS
 
     existing(cfg, "report.adapter", "folder", what=" (the clone's adapter folder)")
     existing(cfg, "report.self_report", "file", what=" (the person's own scores)")

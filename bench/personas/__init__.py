@@ -3,6 +3,6 @@
 by `build_personas` for the run pipeline."""
 
 from bench.personas.model import Persona, PersonaError
-from bench.personas.sets import build_personas, expand_personas, select_personas
+from bench.personas.sets import CONDITIONING_METHODS, build_personas, expand_personas, select_personas
 
-__all__ = ["Persona", "PersonaError", "build_personas", "expand_personas", "select_personas"]
+__all__ = ["CONDITIONING_METHODS", "Persona", "PersonaError", "build_personas", "expand_personas", "select_personas"]

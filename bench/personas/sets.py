@@ -14,6 +14,16 @@ from bench.instruments import Inventory
 from bench.personas.model import Persona, PersonaError
 
 
+# Anthology's ways of conditioning a population: method -> (persona config file, overrides)
+CONDITIONING_METHODS = {
+    "none": ("none", {}),
+    "qa": ("demographic", {"style": "qa"}),
+    "bio": ("demographic", {"style": "bio"}),
+    "portray": ("demographic", {"style": "portray"}),
+    "backstory": ("backstory", {}),
+}
+
+
 def build_personas(cfg: dict, inventory: Inventory) -> tuple[Persona, ...]:
     """The run's personas: population personas for `persona=demographic|backstory`, else the set itself;
     only those named in `persona.ids` when it is given."""

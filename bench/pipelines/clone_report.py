@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from bench.clone.arms import ARMS
 from bench.clone.examples import build_examples, chat_prefix
 from bench.clone.train import CARD, clone_data, output_dir_for, training_hash
 from bench.metrics.clone import mbti_letter_agreement, perplexity, trait_correlations, trait_recovery
@@ -34,7 +35,6 @@ from bench.results.summary import markdown_table
 from bench.writing.retrieval import BM25Retriever
 from bench.results.store import atomic_write_json, atomic_write_text
 
-ARMS = ("base", "profile", "rag", "clone")
 PERSON, PERSON_TRAIN = "person (held-out)", "person (train)"
 
 

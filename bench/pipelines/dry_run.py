@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from bench.administration import Administrator, PromptRenderer
 from bench.engines import open_engine
-from bench.personas import Persona, build_personas, select_personas
+from bench.personas import Persona, select_personas
 from bench.pipelines.run import RunError, prepare
 from bench.results.provenance import collect, row_columns
 

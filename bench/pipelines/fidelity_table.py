@@ -17,26 +17,20 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from bench.personas import CONDITIONING_METHODS
 from bench.populations import PopulationError, resolve_population
 from bench.resources import CONF_DIR
 from bench.results.store import atomic_write_text
 
-METHODS = {  # method -> (persona config file, overrides)
-    "none": ("none", {}),
-    "qa": ("demographic", {"style": "qa"}),
-    "bio": ("demographic", {"style": "bio"}),
-    "portray": ("demographic", {"style": "portray"}),
-    "backstory": ("backstory", {}),
-}
 COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
 
 
 def method_configs(cfg: dict, methods) -> dict[str, dict]:
     out = {}
     for m in methods:
-        if m not in METHODS:
-            raise PopulationError(f"fidelity_table.methods: {m!r} is not one of {', '.join(METHODS)}")
-        name, overrides = METHODS[m]
+        if m not in CONDITIONING_METHODS:
+            raise PopulationError(f"fidelity_table.methods: {m!r} is not one of {', '.join(CONDITIONING_METHODS)}")
+        name, overrides = CONDITIONING_METHODS[m]
         sub = copy.deepcopy(cfg)
         persona = yaml.safe_load((CONF_DIR / "persona" / f"{name}.yaml").read_text())
         if name == "backstory":
@@ -81,7 +75,7 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     pop = resolve_population(cfg)
     if pop is None:
         raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")
-    methods = opts.get("methods") or list(METHODS)
+    methods = opts.get("methods") or list(CONDITIONING_METHODS)
     sections: dict[str, dict] = {}
     folders = {}
     for m, sub in method_configs(cfg, methods).items():
