@@ -262,3 +262,11 @@ def test_plan_counts_conversation_passes_as_the_run_dedups_them(tmp_path):
     assert len(parts) == n["units"][0] and sum(map(len, parts)) == n["response rows"][0] == 8
     passes = sum(p["prompt_hash"].nunique() for p in parts)
     assert n["forward passes"][0] <= passes <= n["forward passes"][1]
+
+
+def test_every_shipped_instrument_persona_set_and_population_validates():
+    files = sorted([*INVENTORY_DIR.glob("*.yaml"), *SURVEY_DIR.glob("*.yaml"), *(CONF_DIR / "persona").glob("*.yaml"),
+                    *(CONF_DIR / "population").glob("*.yaml")])
+    out = bench("validate", *map(str, files), timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == len(files) >= 25

@@ -44,6 +44,8 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
         return f"field '{prefix}{name}'"
 
     for key in data:
+        if key == "defaults" and not prefix:  # the Hydra defaults list naming its typed schema
+            continue
         if key not in FIELDS:
             bad(f"{f(key)}: unknown field (allowed: {', '.join(FIELDS)})")
     name = data.get("name")

@@ -78,7 +78,7 @@ def detect(data: dict) -> str | None:
     if "personas" in data or "roles" in data or "set" in data or data.get("kind") in CORPUS_KINDS:
         return "persona set"
     if any(k in data for k in ("reference", "instrument", "demographics", "attributes")) or (
-            set(data) == {"name"} and data["name"] in ("none", "auto")):
+            set(data) - {"defaults"} == {"name"} and data["name"] in ("none", "auto")):
         return "population config"
     return None
 
