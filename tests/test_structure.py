@@ -17,7 +17,7 @@ LAYERS = [
     {"bench.leaderboard", "bench.clone", "bench.personas", "bench.administration"},
     {"bench.populations", "bench.writing", "bench.engines", "bench.results"},
     {"bench.metrics", "bench.instruments"},
-    {"bench.errors", "bench.hashing", "bench.resources", "bench.mappings", "bench.userfiles", "bench"},
+    {"bench.errors", "bench.hashing", "bench.resources", "bench.mappings", "bench.userfiles", "bench.templates", "bench"},
 ]
 
 

@@ -17,6 +17,7 @@ from bench.errors import BenchError
 from bench.hashing import stable_int
 from bench.instruments import Inventory, Item, substantive_permutation
 from bench.personas import Persona
+from bench.templates import check_template
 
 ORDERS = ("original", "reversed", "shuffled")
 MODES = ("single", "conversation")
@@ -80,7 +81,7 @@ class Plan:
         return tuple(int(i) for i in rng.permutation(n))
 
 
-PLACEHOLDERS = {"item": "x", "left": "x", "right": "x", "options": "x", "n": 5}
+PLACEHOLDERS = ("item", "left", "right", "options", "n")  # what a prompt template may name
 
 
 def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
@@ -88,11 +89,9 @@ def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
         raise PlanError(f"prompt config: no '{kind}' templates for a {kind} inventory")
     available = [Template(str(t["id"]), str(t["text"])) for t in prompt_cfg[kind]]
     for t in available:
-        try:
-            t.text.format(**PLACEHOLDERS)
-        except (KeyError, IndexError, ValueError) as err:
-            raise PlanError(f"prompt template '{t.id}' ({kind}): bad placeholder {err}; "
-                            f"allowed: {', '.join('{' + k + '}' for k in PLACEHOLDERS)}") from None
+        problem = check_template(t.text, PLACEHOLDERS, f"prompt template '{t.id}' ({kind})")
+        if problem:
+            raise PlanError(problem)
     if wanted is None:
         return tuple(available)
     by_id = {t.id: t for t in available}

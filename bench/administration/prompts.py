@@ -8,28 +8,32 @@ from __future__ import annotations
 
 import hashlib
 
-from bench.instruments import Inventory, Item
+from bench.instruments import MAX_OPTIONS, Inventory, Item
 from bench.administration.plan import Participant
+from bench.templates import fill, fill_text
 
 
 def option_lines(inventory: Inventory, item: Item, permutation: tuple[int, ...]) -> str:
+    """"1 = <label>" lines in the shown order; a label is the file's text, shown as written."""
     labels = inventory.scale_of(item).labels
-    return "\n".join(
-        f"{pos + 1} = {labels[canon].format(left=item.left, right=item.right)}"
-        for pos, canon in enumerate(permutation)
-    )
+    return "\n".join(f"{pos + 1} = {labels[canon]}" for pos, canon in enumerate(permutation))
+
+
+def statement(inventory: Inventory, item: Item) -> str:
+    """The item's text through the instrument's stem (only its `{text}` is filled; other braces are text)."""
+    return fill_text(inventory.stem, "{text}", item.text) if inventory.kind in ("likert", "survey") else ""
 
 
 def question_text(inventory: Inventory, participant: Participant, item: Item,
                   permutation: tuple[int, ...]) -> str:
-    statement = inventory.stem.format(text=item.text) if inventory.kind in ("likert", "survey") else ""
-    return participant.template.text.format(
-        item=statement,
-        left=item.left,
-        right=item.right,
-        options=option_lines(inventory, item, permutation),
-        n=len(permutation),
-    )
+    """The config's template filled with the item's texts as values: user text is never a template."""
+    return fill(participant.template.text, {
+        "item": statement(inventory, item),
+        "left": item.left,
+        "right": item.right,
+        "options": option_lines(inventory, item, permutation),
+        "n": len(permutation),
+    }, f"prompt template '{participant.template.id}'")
 
 
 def messages_for(participant: Participant, questions: list[str], answers: list[str],
@@ -59,8 +63,9 @@ class PromptRenderer:
     def labels_for(self, n_options: int) -> list[int]:
         """Token ids of the labels "1".."n" as they follow the answer prefix (not tokenized alone:
         SentencePiece tokenizers add a word-start piece to a lone "3")."""
-        if not 2 <= n_options <= 9:
-            raise ValueError(f"{n_options} options: option labels are the digits 1-9, so 2 to 9 options are supported")
+        if not 2 <= n_options <= MAX_OPTIONS:
+            raise ValueError(f"{n_options} options: option labels are the digits 1-{MAX_OPTIONS}, so 2 to "
+                             f"{MAX_OPTIONS} options are supported")
         base = self.tokenizer(self.answer_prefix, add_special_tokens=False).input_ids
         ids = []
         for d in range(1, n_options + 1):

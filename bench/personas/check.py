@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.instruments.fields import is_int, is_num, nonempty_str
+from bench.templates import check_template
 
 COMMON = ("set", "description", "source", "ids")
 EXPLICIT = ("personas",)
@@ -86,10 +87,9 @@ def check_persona_set(data: dict, prefix: str = "") -> tuple[list[str], list[str
         if not isinstance(header, str):
             bad(f"{f('header')}: {header!r} must be a string (its {{name}} is the persona's name)")
         else:
-            try:
-                header.format(name="x")
-            except (KeyError, IndexError, ValueError) as err:
-                bad(f"{f('header')}: {header!r}: bad placeholder {err} (only {{name}} is filled in)")
+            problem = check_template(header, ("name",), f('header'))
+            if problem:
+                bad(problem)
         if data.get("name") is not None and not isinstance(data["name"], str):
             bad(f"{f('name')}: {data['name']!r} must be a string or null")
     elif set_name == "demographic":

@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.instruments import Inventory, load_inventory
 from bench.personas.model import Persona
+from bench.templates import fill
 from bench.populations import (
     PopulationError,
     human_profiles,
@@ -24,9 +25,11 @@ def demographic_text(profile: pd.Series, pop: dict, survey: Inventory, style: st
     if style == "qa":
         return "\n".join(f"Question: {survey.item(q).text}\nAnswer: {profile[q]}" for q in attrs)
     if style == "bio":
-        return " ".join(attrs[q].get("bio", "{label}").format(label=profile[q]) for q in attrs)
+        return " ".join(fill(attrs[q].get("bio", "{label}"), {"label": profile[q]}, f"population attribute {q}: bio")
+                        for q in attrs)
     if style == "portray":
-        parts = ", ".join(attrs[q].get("portray", "{label}").format(label=profile[q]) for q in attrs)
+        parts = ", ".join(fill(attrs[q].get("portray", "{label}"), {"label": profile[q]},
+                               f"population attribute {q}: portray") for q in attrs)
         return f"Answer the following questions as if you were a person {parts}."
     raise PopulationError(f"persona.style: {style!r} is not one of {', '.join(STYLES)}")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.instruments import Inventory, Item
+from bench.templates import fill, fill_text
 from bench.personas.model import Persona
 from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
 from bench.writing.retrieval import BM25Retriever, tokenize
@@ -30,7 +31,7 @@ def _passage(text: str) -> str:
 
 def item_query(inventory: Inventory, item: Item) -> str:
     if inventory.kind == "likert":
-        return inventory.stem.format(text=item.text)
+        return fill_text(inventory.stem, "{text}", item.text)
     return f"{item.left} {item.right}"
 
 
@@ -50,7 +51,7 @@ def characteristic_passages(corpus: Corpus, n: int, retriever: BM25Retriever | N
 
 def rag_text(name: str, passages: list[str], header: str) -> str:
     quoted = "\n".join(f"- {p}" for p in passages)
-    return f"{header.format(name=name)}\n{quoted}"
+    return f"{fill(header, {'name': name}, 'persona header')}\n{quoted}"
 
 
 def profile_text(name: str, corpus: Corpus, n_passages: int, header: str) -> str:
@@ -61,7 +62,7 @@ def profile_text(name: str, corpus: Corpus, n_passages: int, header: str) -> str
              "in capitals.")
     words = ", ".join(top_words(corpus, 15))
     passages = "\n".join(f"- {p}" for p in characteristic_passages(corpus, n_passages))
-    return (f"{header.format(name=name)}\n{style}\nWords you use most: {words}.\n"
+    return (f"{fill(header, {'name': name}, 'persona header')}\n{style}\nWords you use most: {words}.\n"
             f"Things you have written:\n{passages}")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.instruments.fields import is_int, is_num
 from bench.populations.human import KINDS
+from bench.templates import check_template
 
 FIELDS = ("name", "reference", "instrument", "demographics", "attributes", "sample", "temperature", "split_half",
           "seed")
@@ -174,8 +175,7 @@ def check_attribute(qid: Any, spec: Any, survey, where: str) -> list[str]:
         if not isinstance(text, str):
             bad(f"field '{where}.{key}': {text!r} must be a string")
             continue
-        try:
-            text.format(label="x")
-        except (KeyError, IndexError, ValueError) as err:
-            bad(f"field '{where}.{key}': {text!r}: bad placeholder {err} (only {{label}} is filled in)")
+        problem = check_template(text, ("label",), f"field '{where}.{key}'")
+        if problem:
+            bad(problem)
     return out
