@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_OPTIONS = 9  # a prompt labels options with the digits 1-9, each one token after the answer prefix
+MIN_OPTIONS = 2
 KEYS = {"+": 1, "-": -1, "+1": 1, "-1": -1, 1: 1, -1: -1}  # how an item's keying may be written
 
 

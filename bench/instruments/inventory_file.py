@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.instruments.fields import KEYS, check_header, is_int, is_num, nonempty_str
+from bench.instruments.fields import KEYS, MAX_OPTIONS, MIN_OPTIONS, check_header, is_int, is_num, nonempty_str
 from bench.instruments.model import Dichotomy, Inventory, Item, Scale
 
 REQUIRED = ("id", "name", "version", "source", "licence", "kind", "scale", "traits", "scoring", "items")
@@ -95,8 +95,11 @@ def _scale(s: Any, errors: list[str]) -> Scale | None:
     values, labels = s.get("values"), s.get("labels")
     if not isinstance(values, list) or not all(is_int(v) for v in values):
         err(f"field 'scale.values': {repr(values)} must be a list of integers")
-    elif len(values) < 2:
-        err(f"field 'scale.values': {repr(values)} must have at least 2 options")
+    elif len(values) < MIN_OPTIONS:
+        err(f"field 'scale.values': {repr(values)} must have at least {MIN_OPTIONS} options")
+    elif len(values) > MAX_OPTIONS:
+        err(f"field 'scale.values': {repr(values)}: {len(values)} options; a prompt labels options with the "
+            f"digits 1-{MAX_OPTIONS} (one token each), so at most {MAX_OPTIONS}")
     elif any(b <= a for a, b in zip(values, values[1:])):
         err(f"field 'scale.values': {repr(values)} must be distinct and increasing")
     if not isinstance(labels, list) or not all(nonempty_str(v) for v in labels):

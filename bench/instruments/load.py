@@ -7,12 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.instruments.inventory_file import build_inventory
 from bench.instruments.model import Inventory, InventoryError
 from bench.instruments.survey_file import build_survey
 from bench.resources import INVENTORY_DIR, SURVEY_DIR
+from bench.userfiles import UserFileError, parse_yaml, read_bounded
 
 
 def build_instrument(data: Any, errors: list[str]) -> Inventory | None:
@@ -32,6 +31,8 @@ def resolve_inventory_path(name_or_path: str | Path) -> Path:
     s = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in s or "\\" in s or s.endswith((".yaml", ".yml")):
         path = Path(s).expanduser()
+        if path.is_dir():
+            raise InventoryError(f"{s}: is a folder, not an inventory file")
         if not path.is_file():
             raise InventoryError(f"{s}: inventory file not found")
         return path.resolve()
@@ -47,13 +48,14 @@ def resolve_inventory_path(name_or_path: str | Path) -> Path:
 
 
 def load_inventory(name_or_path: str | Path) -> Inventory:
-    """Load `inventories/<name>.yaml` or a user's own file, validating every field."""
+    """Load `inventories/<name>.yaml` or a user's own file, validating every field; the bounded reader
+    refuses a huge file or an alias bomb at once, naming it."""
     path = resolve_inventory_path(name_or_path)
-    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_bounded(path, what="inventory file")
+        data = parse_yaml(raw, str(path))
+    except UserFileError as exc:
+        raise InventoryError(str(exc)) from None
     errors: list[str] = []
     inv = build_instrument(data, errors)
     if errors:

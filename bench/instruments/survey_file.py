@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.instruments.fields import check_header
+from bench.instruments.fields import MAX_OPTIONS, MIN_OPTIONS, check_header
 from bench.instruments.fields import is_num as _num
 from bench.instruments.fields import nonempty_str as _text
 from bench.instruments.model import Inventory, Item, Scale
@@ -31,7 +31,6 @@ OPTIONAL = ("notes", "topics")
 ITEM_FIELDS = ("id", "text", "options", "topic", "randomize")
 OPTION_FIELDS = ("label", "code", "ordinal", "refusal")
 RANDOMIZE = ("none", "reverse", "shuffle")
-MAX_OPTIONS = 9  # option labels are the digits 1-9
 
 
 def build_survey(data: dict, errors: list[str]) -> Inventory | None:
@@ -103,11 +102,12 @@ def _question(it: Any, n: int, topics: dict, seen: set[str], err) -> Item | None
 
 
 def _options(raw: Any, where: str, bad) -> Scale | None:
-    if not isinstance(raw, list) or len(raw) < 2:
-        bad(f"field 'options': {raw!r} must be a list of at least 2 options")
+    if not isinstance(raw, list) or len(raw) < MIN_OPTIONS:
+        bad(f"field 'options': {raw!r} must be a list of at least {MIN_OPTIONS} options")
         return None
     if len(raw) > MAX_OPTIONS:
-        bad(f"field 'options': {len(raw)} options; option labels are the digits 1-9, so at most {MAX_OPTIONS}")
+        bad(f"field 'options': {len(raw)} options; option labels are the digits 1-{MAX_OPTIONS}, "
+            f"so at most {MAX_OPTIONS}")
         return None
     labels, codes, ordinal = [], [], []
     substantive = 0
