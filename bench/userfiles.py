@@ -8,6 +8,7 @@ bad line. Shipped files are small and alias-free, so they pass the same checks.
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from bench.errors import BenchError
 
 MAX_YAML_BYTES = 8 * 1024 * 1024  # the largest shipped instrument is ~40 KB; a config a few KB
 MAX_YAML_NODES = 1_000_000  # values after aliases are expanded; a 40 KB instrument has ~5,000
+MAX_YAML_DEPTH = 64  # nested lists/mappings; shipped files nest 4 deep; 100,000 `[` crash the C composer
+MAX_JSONL_BYTES = 1024 ** 3  # a corpus of JSON lines may be large; a file over 1 GiB is not a corpus
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -54,16 +57,49 @@ def expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 
 
 def parse_yaml(text: bytes | str, label: str, max_nodes: int = MAX_YAML_NODES) -> Any:
-    """Safe YAML whose size after alias expansion is measured on the node graph before any value is built."""
+    """Safe YAML, refused before any value is built when it nests too deep (one pass over its events) or
+    its size after alias expansion (measured on the node graph) is over `max_nodes`."""
     try:
-        root = yaml.compose(text, Loader=LOADER)
-        size = expanded_size(root, {}) if root is not None else 0
-        if size > max_nodes:
-            raise UserFileError(f"{label}: its aliases (*name) expand to {size:,} values, over the limit of "
-                                f"{max_nodes:,}; refused as an alias bomb: write the values out")
-        return yaml.load(text, Loader=LOADER)
+        depth = aliases = 0
+        for event in yaml.parse(text, Loader=LOADER):  # events come one by one: nothing is built yet
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise UserFileError(f"{label}: lists and mappings nested over {MAX_YAML_DEPTH} deep "
+                                        f"(at line {event.start_mark.line + 1}); refused before it is built")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        loader = LOADER(text)
+        try:
+            root = loader.get_single_node()
+            size = expanded_size(root, {}) if root is not None else 0
+            check_size(size, aliases, max_nodes, label)
+            return None if root is None else loader.construct_document(root)  # the nodes measured, not a reparse
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
-        raise UserFileError(f"{label}: not valid YAML: {' '.join(str(err).split())}") from None
+        raise UserFileError(f"{label}: not valid YAML: {yaml_problem(err)}") from None
+
+
+def check_size(size: int, aliases: int, max_nodes: int, label: str) -> None:
+    """Refuse a document of more than `max_nodes` values: an alias bomb, or simply too many values."""
+    if size > max_nodes and not aliases:
+        raise UserFileError(f"{label}: {size:,} values, over the limit of {max_nodes:,} for one file")
+    if size > max_nodes:
+        raise UserFileError(f"{label}: its aliases (*name) expand to {size:,} values, over the limit of "
+                            f"{max_nodes:,}; refused as an alias bomb: write the values out")
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error on one line: the problem and where it is (line and column, counted from 1)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if not problem or mark is None:
+        return " ".join(str(err).split())
+    context = getattr(err, "context", None)
+    return f"{problem}{f' ({context})' if context else ''} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_yaml(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "YAML file") -> Any:
@@ -71,11 +107,17 @@ def load_yaml(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "YAML f
     return parse_yaml(read_bounded(path, limit, what), str(path))
 
 
-def read_jsonl(path: Path | str) -> list[dict]:
-    """One JSON object per line; a bad line is named by file and line number (blank lines are skipped)."""
+def read_jsonl(path: Path | str, limit: int = MAX_JSONL_BYTES) -> list[dict]:
+    """One JSON object per line; a bad line (torn, not UTF-8, nested too deep) is named by file and line
+    number. Blank lines are skipped; a UTF-8 byte-order mark at the start is allowed."""
     p = Path(path)
+    data = read_bounded(p, limit, "JSON lines file").removeprefix(codecs.BOM_UTF8)
     rows = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
+    for n, raw in enumerate(data.split(b"\n"), 1):  # not splitlines(): U+2028 may sit inside a JSON string
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise UserFileError(f"{p}: line {n}: not UTF-8 text (byte {err.start + 1} of the line)") from None
         if not line.strip():
             continue
         try:
@@ -83,6 +125,8 @@ def read_jsonl(path: Path | str) -> list[dict]:
         except json.JSONDecodeError as err:
             raise UserFileError(f"{p}: line {n}: not valid JSON ({err.msg}); a torn last line means the "
                                 "writer was killed mid-line") from None
+        except RecursionError:
+            raise UserFileError(f"{p}: line {n}: JSON nested too deep to read") from None
         if not isinstance(row, dict):
             raise UserFileError(f"{p}: line {n}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
