@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from bench.personas import CONDITIONING_METHODS
 from bench.populations import PopulationError, resolve_population
 from bench.resources import CONF_DIR
 from bench.results.store import atomic_write_text
+from bench.userfiles import load_yaml
 
 COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
 
@@ -32,7 +32,7 @@ def method_configs(cfg: dict, methods) -> dict[str, dict]:
             raise PopulationError(f"fidelity_table.methods: {m!r} is not one of {', '.join(CONDITIONING_METHODS)}")
         name, overrides = CONDITIONING_METHODS[m]
         sub = copy.deepcopy(cfg)
-        persona = yaml.safe_load((CONF_DIR / "persona" / f"{name}.yaml").read_text())
+        persona = load_yaml(CONF_DIR / "persona" / f"{name}.yaml")
         if name == "backstory":
             persona.update({k: v for k, v in cfg["persona"].items() if k in persona and cfg["persona"].get("set") == "backstory"})
         persona.update(overrides)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from bench.errors import BenchError
 from bench.hashing import stable_int
 from bench.instruments import Inventory
 from bench.populations.human import load_reference
 from bench.resources import CONF_DIR
+from bench.userfiles import load_yaml
 
 AUTO_REFERENCE = {"ipip25": "psych_bfi"}  # instruments whose human reference ships with the package
 
@@ -30,7 +30,7 @@ def resolve_population(cfg: dict) -> dict | None:
         ref = AUTO_REFERENCE.get(inv.get("name")) if not inv.get("path") else None
         if ref is None:
             return None
-        pop = yaml.safe_load((CONF_DIR / "population" / f"{ref}.yaml").read_text())
+        pop = load_yaml(CONF_DIR / "population" / f"{ref}.yaml")
         pop.pop("defaults", None)  # the file's link to its schema, not a setting
     if pop.get("name", "none") == "none":
         return None

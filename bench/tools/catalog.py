@@ -9,10 +9,9 @@ import importlib.util
 import re
 from pathlib import Path
 
-import yaml
-
 from bench.errors import BenchError
 from bench.resources import CONF_DIR, INVENTORY_DIR, SURVEY_DIR
+from bench.userfiles import UserFileError, load_yaml as read_yaml
 
 KINDS = ("inventories", "surveys", "personas", "populations", "models", "engines")
 
@@ -40,12 +39,11 @@ def leading_comment(path: Path) -> str:
 
 
 def load_yaml(path: Path):
+    """A conf file through the bounded reader; a bad one is listed with its problem, not raised."""
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return {"_error": f"not valid YAML ({getattr(exc, 'problem', None) or str(exc).splitlines()[0]}"
-                          f"{f', line {mark.line + 1}' if mark else ''}); see `persona-bench validate {path}`"}
+        return read_yaml(path)
+    except UserFileError as exc:
+        return {"_error": f"{str(exc).removeprefix(f'{path}: ')}; see `persona-bench validate {path}`"}
 
 
 def instrument_lines(folder: Path) -> list[tuple[str, str]]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from bench.errors import BenchError
+from bench.userfiles import UserFileError, parse_yaml, read_bounded
 
 INSTRUMENT_KINDS = ("likert", "bipolar", "survey")
 CORPUS_KINDS = ("rag", "profile")
@@ -37,6 +36,7 @@ class FileReport:
 
 
 def read_yaml(path: Path, report: FileReport):
+    """The file's YAML through the bounded reader (size and alias caps), or None with the problem noted."""
     if not path.exists():
         report.problems.append("file not found")
         return None
@@ -44,17 +44,19 @@ def read_yaml(path: Path, report: FileReport):
         report.problems.append("is a folder, not a file")
         return None
     try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        report.problems.append("not a text file (not UTF-8), so not YAML")
+        raw = read_bounded(path, what="YAML file")
+    except UserFileError as err:
+        report.problems.append(str(err).removeprefix(f"{path}: "))
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        report.problems.append(f"not valid YAML: {problem}{where}")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        report.problems.append(f"not a text file (not UTF-8: byte {err.start}), so not YAML")
+        return None
+    try:
+        data = parse_yaml(text, str(path))
+    except UserFileError as err:
+        report.problems.append(str(err).removeprefix(f"{path}: "))
         return None
     if data is None:
         report.problems.append(f"empty file (no YAML content); expected {EXPECTED}")
