@@ -230,14 +230,14 @@ def clone_report(cfg: dict) -> dict:
     spec = resolve_model(cfg["model"])
     adapter = Path(str(r.get("adapter") or output_dir_for(cfg, data)))
     card = check_adapter_card(adapter, spec) if "clone" in r["arms"] else None
+    inventory = load_inventory(r["inventory"])
     self_report = None
     if r.get("self_report"):
-        reports = load_self_reports(r["self_report"])
+        reports = self_reports_for(r["self_report"], inventory)
         self_report = reports.get(data.corpus.author) or (next(iter(reports.values())) if len(reports) == 1 else None)
         if self_report is None:
             raise CorpusError(f"{r['self_report']}: no report for author '{data.corpus.author}'")
     name = report_run_name(cfg, data.corpus.author, data.corpus.fingerprint()["sha256"])
-    inventory = load_inventory(r["inventory"])
     mbti_inv = load_inventory(r["mbti_inventory"]) if r.get("mbti_inventory") else None
 
     from bench.pipelines.run import run
@@ -337,13 +337,20 @@ def report_text(cfg, data, card, inventory, self_report, result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def self_reports_for(path: str, inventory) -> dict:
+    """The self-reports on the inventory's scale and traits, read before any model work: a typo in a
+    trait code or a score off the scale fails now, named, not after the runs."""
+    target = (inventory.scale.low, inventory.scale.high) if inventory.scale is not None else (1.0, 5.0)
+    return load_self_reports(path, target, tuple(inventory.trait_names))
+
+
 def population_report(cfg: dict) -> dict:
     """Many authors, each with a self-report: per-trait correlation of recovered vs reported scores."""
     r = cfg["report"]
     if not r.get("self_report"):
         raise CorpusError("report.self_report: a population report (author column, no corpus.author) needs the "
                           "authors' self-reports (YAML or CSV)")
-    reports = load_self_reports(r["self_report"])
+    reports = self_reports_for(r["self_report"], load_inventory(r["inventory"]))
     corpora = corpus_from_config(cfg["corpus"])
     authors = list(corpora)
     missing = [a for a in authors if a not in reports]

