@@ -217,15 +217,16 @@ def _fmt(v: Any) -> Any:
 def _literal(text: Any, path: Path, question: str, column: str) -> Any:
     try:
         return ast.literal_eval(str(text))
-    except (ValueError, SyntaxError):
-        raise HumanDataError(f"{path}: question {question!r}: column {column!r}: {text!r} is not a Python literal") from None
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        raise HumanDataError(f"{path}: question {question!r}: column {column!r}: {str(text)[:80]!r} is not a "
+                             "Python literal") from None
 
 
 def _read_info(path: Path) -> tuple[dict, dict, dict, dict]:
     """info.csv -> options, ordinal (None = refusal), text, codes per question key."""
     if not path.is_file():
         raise HumanDataError(f"{path}: file not found (an OpinionQA wave folder holds info.csv)")
-    info = pd.read_csv(path)
+    info = read_table(path)
     for col in ("key", "option_mapping", "question", "option_ordinal"):
         if col not in info.columns:
             raise HumanDataError(f"{path}: column {col!r} missing (columns: {list(info.columns)})")
@@ -241,6 +242,9 @@ def _read_info(path: Path) -> tuple[dict, dict, dict, dict]:
                 isinstance(o, (int, float)) for o in ords):
             raise HumanDataError(f"{path}: question {q!r}: column 'option_ordinal': {row['option_ordinal']!r} "
                                  f"must list at most {len(mapping)} numbers (one per substantive option)")
+        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in mapping):
+            raise HumanDataError(f"{path}: question {q!r}: column 'option_mapping': {row['option_mapping']!r} "
+                                 "must map numeric codes to labels")
         labels = tuple(mapping.values())
         # OpinionQA convention: option_ordinal covers the leading substantive options; the rest
         # ("Refused", "Not sure", "Other view", ...) are non-ordinal and reported apart.
@@ -249,6 +253,26 @@ def _read_info(path: Path) -> tuple[dict, dict, dict, dict]:
         text[q] = str(row["question"])
         codes[q] = tuple(float(c) for c in mapping)
     return options, ordinal, text, codes
+
+
+def read_table(path: Path, **kwargs) -> pd.DataFrame:
+    """A CSV of human data, or a HumanDataError naming the file (not UTF-8, torn rows, empty)."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except UnicodeDecodeError as exc:
+        raise HumanDataError(f"{path}: not UTF-8 text (byte {exc.start + 1}), so not a CSV file") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise HumanDataError(f"{path}: not a readable CSV file: {' '.join(str(exc).split())}") from None
+
+
+def file_path(path: str | Path, what: str) -> Path:
+    """The path of a human data file that exists and is a file (a folder is named as one)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise HumanDataError(f"{p}: is a folder, not {what}")
+    if not p.is_file():
+        raise HumanDataError(f"{p}: file not found")
+    return p
 
 
 def opinionqa_attributes(wave_dir: str | Path) -> list[str]:
@@ -279,9 +303,13 @@ def load_opinionqa(wave_dir: str | Path, attributes: Sequence[str] | None = None
         if not path.is_file():
             raise HumanDataError(f"{path}: file not found (attribute {attr!r}; available: {opinionqa_attributes(wave)})")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise HumanDataError(f"{path}: not UTF-8 text (byte {exc.start + 1}), so not JSON") from None
         except json.JSONDecodeError as exc:
-            raise HumanDataError(f"{path}: not valid JSON: {exc}") from None
+            raise HumanDataError(f"{path}: not valid JSON: {exc}; a torn file: download it again") from None
+        except RecursionError:
+            raise HumanDataError(f"{path}: JSON nested too deep to read") from None
         if not isinstance(data, dict):
             raise HumanDataError(f"{path}: top level must be a mapping of question -> groups")
         for q, groups in data.items():
@@ -388,9 +416,7 @@ def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None 
     """
     import pyreadstat
 
-    path = Path(path)
-    if not path.is_file():
-        raise HumanDataError(f"{path}: file not found")
+    path = file_path(path, "an SPSS .sav file")
     try:
         frame, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
     except Exception as exc:
@@ -428,13 +454,10 @@ def load_answer_csv(path: str | Path, columns: Mapping[str, str], respondent_col
     written in the file (as text). Without it cells must be numbers. With an instrument, every value
     must be one of the item's Scale.values.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HumanDataError(f"{path}: file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=True)
-    except Exception as exc:
-        raise HumanDataError(f"{path}: not a readable CSV file: {exc}") from None
+    path = file_path(path, "a CSV file")
+    if not isinstance(columns, Mapping) or not columns:
+        raise HumanDataError(f"{path}: field 'columns': {columns!r:.80} must map item ids to CSV columns")
+    frame = read_table(path, dtype=str, keep_default_na=True)
     where = str(path)
     for iid, col in columns.items():
         if col not in frame.columns:
@@ -444,6 +467,9 @@ def load_answer_csv(path: str | Path, columns: Mapping[str, str], respondent_col
         unknown = [i for i in columns if i not in known]
         if unknown:
             raise HumanDataError(f"{where}: item id(s) {unknown} are not in instrument {instrument.id!r}")
+    if value_map is not None and not isinstance(value_map, Mapping):
+        raise HumanDataError(f"{path}: field 'value_map': {value_map!r:.80} must map raw cells to option values "
+                             "(or item ids to such mappings)")
     per_item = bool(value_map) and all(isinstance(v, Mapping) for v in value_map.values())
     ids = _ids(frame, respondent_column, where)
     answers = pd.DataFrame(index=ids)
