@@ -262,8 +262,9 @@ def _report(author: str, entry, source: str, scale: tuple[float, float] | None,
             raise CorpusError(f"{where}: {value!r} is not a finite number")
         lo, hi = scale if scale is not None else target
         if not lo <= v <= hi:
-            given = "scale" if scale is not None else "the inventory's scale (give 'scale: [low, high]' for another)"
-            raise CorpusError(f"{where}: {_num(v)} outside {given} [{_num(lo)}, {_num(hi)}]")
+            which, hint = ("scale", "") if scale is not None else (
+                "the inventory's scale", " (give 'scale: [low, high]' for scores on another scale)")
+            raise CorpusError(f"{where}: {_num(v)} outside {which} [{_num(lo)}, {_num(hi)}]{hint}")
         if scale is not None:
             v = target[0] + (v - lo) * (target[1] - target[0]) / (hi - lo)
         out.append((str(code), v))
