@@ -167,8 +167,11 @@ def test_markdown_and_json_hold_every_run(site):
     for rec in board.runs:
         assert rec.path.name in md
     header = md.splitlines()[2]
-    assert header.startswith("| model") and "alpha (mean)" in header and "mean_wd human LB" in header
-    assert "<script>" not in md and "&lt;script&gt;" in md
+    # (an underscore is backslash-escaped in Markdown: it renders as mean_wd)
+    assert header.startswith("| model") and "alpha (mean)" in header and "mean\\_wd human LB" in header
+    # Markdown escaping, not HTML escaping: markup characters backslash-escaped, quotes left as quotes
+    assert "<script>" not in md and "\\<script\\>" in md and "&lt;" not in md and "&#" not in md
+    assert 'evil"model' in md
     payload = json.loads((out / "leaderboard.json").read_text())
     assert len(payload["runs"]) == 5 and payload["key"] == ["model", "inventory", "persona", "scoring", "engine"]
 
@@ -259,9 +262,14 @@ def test_cli_builds_and_commits_to_gh_pages(real_runs, crafted_runs, tmp_path):
     # Publishing the same site again adds no commit; a changed site adds one on top.
     names = [p.name for p in real_runs.iterdir()]
     assert "nothing to commit" in publish_gh_pages(out, repo, names)
-    (out / "extra.txt").write_text("x")
+    # A file the leaderboard did not write is never published; a rebuilt site adds a commit on top.
+    (out / "private-notes.txt").write_text("x")
+    assert "nothing to commit" in publish_gh_pages(out, repo, names)
+    (out / "private-notes.txt").unlink()
+    build_leaderboard([real_runs, crafted_runs], out, title="another title")
     assert "committed" in publish_gh_pages(out, repo, names)
     assert int(_git(repo, "rev-list", "--count", "gh-pages")) == 2
+    assert "private-notes.txt" not in _git(repo, "ls-tree", "-r", "--name-only", "gh-pages")
 
 
 def test_hf_push_is_skipped_without_a_token(tmp_path, monkeypatch):

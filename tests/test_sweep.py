@@ -78,7 +78,7 @@ def test_multirun_goes_through_slurm_and_merges(cluster, sweep, tmp_path):
     assert len(merged) == report["responses"] == 2 * 3
     for r in runs:  # every row of every run, unchanged, under the run's name
         own = pd.read_parquet(r / "responses.parquet")
-        mine = merged[merged["run"] == r.name].drop(columns="run").reset_index(drop=True)
+        mine = merged[merged["run"] == r.name].drop(columns=["run", "run_id"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(mine, own)
     assert set(merged.groupby("run")["option_order"].first()) == {"original", "reversed"}
     metrics = pd.read_csv(tmp_path / "merged" / "metrics.csv")

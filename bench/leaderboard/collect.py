@@ -4,6 +4,9 @@ A run folder is any folder holding `config.yaml` or `metrics.json` (written by `
 Required: config.yaml, metrics.json, provenance.json. Optional: scores.parquet,
 responses.parquet (answer and temperature columns only), fidelity.csv; a bad optional file is noted
 and left out. Nothing else in the folder is read, so no free text beyond the config reaches a page.
+config.yaml goes through `bench.userfiles.load_yaml` and the JSON files through a size-capped read, so
+a 1 KB alias bomb or a huge file is a skipped folder with its reason, never a hang. The walk follows a
+symbolic link at most once (a link loop is walked once) and skips folders it cannot read.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from bench.errors import BenchError
+from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
 MARKERS = ("config.yaml", "metrics.json")
 RESPONSE_COLUMNS = ["persona_id", "temperature", "trait", "answer", "invalid"]
+MAX_JSON_BYTES = 64 * 1024 * 1024  # metrics.json of a large run is a few MB
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a run's config.yaml is a few KB; persona texts make it larger
+MAX_FOLDERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -45,34 +51,68 @@ class RunFolderError(BenchError):
 
 
 def find_run_folders(roots) -> list[Path]:
-    """Run folders under each root (a root may itself be one), sorted, without duplicates."""
+    """Run folders under each root (a root may itself be one), sorted, without duplicates; each real
+    folder is visited once, so a symbolic link loop ends, and an unreadable folder is passed over."""
     found: dict[Path, None] = {}
+    visited: set[Path] = set()
 
     def walk(folder: Path) -> None:
-        if any((folder / m).is_file() for m in MARKERS):
-            found[folder.resolve()] = None
+        real = folder.resolve()
+        if real in visited:
             return
-        for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        visited.add(real)
+        if len(visited) > MAX_FOLDERS:
+            raise RunFolderError(f"results folder {folder}: over {MAX_FOLDERS:,} folders below it; name the "
+                                 "folder that holds the run folders")
+        if any((folder / m).is_file() for m in MARKERS):
+            found[real] = None
+            return
+        try:
+            children = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_dir())
+        except OSError:
+            return
+        for child in children:
             walk(child)
 
     for root in roots:
         root = Path(root)
         if not root.is_dir():
-            raise RunFolderError(f"results folder {root} does not exist")
+            raise RunFolderError(f"results folder {root} does not exist" if not root.exists()
+                                 else f"results folder {root} is not a folder")
         walk(root)
     return sorted(found)
 
 
-def _read_mapping(path: Path, loader) -> dict:
-    if not path.is_file():
+def _read_mapping(path: Path, parse) -> dict:
+    if not path.exists() and not path.is_symlink():
         raise RunFolderError(f"{path.name} is missing (the run is unfinished or was interrupted)")
     try:
-        value = loader(path.read_text())
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as err:
-        raise RunFolderError(f"{path.name} is malformed: {str(err).splitlines()[0][:200]}") from err
+        value = parse(path)
+    except UserFileError as err:
+        raise RunFolderError(f"{path.name} is malformed: {str(err).splitlines()[0][:300]}") from None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise RunFolderError(f"{path.name} is malformed: {first}") from None
     if not isinstance(value, dict):
         raise RunFolderError(f"{path.name} is malformed: expected a mapping, got {type(value).__name__}")
     return value
+
+
+def read_json(path: Path) -> object:
+    """A JSON file of a run folder, refused over MAX_JSON_BYTES before it is read."""
+    return json.loads(read_bounded(path, MAX_JSON_BYTES, "JSON file").decode("utf-8"))
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """fidelity.csv, refused over MAX_JSON_BYTES (one row per question: a few KB)."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise RunFolderError(f"{size:,} bytes, over the {MAX_JSON_BYTES:,}-byte limit")
+    return pd.read_csv(path)
+
+
+def read_config(path: Path) -> object:
+    return load_yaml(path, MAX_CONFIG_BYTES, "run config")
 
 
 def _optional(path: Path, reader, notes: list[str]):
@@ -88,13 +128,13 @@ def _optional(path: Path, reader, notes: list[str]):
 def read_run(folder: Path) -> RunRecord:
     """One run folder; RunFolderError (naming the file) when a required file is missing or malformed."""
     folder = Path(folder)
-    config = _read_mapping(folder / "config.yaml", yaml.safe_load)
-    metrics = _read_mapping(folder / "metrics.json", json.loads)
-    provenance = _read_mapping(folder / "provenance.json", json.loads)
+    config = _read_mapping(folder / "config.yaml", read_config)
+    metrics = _read_mapping(folder / "metrics.json", read_json)
+    provenance = _read_mapping(folder / "provenance.json", read_json)
     notes: list[str] = []
     scores = _optional(folder / "scores.parquet", pd.read_parquet, notes)
     answers = _optional(folder / "responses.parquet", lambda p: pd.read_parquet(p, columns=RESPONSE_COLUMNS), notes)
-    fidelity = _optional(folder / "fidelity.csv", pd.read_csv, notes)
+    fidelity = _optional(folder / "fidelity.csv", read_csv, notes)
     return RunRecord(folder, config, metrics, provenance, scores, answers, fidelity, tuple(notes))
 
 

@@ -8,6 +8,7 @@ plotted alone.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -18,15 +19,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.results.store import atomic_write_bytes  # noqa: E402
+
 plt.rcParams.update({"svg.hashsalt": "persona-bench", "font.size": 9})
 _HUMAN_WIDE = re.compile(r"^human_p?(\d+)$")
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The chart as an SVG file that appears whole or not at all."""
     fig.tight_layout()
-    fig.savefig(path, format="svg", metadata={"Date": None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -112,4 +117,60 @@ def temperature_curves(scores: pd.DataFrame | None, metrics: dict, path: Path) -
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_xlabel("temperature")
     ax2.set_title("Invalid rate")
+    return _save(fig, path)
+
+
+_P_COL = re.compile(r"^(model|human)_p(\d+)$")
+MAX_QUESTIONS_DRAWN = 8
+
+
+def question_shares(fidelity: pd.DataFrame | None, metrics: dict) -> list[tuple[str, list[str], list, list | None]]:
+    """Per survey question: (item id, option labels, model shares, human shares or None), from fidelity.csv
+    (model_p<k>/human_p<k> per question) or, without a human reference, metrics.json question_distributions."""
+    out = []
+    if fidelity is not None and not fidelity.empty and "item_id" in fidelity:
+        cols = {}
+        for c in fidelity.columns:
+            if m := _P_COL.match(str(c)):
+                cols.setdefault(int(m.group(2)), {})[m.group(1)] = c
+        ks = sorted(k for k, v in cols.items() if "model" in v)
+        if ks:
+            for _, r in fidelity.iterrows():
+                n = pd.to_numeric(r.get("n_options"), errors="coerce")
+                use = [k for k in ks if pd.isna(n) or k <= n] or ks
+                model = [float(pd.to_numeric(r[cols[k]["model"]], errors="coerce")) for k in use]
+                human = ([float(pd.to_numeric(r[cols[k]["human"]], errors="coerce")) for k in use]
+                         if all("human" in cols[k] for k in use) else None)
+                out.append((str(r["item_id"]), [str(k) for k in use], model, human))
+            return out
+    rows = [r for r in metrics.get("question_distributions") or [] if isinstance(r, dict)]
+    by_item: dict[str, list] = {}
+    for r in rows:
+        share = pd.to_numeric(r.get("share"), errors="coerce")
+        by_item.setdefault(str(r.get("item_id")), []).append((str(r.get("option")), float(share)))
+    return [(item, [o for o, _ in v], [s for _, s in v], None) for item, v in by_item.items()]
+
+
+def question_distributions(fidelity: pd.DataFrame | None, metrics: dict, path: Path) -> Path | None:
+    """A survey's answer shares per question, model beside humans when the run has a reference (the
+    first MAX_QUESTIONS_DRAWN questions; the page's tables hold them all)."""
+    shown = question_shares(fidelity, metrics)[:MAX_QUESTIONS_DRAWN]
+    if not shown:
+        return None
+    ncols = min(len(shown), 2)
+    nrows = (len(shown) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.4 * nrows), squeeze=False)
+    for ax, (item, options, model, human) in zip(axes.flat, shown):
+        x = np.arange(len(options))
+        width = 0.4 if human is not None else 0.6
+        ax.bar(x - (width / 2 if human is not None else 0), np.nan_to_num(model), width, label="model",
+               color="#4c72b0")
+        if human is not None:
+            ax.bar(x + width / 2, np.nan_to_num(human), width, label="humans", color="#dd8452")
+        ax.set_xticks(x, [o[:12] for o in options], fontsize=7)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(item[:40], fontsize=8)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
     return _save(fig, path)

@@ -4,17 +4,23 @@ to a Hugging Face dataset when a token is set (skipped, saying so, when it is no
 The git side works in a throw-away repository that fetches the branch, replaces its files with the
 site, commits with a message naming the runs and pushes back; the target's own checkout is never
 touched, so pushing works as long as the branch is not the one checked out there.
+
+Only the files the site's manifest (`.persona-bench-site.json`) lists are published, so a folder that
+also holds results or private files publishes none of them, and a folder without a manifest is refused.
+In the branch, only files the branch's previous manifest lists are replaced or removed: a CNAME or any
+file someone else committed stays, and a file of ours that would overwrite one of theirs is refused.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.leaderboard.site import SITE_MANIFEST, TOOL
+from bench.results.outdir import OutputFolderError, OwnedFolder, read_manifest
 
 
 class PublishError(BenchError):
@@ -33,11 +39,32 @@ def commit_message(run_names: list[str]) -> str:
     return head + "\n\n" + "".join(f"- {name}\n" for name in run_names)
 
 
+def site_files(site: Path) -> list[str]:
+    """The files of a built site, as its manifest lists them; PublishError for a folder that is not one."""
+    site = Path(site)
+    if not (site / SITE_MANIFEST).is_file():
+        raise PublishError(f"{site} holds no {SITE_MANIFEST}: not a site built by {TOOL}; build the "
+                           "leaderboard first (only the files it lists are published)")
+    try:
+        files = sorted(read_manifest(site / SITE_MANIFEST, TOOL))
+    except OutputFolderError as err:
+        raise PublishError(str(err)) from None
+    if "index.html" not in files:
+        raise PublishError(f"{site / SITE_MANIFEST}: lists no index.html; rebuild the leaderboard")
+    root = site.resolve()
+    for rel in files:
+        path = site / rel
+        if path.is_symlink() or not path.is_file() or root not in path.resolve().parents:
+            raise PublishError(f"{path}: listed in {SITE_MANIFEST} but not a regular file inside {site}; "
+                               "rebuild the leaderboard")
+    return files
+
+
 def publish_gh_pages(site: Path, repo: str | Path, run_names: list[str], branch: str = "gh-pages") -> str:
-    """Commit the site folder as the whole content of `branch` of `repo` (a path or URL) and push it."""
+    """Commit the site's files to `branch` of `repo` (a path or URL), replacing only the files the branch's
+    previous manifest lists, and push it."""
     site, target = Path(site), str(repo)
-    if not (site / "index.html").is_file():
-        raise PublishError(f"{site} holds no index.html: build the leaderboard first")
+    files = site_files(site)
     if Path(target).exists():
         target = str(Path(target).resolve())
     exists = _git("ls-remote", "--exit-code", "--heads", target, branch, check=False)
@@ -52,10 +79,14 @@ def publish_gh_pages(site: Path, repo: str | Path, run_names: list[str], branch:
             _git("checkout", "-q", "-B", branch, "FETCH_HEAD", cwd=work)
         else:
             _git("checkout", "-q", "--orphan", branch, cwd=work)
-        for entry in work.iterdir():
-            if entry.name != ".git":
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        shutil.copytree(site, work, dirs_exist_ok=True)
+        owned = OwnedFolder(work, TOOL, SITE_MANIFEST, exclusive=False)
+        try:
+            owned.check(files)
+        except OutputFolderError as err:
+            raise PublishError(f"branch {branch} of {target}: {err}") from None
+        for rel in files:
+            owned.write_bytes(rel, (site / rel).read_bytes())
+        owned.finish()
         _git("add", "-A", cwd=work)
         if _git("diff", "--cached", "--quiet", cwd=work, check=False).returncode == 0:
             return f"gh-pages: {target} branch {branch} already holds this site; nothing to commit"
@@ -78,7 +109,9 @@ def publish_hf(site: Path, repo_id: str, run_names: list[str], token: str | None
         return "Hugging Face push skipped: huggingface_hub is not installed (pip install huggingface_hub)"
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+    files = site_files(Path(site))
     info = api.upload_folder(folder_path=str(site), repo_id=repo_id, repo_type="dataset",
+                             allow_patterns=[*files, SITE_MANIFEST],
                              commit_message=commit_message(run_names).splitlines()[0],
                              commit_description=commit_message(run_names))
     return f"Hugging Face: pushed {len(run_names)} runs to dataset {repo_id} ({getattr(info, 'commit_url', info)})"

@@ -1,17 +1,22 @@
 """Write the leaderboard: index.html + assets + one page per run, leaderboard.md/.csv/.json.
 
-Every value that reaches HTML goes through Jinja2 autoescaping (model names, persona texts, config
-values, file paths, error messages); charts are SVG files shown with <img>, which never runs script.
+Each output is escaped for its own format. HTML: every value goes through Jinja2 autoescaping (model
+names, persona texts, config values, file paths, error messages); charts are SVG files shown with
+<img>, which never runs script. Markdown: a cell's backslashes, pipes and the characters that start
+markup or HTML (` * _ [ ] < > & ~) are backslash-escaped and newlines become spaces, so a quote stays a
+quote. CSV: pandas quoting, and a text cell starting with = + - @ (or a tab or carriage return) gets a
+leading ' so a spreadsheet shows it as text instead of running it as a formula.
 The pages load only files next to them, so the folder works from file:// and any static host.
+
+The folder is the leaderboard's own (bench.results.outdir): it is checked before anything is written,
+every file written is listed in `.persona-bench-site.json`, and a rebuild removes only files listed there.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import jinja2
@@ -28,12 +33,18 @@ from bench.leaderboard.table import (
     safe_config,
 )
 from bench.mappings import flatten
+from bench.results.outdir import OwnedFolder
+
+SITE_MANIFEST = ".persona-bench-site.json"
+TOOL = "persona-bench leaderboard"
+CHARTS = ("profile.svg", "answers.svg", "questions.svg", "temperature.svg")
 
 HERE = Path(__file__).parent
 RECORD_SECTIONS = [("Trait scores", "trait_summary"), ("Internal consistency", "reliability"),
                    ("Prompt sensitivity (Kruskal-Wallis across templates)", "prompt_sensitivity"),
                    ("Option-order symmetry (reversed minus original)", "option_order_symmetry"),
-                   ("Trait shift of high- vs low-pole personas", "trait_target_shift")]
+                   ("Trait shift of high- vs low-pole personas", "trait_target_shift"),
+                   ("Answer shares by question (survey)", "question_distributions")]
 
 
 def fmt(x) -> str:
@@ -77,35 +88,62 @@ def page_names(table: pd.DataFrame) -> list[str]:
     return names
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&~|])")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def markdown_text(text: str) -> str:
+    """Text safe in a Markdown table cell: special characters backslash-escaped, line breaks as spaces."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()) if text else "")
+
+
 def _markdown_cell(x) -> str:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return fmt(x)
-    return html.escape("" if x is None else str(x)).replace("|", "\\|").replace("\n", " ")
+    return markdown_text("" if x is None else str(x))
 
 
-def write_markdown(table: pd.DataFrame, columns: list[str], path: Path, skipped: list[Skipped]) -> None:
+def csv_cell(x):
+    """A text cell a spreadsheet will not run as a formula: a leading ' before = + - @ tab CR."""
+    return "'" + x if isinstance(x, str) and x.startswith(FORMULA_START) else x
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    safe = table.copy()
+    for col in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[col]):
+            safe[col] = safe[col].astype(object).map(csv_cell)
+    return safe.to_csv(index=False)
+
+
+def markdown_text_of(table: pd.DataFrame, columns: list[str], skipped: list[Skipped]) -> str:
     shown = table[columns].astype(object).map(lambda v: _markdown_cell(_plain(v)))
     shown.columns = [_markdown_cell(label(c)) for c in columns]
     align = ["right" if pd.api.types.is_numeric_dtype(table[c]) else "left" for c in columns]
     text = "# persona-bench leaderboard\n\n" + shown.to_markdown(index=False, disable_numparse=True,
                                                                  colalign=align) + "\n"
     if skipped:
-        text += "\nSkipped run folders:\n\n" + "".join(f"- `{s.path.name}`: {_markdown_cell(s.reason)}\n" for s in skipped)
-    path.write_text(text)
+        text += "\nSkipped run folders:\n\n" + "".join(
+            f"- {markdown_text(s.path.name)}: {markdown_text(s.reason)}\n" for s in skipped)
+    return text
 
 
-def _run_page(env, rec: RunRecord, row: dict, page: str, out: Path, headline: list[str], title: str,
+def _run_page(env, rec: RunRecord, row: dict, page: str, site: OwnedFolder, headline: list[str], title: str,
               version: str, draw: bool) -> None:
     charts = []
     if draw:
-        folder = out / "runs" / page
-        for name, made in [("trait profile", plots.trait_profile(rec.metrics, folder / "profile.svg")),
-                           ("answer distribution", plots.answer_distribution(rec.answers, rec.fidelity,
-                                                                              folder / "answers.svg")),
-                           ("temperature curves", plots.temperature_curves(rec.scores, rec.metrics,
-                                                                            folder / "temperature.svg"))]:
-            if made is not None:
-                charts.append((name, f"{page}/{made.name}"))
+        survey = row.get("kind") == "survey"
+        for name, file, draw_chart in [
+                ("trait profile", "profile.svg", lambda p: plots.trait_profile(rec.metrics, p)),
+                ("question distributions", "questions.svg",
+                 lambda p: plots.question_distributions(rec.fidelity, rec.metrics, p) if survey else None),
+                ("answer distribution", "answers.svg",
+                 lambda p: None if survey else plots.answer_distribution(rec.answers, rec.fidelity, p)),
+                ("temperature curves", "temperature.svg", lambda p: plots.temperature_curves(rec.scores, rec.metrics, p))]:
+            rel = f"runs/{page}/{file}"
+            if draw_chart(site.path(rel)) is not None:
+                site.record(rel)
+                charts.append((name, f"{page}/{file}"))
     m = rec.metrics
     sections = [(name, [_label_first(r) for r in m[key] if isinstance(r, dict)]) for name, key in RECORD_SECTIONS
                 if isinstance(m.get(key), list) and m[key]]
@@ -123,32 +161,49 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, out: Path, headline: li
         extras=[(n, v) for n, v in extras if v], personas=safe_config(personas),
         provenance=sorted(flatten(rec.provenance, lists="drop").items()),
         config_yaml=yaml.safe_dump(safe_config(rec.config), sort_keys=False, allow_unicode=True))
-    (out / "runs" / f"{page}.html").write_text(text)
+    site.write_text(f"runs/{page}.html", text)
+
+
+def site_files(pages: list[str]) -> list[str]:
+    """Every file a build with these run pages may write (claimed in the manifest before the first)."""
+    assets = [f"assets/{p.name}" for p in sorted((HERE / "assets").iterdir()) if p.is_file()]
+    return ["index.html", ".nojekyll", "leaderboard.md", "leaderboard.csv", "leaderboard.json", *assets,
+            *(f"runs/{p}.html" for p in pages), *(f"runs/{p}/{c}" for p in pages for c in CHARTS)]
+
+
+def site_folder(out: Path, roots=()) -> OwnedFolder:
+    """The leaderboard's output folder; refuses one that is, holds or sits in a runs folder or holds
+    files the leaderboard did not write."""
+    return OwnedFolder(out, TOOL, SITE_MANIFEST, inputs=roots, exclusive=True)
 
 
 def write_site(table: pd.DataFrame, records: list[RunRecord], skipped: list[Skipped], out: Path,
-               title: str = "persona-bench leaderboard", draw: bool = True, version: str = "") -> None:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for owned in ("runs", "assets"):  # ours: rebuilt each time so no stale run page survives
-        shutil.rmtree(out / owned, ignore_errors=True)
-    (out / "runs").mkdir()
-    shutil.copytree(HERE / "assets", out / "assets")
+               title: str = "persona-bench leaderboard", draw: bool = True, version: str = "",
+               roots=()) -> list[str]:
+    """Write the site into out (checked first, see site_folder); returns the stale files it removed."""
+    site = site_folder(Path(out), roots)
+    pages = page_names(table) if len(table) else []
+    planned = site_files(pages)
+    site.check(planned)
+    site.claim(planned)
+    for asset in sorted((HERE / "assets").iterdir()):
+        if asset.is_file():
+            site.write_bytes(f"assets/{asset.name}", asset.read_bytes())
     headline = headline_columns(table)
     rows = [{k: _plain(v) for k, v in r.items()} for r in table.to_dict(orient="records")]
-    pages = page_names(table) if len(table) else []
     env = _environment()
     for rec, row, page in zip(records, rows, pages):
-        _run_page(env, rec, row, page, out, headline, title, version, draw)
+        _run_page(env, rec, row, page, site, headline, title, version, draw)
         row["_page"] = page
     choices = {col: sorted({str(r[col]) for r in rows}) for col in KEY}
-    (out / "index.html").write_text(env.get_template("index.html.j2").render(
+    site.write_text("index.html", env.get_template("index.html.j2").render(
         title=title, version=version, root="", key=KEY, columns=headline, rows=rows, choices=choices,
         skipped=skipped))
-    (out / ".nojekyll").write_text("")
-    write_markdown(table, headline, out / "leaderboard.md", skipped)
-    table.to_csv(out / "leaderboard.csv", index=False)
+    site.write_text(".nojekyll", "")
+    site.write_text("leaderboard.md", markdown_text_of(table, headline, skipped))
+    site.write_text("leaderboard.csv", csv_text(table))
     payload = {"key": KEY, "columns": list(table.columns), "headline_columns": headline,
                "runs": [{k: v for k, v in r.items() if k != "_page"} for r in rows],
                "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped]}
-    (out / "leaderboard.json").write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    site.write_text("leaderboard.json", json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    return site.finish()

@@ -3,6 +3,11 @@
 The key is (model [+adapter], inventory, persona method, scoring mode, engine). Runs that share a
 key are never merged: each stays its own row, and `variant` names the config values that set it
 apart from the others with that key (or the run it repeats, when the configs are identical).
+
+Every kind of run has a row, and `kind` says which: an inventory (trait scores, reliability), a type
+inventory (also MBTI accuracy), a survey (no traits: its question distributions and, with a human
+reference, the fidelity section: distances to the human answers), a clone report (its "clone" section).
+Each kind requires what its run always writes, so a truncated metrics.json is still refused by name.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ KEY = ["model", "inventory", "persona", "scoring", "engine"]
 # #3, "clone" from #4) is an extra section whose numeric scalars become columns, flattened with dots.
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
-                 "trait_target_shift"}
+                 "trait_target_shift", "question_distributions"}
+KINDS = ("inventory", "type inventory", "survey", "clone report")
 SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
                    "invalid_rate", "refusal_rate"]
 LABELS = {
     "alpha_mean": "alpha (mean)", "icc2_mean": "ICC reps", "prompt_sensitivity_eta2_mean": "prompt sens. eta2_H",
     "option_order_abs_shift_mean": "|order shift|", "invalid_rate": "invalid", "refusal_rate": "refusal",
-    "mbti.exact": "MBTI exact", "n_participants": "participants",
+    "mbti.exact": "MBTI exact", "n_participants": "participants", "n_questions": "questions",
 }
 _WITHHELD_KEY = re.compile(r"corpus", re.I)
 
@@ -89,10 +95,27 @@ def model_label(cfg: dict, prov: dict) -> str:
     return f"{label}+{Path(str(adapter)).name}" if adapter else label
 
 
+def run_kind(m: dict) -> str:
+    """Which kind of run wrote this metrics.json (see KINDS)."""
+    if isinstance(m.get("clone"), dict):
+        return "clone report"
+    if "question_distributions" in m or m.get("scoring") == "none":
+        return "survey"
+    return "type inventory" if isinstance(m.get("mbti"), dict) else "inventory"
+
+
+def _questions(rows) -> int:
+    """Questions answered (a question the run did not ask has null shares)."""
+    if not isinstance(rows, list):
+        raise RowError(f"question_distributions: expected a list of rows, got {type(rows).__name__}")
+    return len({str(r.get("item_id")) for r in rows if isinstance(r, dict) and _number(r.get("share")) is not None})
+
+
 def run_row(rec: RunRecord) -> dict:
-    """The row of one run; RowError when metrics.json lacks what every run writes."""
+    """The row of one run; RowError when metrics.json lacks what every run of its kind writes."""
     cfg, m, prov = rec.config, rec.metrics, rec.provenance
     try:
+        kind = run_kind(m)
         inv = prov.get("inventory") or {}
         row: dict = {
             "model": model_label(cfg, prov),
@@ -107,8 +130,11 @@ def run_row(rec: RunRecord) -> dict:
             "temperatures": ", ".join(f"{float(t):g}" for t in cfg.get("temperatures") or []),
             "repetitions": _number(cfg.get("repetitions")),
             "seed": _number(cfg.get("seed")),
+            "kind": kind,
         }
-        traits = _by_trait(m["trait_summary"], "mean")
+        if kind == "survey":
+            row["n_questions"] = _questions(m["question_distributions"])
+        traits = _by_trait(m["trait_summary"] if kind != "survey" else m.get("trait_summary") or [], "mean")
         row.update({f"score.{t}": v for t, v in traits.items()})
         alpha = _by_trait(m.get("reliability") or [], "alpha")
         row.update({f"alpha.{t}": v for t, v in alpha.items()})
@@ -177,7 +203,7 @@ def headline_columns(table: pd.DataFrame) -> list[str]:
     Trait scores, the summary reliability columns, MBTI accuracy, the direct scalars of each extra
     section (e.g. fidelity.mean_wd, clone.trait_mae) and the human lower bound means.
     """
-    cols = [*KEY, "run", "variant"]
+    cols = [*KEY, "run", "variant", *[c for c in ("kind", "n_questions") if c in table.columns]]
     cols += [c for c in table.columns if c.startswith("score.")]
     cols += [c for c in SUMMARY_COLUMNS if c in table.columns]
     cols += [c for c in table.columns if c == "mbti.exact"]

@@ -1,2 +1,2 @@
 """Results: the run folder and its parts (atomic, resumable), the response schema, provenance,
-the printed summary, and sweep status and merge."""
+the printed summary, sweep status and merge, and the output folders tools own (outdir)."""
