@@ -204,3 +204,41 @@ def test_opinionqa_population_reports_distances_and_representativeness(tmp_path)
     # OpinionQA's overall distribution: every group of the attribute covering the most people
     assert human.sum() == pytest.approx(1.0)
     assert np.abs(human - (male + female) / (male + female).sum()).max() < 0.02
+
+
+def test_a_torn_backstory_line_is_named_by_file_and_line(tmp_path):
+    from bench.personas.backstory import backstory_dir, generate_backstories
+    from bench.userfiles import UserFileError
+
+    cfg = compose("persona=backstory", "inventory=ipip25", "persona.n=3", f"results_dir={tmp_path}")
+    folder = backstory_dir(cfg)
+    folder.mkdir(parents=True)
+    (folder / "backstories.jsonl").write_text('{"id": "backstory-0000", "text": "I grew up', encoding="utf-8")
+    with pytest.raises(UserFileError, match=r"backstories.jsonl: line 1: not valid JSON"):
+        generate_backstories(cfg)
+
+
+def test_a_resumed_backstory_set_matches_an_uninterrupted_one_and_a_second_writer_waits(tmp_path, capfd):
+    import subprocess
+    import sys
+
+    from bench.personas.backstory import backstory_dir, generate_backstories
+    from tests.conftest import REPO
+
+    args = ("persona=backstory", "inventory=ipip25", "persona.n=3", "persona.max_new_tokens=8")
+    whole = generate_backstories(compose(*args, f"results_dir={tmp_path / 'whole'}"))
+    cfg = compose(*args, f"results_dir={tmp_path / 'resumed'}")
+    folder = backstory_dir(cfg)
+    folder.mkdir(parents=True)
+    first = (backstory_dir(compose(*args, f"results_dir={tmp_path / 'whole'}")) / "backstories.jsonl").read_text()
+    (folder / "backstories.jsonl").write_text(first.splitlines(keepends=True)[0])  # a run stopped after story 1
+    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+            "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    resumed = generate_backstories(cfg)  # waits for the holder, then writes the two missing stories
+    holder.wait()
+    assert f"waiting for pid {holder.pid}" in capfd.readouterr().err
+    assert resumed == whole and len(resumed) == 3
+    assert (folder / "backstories.jsonl").read_text() == first
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]

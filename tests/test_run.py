@@ -301,6 +301,86 @@ def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
     pd.testing.assert_frame_equal(resumed, want)
 
 
+FINALIZE_ARGS = ("max_items=4", "repetitions=2", "temperatures=[0.0,1.0]", "option_orders=[original]",
+                 "templates=[describe]", "batch_size=2", "progress=false")
+
+
+def run_folder_of(root: Path, proc: subprocess.Popen) -> Path | None:
+    while proc.poll() is None:
+        found = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    return None
+
+
+def test_killed_during_finalize_resumes_with_the_same_results_and_no_temp_files(tmp_path):
+    """SIGKILL while responses.parquet's temp file is being written (polled for), then the same command."""
+    killed_dir = tmp_path / "killed"
+    cmd = bench_cmd(*FINALIZE_ARGS, f"results_dir={killed_dir}")
+    caught, run_dir = None, None
+    for _ in range(5):  # finalize takes milliseconds; a poll that misses it tries again (parts are kept)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        run_dir = run_folder_of(killed_dir, proc) or run_dir
+        while caught is None and proc.poll() is None and run_dir is not None:
+            caught = next((n for n in os.listdir(run_dir) if n.startswith(".responses.parquet.") and n.endswith(".tmp")),
+                          None)
+        if caught:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if caught:
+            break
+        (run_dir / "responses.parquet").unlink()  # missed: finalize again from the same parts
+    assert caught, "never saw responses.parquet's temp file"
+    assert (run_dir / caught).exists() and not (run_dir / "responses.parquet").exists()
+    assert not (run_dir / "metrics.json").exists()
+
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PartQuarantined" not in done.stderr  # the parts were whole: nothing to recompute
+    assert not [p for p in run_dir.rglob("*.tmp")], "temp files left behind"
+    resumed = pd.read_parquet(run_dir / "responses.parquet").drop(columns=VOLATILE)
+    assert len(resumed) == 2 * 2 * 4 and not resumed.duplicated(["participant_id", "item_id"]).any()
+    clean = run(compose(*FINALIZE_ARGS, f"results_dir={tmp_path / 'clean'}"), print_summary=False)
+    pd.testing.assert_frame_equal(resumed, pd.read_parquet(clean / "responses.parquet").drop(columns=VOLATILE))
+    assert json.loads((run_dir / "metrics.json").read_text()) == json.loads((clean / "metrics.json").read_text())
+
+
+def test_a_second_process_stops_naming_the_first_and_a_killed_first_does_not_block_resume(tmp_path):
+    args = ("max_items=24", "batch_size=2", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
+            "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")
+    first = subprocess.Popen(bench_cmd(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        run_dir = run_folder_of(tmp_path, first)
+        deadline = time.time() + 240
+        while first.poll() is None and time.time() < deadline and not (run_dir / "run.lock.json").exists():
+            time.sleep(0.05)
+        assert first.poll() is None, "the first run ended before the second could meet it"
+        second = subprocess.run(bench_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=300)
+        still_running = first.poll() is None
+        while first.poll() is None and time.time() < deadline and len(list(run_dir.glob("parts/*.json"))) < 2:
+            time.sleep(0.05)  # let the first finish a couple of parts before it is killed
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert still_running, "the first run ended before the second reached the lock: make it longer"
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"error: {run_dir}: in use by pid {first.pid} on host " in second.stderr
+    assert "Traceback" not in second.stderr
+    vouched = {p.name: p.stat().st_mtime_ns for p in (run_dir / "parts").glob("part-*.parquet")
+               if (run_dir / "parts" / (p.name + ".json")).exists()}
+    assert vouched
+
+    done = subprocess.run(bench_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    assert len(r) == 2 * 2 * 2 * 24 and not r.duplicated(["participant_id", "item_id"]).any()
+    # the first run's finished parts were reused, not redone
+    assert {n: (run_dir / "parts" / n).stat().st_mtime_ns for n in vouched} == vouched
+
+
 @pytest.mark.vllm
 @pytest.mark.skipif(not __import__("tests.conftest", fromlist=["x"]).vllm_available(), reason="vLLM is not installed")
 def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):

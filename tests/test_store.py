@@ -215,3 +215,88 @@ def test_atomic_writes_content_and_parents(tmp_path):
         columns=["option_permutation", "option_probs"]), rows(0).drop(columns=["option_permutation", "option_probs"]))
     assert leftovers(tmp_path) == []
     assert os.listdir(tmp_path / "deep" / "er") == ["meta.json"]
+
+
+# -- resuming a damaged folder, temp files, permissions, the lock ------------------------------
+
+def test_a_truncated_part_is_quarantined_not_counted_and_recomputed(tmp_path):
+    from bench.results.store import PartQuarantined
+
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0))
+    store.write_part(1, rows(1))
+    good = store.part_path(1).read_bytes()
+    store.part_path(1).write_bytes(good[: len(good) // 2])  # a disk that lost the tail
+    resumed = RunStore(tmp_path)
+    with pytest.warns(PartQuarantined, match=r"part-000001.parquet \(it has \d+ bytes, its record says \d+"):
+        moved = resumed.recover()
+    assert [p.name for p in moved] == ["part-000001.parquet"]
+    assert (tmp_path / "parts/quarantine/part-000001.parquet").read_bytes() == good[: len(good) // 2]
+    assert (tmp_path / "parts/quarantine/part-000001.parquet.json").is_file()
+    assert resumed.done_units() == {0}
+    resumed.write_part(1, rows(1))
+    assert len(pd.read_parquet(resumed.finalize())) == 8
+    assert resumed.recover() == []  # a healthy folder: nothing moved, no warning
+
+
+def test_only_our_stale_temp_files_are_removed(tmp_path):
+    store = RunStore(tmp_path)
+    store.write_part(0, rows(0))
+    ours = [tmp_path / "parts/.part-000003.parquet.abc_1234.tmp", tmp_path / "parts/.part-000003.parquet.json.zzzzzzzz.tmp",
+            tmp_path / ".responses.parquet.k3j4h5g6.tmp", tmp_path / ".metrics.json.qwertyui.tmp"]
+    theirs = [tmp_path / "parts/.notes.abcdefgh.tmp", tmp_path / ".mydata.csv.abcdefgh.tmp", tmp_path / "x.tmp",
+              tmp_path / ".responses.parquet.tmp", tmp_path / "parts/.part-000003.parquet.TOOLONG99.tmp"]
+    for p in ours + theirs:
+        p.write_bytes(b"x")
+    assert store.recover() == []
+    assert [p for p in ours if p.exists()] == []
+    assert [p for p in theirs if not p.exists()] == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)], ids=["022", "027", "077"])
+def test_results_are_written_with_the_users_umask(tmp_path, umask, mode):
+    import stat
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from pathlib import Path; import pandas as pd\n"
+            "from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet\n"
+            "d = Path(sys.argv[1]); s = RunStore(d)\n"
+            "s.write_part(0, pd.DataFrame({'participant_id': ['p'], 'item_id': ['i']})); s.finalize()\n"
+            "atomic_write_json(d / 'metrics.json', {}); atomic_write_parquet(d / 'scores.parquet', pd.DataFrame({'x': [1]}))\n")
+    out = subprocess.run(["/bin/bash", "-c", f'umask {umask:03o}; exec "$0" -c "$1" "$2"', sys.executable, code,
+                          str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    files = ["responses.parquet", "metrics.json", "scores.parquet", "parts/part-000000.parquet",
+             "parts/part-000000.parquet.json"]
+    assert {f: oct(stat.S_IMODE((tmp_path / f).stat().st_mode)) for f in files} == dict.fromkeys(files, oct(mode))
+
+
+def test_a_second_holder_is_refused_naming_the_first_and_a_killed_one_blocks_nothing(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from bench.results.store import FolderBusy, folder_lock
+    from tests.conftest import REPO
+
+    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+            "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderBusy, match=f"in use by pid {holder.pid} on host {socket.gethostname()}"):
+            with folder_lock(tmp_path):
+                pass
+        with pytest.raises(FolderBusy, match=f"still in use by pid {holder.pid} .* after 0.3 s"):
+            with folder_lock(tmp_path, wait_s=0.3):
+                pass
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    with folder_lock(tmp_path):  # the OS dropped the dead holder's lock; its record is overwritten
+        assert json.loads((tmp_path / "run.lock.json").read_text())["pid"] == os.getpid()
+    assert not (tmp_path / "run.lock.json").exists()

@@ -80,6 +80,14 @@ class Administrator:
         chunks = [tuple(range(s, min(s + b, n))) for s in range(0, n, b)]
         return [Unit(i * len(chunks) + c, i, chunk) for i in range(n_items) for c, chunk in enumerate(chunks)]
 
+    def unit_keys(self, unit: Unit) -> set[tuple[str, str]]:
+        """The (participant_id, item_id) rows a unit's part must hold: how a resumed run tells its own
+        parts from a stray or swapped one."""
+        if unit.item_index is None:
+            return {(p.id, self.plan.items[i].id) for c, i in unit.keys for p in self.conditions[c]}
+        item = self.plan.items[unit.item_index].id
+        return {(self.plan.participants[k].id, item) for k in unit.keys}
+
     def longest_prompt(self) -> int:
         """Token length of the longest prompt this plan will show (answers filled with the last label)."""
         items = range(len(self.plan.items))

@@ -1,5 +1,10 @@
 """Backstory personas (Anthology's method): the model writes N life stories from an open-ended prompt,
-stored with their generation config; each story becomes a persona."""
+stored with their generation config; each story becomes a persona.
+
+backstories.jsonl is rewritten whole (temp file + os.replace) after each story, under the folder's lock,
+so a kill leaves the stories written so far and never a torn line, and two runs sharing a set (a sweep)
+write it once: the second waits, then reads it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import yaml
 from bench.engines import open_engine, resolve_model
 from bench.hashing import stable_int
 from bench.personas.model import Persona
-from bench.results.store import atomic_write_text
+from bench.results.store import atomic_write_text, folder_lock
+from bench.userfiles import UserFileError, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,23 @@ def backstory_dir(cfg: dict) -> Path:
     return Path(cfg["results_dir"]) / f"backstories-{cfg['model']['id']}-{digest[:10]}"
 
 
+def read_backstories(path: Path, base_seed: int) -> list[Backstory]:
+    """The stories written so far; a torn or foreign line is named by file and line, not parsed on."""
+    if not path.exists():
+        return []
+    stories = []
+    for k, row in enumerate(read_jsonl(path)):
+        want = Backstory(f"backstory-{k:04d}", "", stable_int(base_seed, "backstory", k))
+        if set(row) != {"id", "text", "seed"} or not isinstance(row["text"], str):
+            raise UserFileError(f"{path}: story {k + 1}: expected the keys id, text, seed, got {sorted(row)}")
+        if (row["id"], row["seed"]) != (want.id, want.seed):
+            raise UserFileError(f"{path}: story {k + 1} is {row['id']!r} with seed {row['seed']!r}, not "
+                                f"{want.id!r} with seed {want.seed}: not this set's story; move the file away "
+                                "to write the set again")
+        stories.append(Backstory(row["id"], row["text"], row["seed"]))
+    return stories
+
+
 def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
     """Write (or resume) the backstory set: backstories.jsonl, one line per story, plus its config.
 
@@ -44,27 +67,25 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
     gen = backstory_config(cfg)
     folder = backstory_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "generation.yaml", yaml.safe_dump(gen, sort_keys=False))
     path = folder / "backstories.jsonl"
-    stories = [Backstory(**json.loads(line)) for line in path.read_text().splitlines()] if path.exists() else []
-    if len(stories) < gen["n"]:
-        spec = resolve_model(cfg["model"], cfg.get("adapter"))
-        engine = open_engine(cfg, spec)
-        try:
-            tok = engine.tokenizer
-            text = tok.apply_chat_template([{"role": "user", "content": gen["prompt"]}], add_generation_prompt=True,
-                                           tokenize=False, date_string="01 Jan 2025")
-            ids = tok(text, add_special_tokens=False).input_ids
-            with path.open("a") as fh:
+    with folder_lock(folder, wait_s=None):
+        atomic_write_text(folder / "generation.yaml", yaml.safe_dump(gen, sort_keys=False))
+        stories = read_backstories(path, gen["seed"])
+        if len(stories) < gen["n"]:
+            spec = resolve_model(cfg["model"], cfg.get("adapter"))
+            engine = open_engine(cfg, spec)
+            try:
+                tok = engine.tokenizer
+                text = tok.apply_chat_template([{"role": "user", "content": gen["prompt"]}],
+                                               add_generation_prompt=True, tokenize=False, date_string="01 Jan 2025")
+                ids = tok(text, add_special_tokens=False).input_ids
                 for k in range(len(stories), gen["n"]):
                     seed = stable_int(gen["seed"], "backstory", k)
                     out = engine.generate([ids], gen["temperature"], gen["max_new_tokens"], [seed])[0].strip()
-                    story = Backstory(f"backstory-{k:04d}", out, seed)
-                    fh.write(json.dumps(story.__dict__) + "\n")
-                    fh.flush()
-                    stories.append(story)
-        finally:
-            engine.close()
+                    stories.append(Backstory(f"backstory-{k:04d}", out, seed))
+                    atomic_write_text(path, "".join(json.dumps(s.__dict__) + "\n" for s in stories))
+            finally:
+                engine.close()
     return stories[: gen["n"]]
 
 

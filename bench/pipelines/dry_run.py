@@ -10,7 +10,6 @@ Nothing is written into results_dir.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from bench.engines import open_engine
 from bench.personas import Persona, select_personas
 from bench.pipelines.run import RunError, prepare
 from bench.results.provenance import collect, row_columns
+from bench.userfiles import read_jsonl
 
 FILLER = "1"  # an earlier answer in conversation mode: in logprob mode it is the option digit, one token
 
@@ -89,7 +89,7 @@ def plan_personas(cfg: dict) -> tuple[tuple[Persona, ...] | None, str | None]:
 
     p = cfg["persona"]
     n, path = int(p["n"]), backstory_dir(cfg) / "backstories.jsonl"
-    stories = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    stories = read_jsonl(path) if path.is_file() else []
     if len(stories) >= n:
         personas = tuple(Persona(s["id"], "", s["text"]) for s in stories[:n])
         note = None

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
 from bench.config import validate
@@ -24,8 +23,9 @@ from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
-from bench.results.run_folder import RunFolderError, claim_run_dir, run_dir_for
-from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text
+from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
+from bench.results.schema import RESPONSE_SCHEMA
+from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
 from bench.results.summary import fidelity_text, summary_text
 
 
@@ -85,12 +85,22 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
 
     prov["personas_sha256"] = plan.personas_sha256()
     run_dir = run_dir_for(cfg, prov["personas_sha256"])
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_run_dir(run_dir)
+    # One process per folder: a second one stops at once, naming the holder, rather than waiting hours
+    # on a GPU allocation to redo (or sit through) the same model work; rerunning afterwards reuses its parts.
+    with folder_lock(run_dir, wait_s=0):
+        return administer_and_score(cfg, run_dir, inventory, plan, spec, admin, prov, progress, print_summary)
+
+
+def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan, spec: ModelSpec,
+                         admin: Administrator, prov: dict, progress: bool | None, print_summary: bool) -> Path:
+    """Everything that writes into the run folder; called with its lock held."""
     claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
                                   "dtype": spec.dtype,  # model.dtype=auto differs between machines
                                   "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"],
                                   "personas_sha256": prov["personas_sha256"]})
     store = RunStore(run_dir)
+    store.recover({u.index: admin.unit_keys(u) for u in admin.units()}, RESPONSE_SCHEMA)
     done = store.done_units()
     todo = [u for u in admin.units() if u.index not in done]
     started = time.time()
@@ -132,7 +142,7 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         raise RunFolderError(f"{run_dir}: no config.yaml, not a run folder")
-    cfg = yaml.safe_load(saved.read_text())
+    cfg = saved_config(run_dir)
     for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
         cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)

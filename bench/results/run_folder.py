@@ -16,6 +16,7 @@ from bench.errors import BenchError
 from bench.mappings import flatten
 from bench.results.provenance import config_hash
 from bench.results.store import atomic_write_json, atomic_write_text
+from bench.userfiles import MAX_YAML_BYTES, load_yaml, read_bounded
 
 
 class RunFolderError(BenchError):
@@ -41,23 +42,57 @@ def run_dir_for(cfg: dict, personas_sha256: str | None = None) -> Path:
     return Path(cfg["results_dir"]) / name
 
 
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run folder, or say plainly why it cannot be (a file in its place, a folder not writable)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunFolderError(f"{run_dir}: exists and is not a folder; choose another run_name or results_dir") from None
+    except NotADirectoryError:
+        raise RunFolderError(f"{run_dir}: a part of this path is a file, not a folder; choose another "
+                             "results_dir") from None
+    except OSError as err:
+        raise RunFolderError(f"{run_dir}: cannot create the run folder ({err.strerror}); choose a results_dir "
+                             "you can write to") from None
+
+
+def saved_config(run_dir: Path) -> dict:
+    """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on."""
+    path = run_dir / "config.yaml"
+    cfg = load_yaml(path, what="run config")
+    if not isinstance(cfg, dict):
+        raise RunFolderError(f"{path}: expected the run's config (a mapping), got {type(cfg).__name__}; the folder "
+                             "is damaged: choose another run_name, or restore config.yaml")
+    return cfg
+
+
+def saved_fingerprint(run_dir: Path) -> dict:
+    path = run_dir / "fingerprint.json"
+    try:
+        stamp = json.loads(read_bounded(path, MAX_YAML_BYTES, "fingerprint"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{path}: not valid JSON ({err}); the folder is damaged: choose another run_name, "
+                             "or restore fingerprint.json") from None
+    if not isinstance(stamp, dict):
+        raise RunFolderError(f"{path}: expected a JSON object, got {type(stamp).__name__}; the folder is damaged")
+    return stamp
+
+
 def claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
     """Refuse to resume into a folder whose parts came from another config, weights, file or packages."""
     saved, stamp = run_dir / "config.yaml", run_dir / "fingerprint.json"
     if saved.exists():
-        previous = yaml.safe_load(saved.read_text()) or {}
+        previous = saved_config(run_dir)
         if config_hash(previous) != config_hash(cfg):
             old, new = flatten(previous), flatten(cfg)
             keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
             raise RunFolderError(f"{run_dir} holds a run with a different config ({', '.join(keys)}); choose "
                            "another run_name or remove the folder")
     if stamp.exists():
-        before = json.loads(stamp.read_text())
+        before = saved_fingerprint(run_dir)
         changed = sorted(k for k in fingerprint if before.get(k) != fingerprint[k])
         if changed:
             raise RunFolderError(f"{run_dir}: {', '.join(changed)} changed since its parts were written; resuming "
                            "would mix results. Choose another run_name or remove the folder")
     atomic_write_text(saved, yaml.safe_dump(cfg, sort_keys=False))
     atomic_write_json(stamp, fingerprint)
-
-

@@ -1,25 +1,92 @@
 """The run folder: atomic, append-only part files so an interrupted run resumes losing nothing.
 
 Each unit of work (a fixed batch of the plan) is written as one parquet part via a temp file and
-os.replace, so a part either exists whole or not at all; a rerun skips the parts that exist.
+os.replace, then its record (`part-000003.parquet.json`: rows, bytes, sha256) the same way. A part
+counts as done only with a record that matches it, so a part cut short, zeroed or swapped in by hand is
+found when a run resumes (`RunStore.recover`), moved aside to parts/quarantine/ (never deleted) and
+recomputed. One record per part rather than one manifest: each is written once, by the writer of its
+part, so no record is ever rewritten and a damaged one costs one unit, not the run.
+
+Files are written with the user's umask (0644 under umask 022), not mkstemp's 0600, so a group on a
+shared filesystem can read results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import socket
+import sys
 import tempfile
+import threading
+import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from bench.errors import BenchError
+
+PART = re.compile(r"part-(\d{6,})\.parquet")
+# mkstemp's names: "." + the target's name + "." + 8 of [a-z0-9_] + ".tmp" (see atomic_write_bytes)
+TEMP = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+# What pipelines/run.py writes at a run folder's top level: only these names' temp files are ever removed.
+RUN_FILES = ("responses.parquet", "scores.parquet", "metrics.json", "provenance.json", "summary.md", "config.yaml",
+             "fingerprint.json", "fidelity.csv", "run.lock.json")
+RUN_FILE = re.compile("|".join(re.escape(name) for name in RUN_FILES))
+_umask_lock = threading.Lock()
+
+
+class RunStoreError(BenchError, RuntimeError):
+    """A run folder whose parts cannot be gathered as they are (duplicates, a schema that does not fit)."""
+
+
+class FolderBusy(BenchError):
+    """A folder another live process holds: running too would repeat its model work."""
+
+
+class PartQuarantined(UserWarning):
+    """A part that failed its check on resume was moved to parts/quarantine/ and will be recomputed."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else set-and-restore
+    under a lock, so no other thread of ours creates a file under a zero umask."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode an ordinary open() would give a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def new_temp(path: Path) -> tuple[int, str]:
+    """A temp file beside `path`, named `.<name>.XXXXXXXX.tmp` (what `stale_temps` recognises), with the
+    mode an ordinary write would give it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, file_mode())
+    return fd, tmp
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = new_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -49,7 +116,7 @@ def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
                                 conform: Callable[[pa.Table, pa.Schema], pa.Table]) -> int:
     """Stream tables into one parquet file that appears whole or not at all; one table in memory at a
     time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = new_temp(path)
     os.close(fd)
     writer, n = None, 0
     try:
@@ -72,39 +139,188 @@ def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
     return n
 
 
+LOCK_NAME, HOLDER_NAME = "run.lock", "run.lock.json"
+
+
+def lock_holder(folder: Path) -> str:
+    """Who holds the folder's lock, as its holder wrote it (pid, host, since), for the message."""
+    try:
+        h = json.loads((folder / HOLDER_NAME).read_text())
+        return f"pid {h['pid']} on host {h['host']} (since {h['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (it has not written its pid yet)"
+
+
+@contextmanager
+def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
+    """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
+    and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
+    message names the holder's pid and host."""
+    lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if wait_s == 0:
+            raise FolderBusy(f"{folder}: in use by {lock_holder(folder)}; two processes on one folder would do "
+                             "the same model work. Let it finish and run the same command again (its parts are "
+                             "reused), or stop it (a killed process holds no lock)") from None
+        print(f"{folder}: waiting for {lock_holder(folder)} to finish", file=sys.stderr, flush=True)
+        try:
+            lock.acquire(timeout=-1 if wait_s is None else wait_s)
+        except Timeout:
+            raise FolderBusy(f"{folder}: still in use by {lock_holder(folder)} after {wait_s:g} s") from None
+    except OSError as err:
+        raise FolderBusy(f"{folder / LOCK_NAME}: cannot take an OS lock there ({err}); a run folder needs a "
+                         "filesystem with flock (local disk, NFSv4, Lustre, GPFS)") from None
+    holder = folder / HOLDER_NAME
+    try:
+        atomic_write_json(holder, {"pid": os.getpid(), "host": socket.gethostname(),
+                                   "since": time.strftime("%Y-%m-%d %H:%M:%S %z")})
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stale_temps(folder: Path, targets: re.Pattern) -> list[Path]:
+    """Temp files of ours in `folder` left by a kill: mkstemp's naming around a target we write."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if (m := TEMP.fullmatch(p.name)) and targets.fullmatch(m["target"]) and p.is_file())
+
+
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
         self.parts = self.dir / "parts"
-        self.parts.mkdir(parents=True, exist_ok=True)
-        for stale in self.parts.glob(".part-*.tmp"):  # a write cut short by a kill: never a part
-            stale.unlink(missing_ok=True)
+        self.quarantine = self.parts / "quarantine"
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise RunStoreError(f"{self.parts}: exists and is not a folder; a run folder keeps its parts there "
+                                "(move that file away, or choose another run_name)") from None
 
     def part_path(self, unit: int) -> Path:
         return self.parts / f"part-{unit:06d}.parquet"
 
+    @staticmethod
+    def record_path(part: Path) -> Path:
+        return part.with_name(part.name + ".json")
+
+    def part_files(self) -> list[Path]:
+        """Our parts, by unit: files named exactly part-NNNNNN.parquet (anything else is not ours)."""
+        return sorted((p for p in self.parts.iterdir() if PART.fullmatch(p.name) and p.is_file()),
+                      key=lambda p: int(PART.fullmatch(p.name)[1]))
+
     def done_units(self) -> set[int]:
-        return {int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")}
+        """Units whose part has its record beside it (`recover` checks that the two match)."""
+        return {int(PART.fullmatch(p.name)[1]) for p in self.part_files() if self.record_path(p).is_file()}
 
     def write_part(self, unit: int, rows: pa.Table | pd.DataFrame) -> None:
+        """The part, then its record: a part without a record is one a kill cut off before it was vouched for."""
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
         sink = pa.BufferOutputStream()
         pq.write_table(rows, sink)
-        atomic_write_bytes(self.part_path(unit), sink.getvalue().to_pybytes())
+        data = sink.getvalue().to_pybytes()
+        path = self.part_path(unit)
+        atomic_write_bytes(path, data)
+        atomic_write_json(self.record_path(path), {"unit": unit, "rows": rows.num_rows, "bytes": len(data),
+                                                   "sha256": hashlib.sha256(data).hexdigest()})
+
+    def check_part(self, part: Path, key: tuple[str, ...], expected: set[tuple] | None,
+                   schema: pa.Schema | None = None) -> str | None:
+        """Why a part cannot be trusted, or None: its record, checksum, footer, keys (and, when the run says,
+        its columns and the keys its unit of the plan should hold)."""
+        record = self.record_path(part)
+        if not record.is_file():
+            return "it has no record (killed before its record was written, or not written by persona-bench)"
+        try:
+            rec = json.loads(record.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            return f"its record {record.name} is not valid JSON ({err})"
+        if not isinstance(rec, dict) or not isinstance(rec.get("rows"), int) or not isinstance(rec.get("sha256"), str):
+            return f"its record {record.name} lacks rows and sha256"
+        size = part.stat().st_size
+        if rec.get("bytes") not in (None, size):
+            return f"it has {size} bytes, its record says {rec['bytes']}"
+        digest = sha256_file(part)
+        if digest != rec["sha256"]:
+            return f"its sha256 {digest[:12]}… differs from its record's {str(rec['sha256'])[:12]}…"
+        try:
+            meta = pq.ParquetFile(part).metadata
+            if meta.num_rows != rec["rows"]:
+                return f"it holds {meta.num_rows} rows, its record says {rec['rows']}"
+            if schema is not None and not meta.schema.to_arrow_schema().equals(schema, check_metadata=False):
+                return "its columns are not those of this run's responses"
+            table = pq.read_table(part, columns=list(key))
+        except (pa.ArrowException, OSError, KeyError) as err:
+            return f"it does not read as parquet with columns {', '.join(key)} ({' '.join(str(err).split())[:200]})"
+        keys = list(zip(*(table.column(k).to_pylist() for k in key)))
+        if len(set(keys)) != len(keys):
+            return "it repeats a key"
+        if expected is not None and set(keys) != expected:
+            return "its rows are not the ones its unit of this run's plan holds"
+        return None
+
+    def recover(self, expected: dict[int, set[tuple]] | None = None, schema: pa.Schema | None = None,
+                key: tuple[str, ...] = ("participant_id", "item_id")) -> list[Path]:
+        """Make a resumed folder safe to continue: remove our stale temp files, check every part and move a
+        bad one (with its record) to parts/quarantine/, named in a warning. `expected` maps each unit of
+        the plan to its keys and `schema` gives the parts' columns; a part of a unit outside the plan, with
+        other keys or other columns, is quarantined too.
+        Call with the run folder's lock held. Returns the quarantined paths."""
+        for stale in stale_temps(self.dir, RUN_FILE) + stale_temps(self.parts, re.compile(PART.pattern + r"(\.json)?")):
+            stale.unlink(missing_ok=True)
+        moved, reasons = [], []
+        for part in self.part_files():
+            unit = int(PART.fullmatch(part.name)[1])
+            want = None if expected is None else expected.get(unit, set())
+            reason = self.check_part(part, key, want, schema)
+            if reason is None:
+                continue
+            moved.append(self.set_aside(part))
+            record = self.record_path(part)
+            if record.is_file():
+                self.set_aside(record)
+            reasons.append(f"{part.name} ({reason})")
+        if moved:
+            warnings.warn(f"{self.parts}: {len(moved)} part(s) failed their check and were moved to "
+                          f"{self.quarantine} to be recomputed: {'; '.join(reasons)}", PartQuarantined, stacklevel=2)
+        return moved
+
+    def set_aside(self, path: Path) -> Path:
+        """Move a file into parts/quarantine/ under a name not yet taken there: nothing is overwritten."""
+        self.quarantine.mkdir(exist_ok=True)
+        target, n = self.quarantine / path.name, 0
+        while target.exists():
+            n += 1
+            target = self.quarantine / f"{path.name}.{n}"
+        os.replace(path, target)
+        return target
 
     def read_parts(self, columns: list[str] | None = None) -> pd.DataFrame:
-        files = sorted(self.parts.glob("part-*.parquet"))
+        files = self.part_files()
         if not files:
             return pd.DataFrame(columns=columns or [])
         return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
 
     def finalize(self, key: tuple[str, ...] = ("participant_id", "item_id")) -> Path:
-        """Stream the parts into responses.parquet, refusing duplicates."""
-        files = sorted(self.parts.glob("part-*.parquet"))
+        """Stream the parts into responses.parquet, refusing duplicates and parts whose columns do not fit."""
+        files = self.part_files()
         if not files:
-            raise RuntimeError(f"{self.parts}: no parts to gather")
+            raise RunStoreError(f"{self.parts}: no parts to gather")
         seen: set[tuple] = set()
+        first: list[pa.Schema] = []
 
         def checked():
             for f in files:
@@ -112,8 +328,17 @@ class RunStore:
                 keys = list(zip(*(table.column(k).to_pylist() for k in key)))
                 dup = seen.intersection(keys)
                 if dup or len(set(keys)) != len(keys):
-                    raise RuntimeError(f"{f}: duplicate rows for {sorted(dup)[:3]}")
+                    raise RunStoreError(f"{f}: duplicate rows for {sorted(dup)[:3]}")
                 seen.update(keys)
+                if not first:
+                    first.append(table.schema)
+                elif not table.schema.equals(first[0]):
+                    try:
+                        table = table.cast(first[0])
+                    except (pa.ArrowException, ValueError) as err:
+                        raise RunStoreError(f"{f}: its columns do not match {files[0].name}'s "
+                                            f"({' '.join(str(err).split())[:200]}); move it out of parts/ and "
+                                            "run again to recompute it") from None
                 yield table
 
         out = self.dir / "responses.parquet"

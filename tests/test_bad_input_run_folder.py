@@ -1,0 +1,359 @@
+"""Hostile run folders, on real runs of the embedded model: each case heals (same responses, scores and
+metrics as the clean run, a bad part kept under parts/quarantine/) or stops with a named BenchError,
+never a traceback, and nothing a user put there is lost or changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bench.errors import BenchError
+from bench.pipelines.run import run
+from bench.results.store import PartQuarantined
+from tests.conftest import REPO, compose
+
+ARGS = ("max_items=4", "repetitions=1", "temperatures=[0.0]", "templates=[describe]", "option_orders=[original]",
+        "batch_size=2", "progress=false")  # two units of two rows
+VOLATILE = ["git_commit"]
+P0, P1 = "parts/part-000000.parquet", "parts/part-000001.parquet"
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    cfg = compose(*ARGS, f"results_dir={tmp_path_factory.mktemp('clean')}")
+    return cfg, run(cfg, print_summary=False)
+
+
+def forge_record(part: Path) -> None:
+    """A record that matches the (hostile) part exactly, as someone copying files by hand might leave."""
+    data = part.read_bytes()
+    (part.parent / (part.name + ".json")).write_text(json.dumps(
+        {"unit": int(part.stem.split("-")[1]), "rows": pq.ParquetFile(part).metadata.num_rows, "bytes": len(data),
+         "sha256": hashlib.sha256(data).hexdigest()}))
+
+
+def edit_record(d: Path, **change) -> None:
+    path = d / (P1 + ".json")
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+
+
+def other_schema(d: Path) -> None:
+    pq.write_table(pa.table({"x": [1, 2], "y": ["a", "b"]}), d / P1)
+    forge_record(d / P1)
+
+
+def fewer_columns(d: Path) -> None:  # right keys, but a column of the responses is gone
+    pq.write_table(pq.read_table(d / P1).drop_columns(["score"]), d / P1)
+    forge_record(d / P1)
+
+
+def duplicate_keys(d: Path) -> None:
+    t = pq.read_table(d / P1)
+    pq.write_table(pa.concat_tables([t, t]), d / P1)
+    forge_record(d / P1)
+
+
+def swapped(d: Path) -> None:  # unit 0's part and record, under unit 1's name
+    shutil.copy(d / P0, d / P1)
+    forge_record(d / P1)
+
+
+def outside_plan(d: Path) -> None:
+    shutil.copy(d / P0, d / "parts/part-000099.parquet")
+    forge_record(d / "parts/part-000099.parquet")
+
+
+def write(rel: str, data: bytes | str):
+    def damage(d: Path) -> None:
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_bytes(data.encode() if isinstance(data, str) else data)
+    return damage
+
+
+def both(*steps):
+    def damage(d: Path) -> None:
+        for step in steps:
+            step(d)
+    return damage
+
+
+def truncate(d: Path) -> None:
+    data = (d / P1).read_bytes()
+    (d / P1).write_bytes(data[: len(data) // 2])
+
+
+def unlink(rel: str):
+    return lambda d: (d / rel).unlink()
+
+
+GARBAGE = bytes(range(256)) * 8
+FOREIGN = {"parts/notes.txt": "mine", "parts/part-foo.parquet": GARBAGE, "parts/part-1.parquet": "x",
+           "parts/.mine.abcdefgh.tmp": "mine", "parts/part-000001.parquet.bak": "old", "README.md": "# my notes",
+           ".notes.csv.abcdefgh.tmp": "not a run file's temp", "notes.tmp": "x"}
+
+# name -> (damage, the parts expected in quarantine (their records go with them), files that must be gone,
+#          files that must be kept as they were)
+HEALED = {
+    "truncated_part": (truncate, ["part-000001.parquet"], [], []),
+    "zero_byte_part": (write(P1, b""), ["part-000001.parquet"], [], []),
+    "garbage_named_part": (write(P1, GARBAGE), ["part-000001.parquet"], [], []),
+    "part_without_record": (unlink(P1 + ".json"), ["part-000001.parquet"], [], []),
+    "record_not_json": (write(P1 + ".json", "{not json"), ["part-000001.parquet"], [], []),
+    "record_not_an_object": (write(P1 + ".json", "[1, 2]"), ["part-000001.parquet"], [], []),
+    "record_wrong_checksum": (lambda d: edit_record(d, sha256="0" * 64), ["part-000001.parquet"], [], []),
+    "record_wrong_rows": (lambda d: edit_record(d, rows=3), ["part-000001.parquet"], [], []),
+    "record_wrong_bytes": (lambda d: edit_record(d, bytes=1), ["part-000001.parquet"], [], []),
+    "part_of_another_schema": (other_schema, ["part-000001.parquet"], [], []),
+    "part_missing_a_column": (fewer_columns, ["part-000001.parquet"], [], []),
+    "part_with_duplicate_keys": (duplicate_keys, ["part-000001.parquet"], [], []),
+    "part_of_another_unit": (swapped, ["part-000001.parquet"], [], []),
+    "part_outside_the_plan": (outside_plan, ["part-000099.parquet"], [], []),
+    "quarantine_name_taken": (both(write("parts/quarantine/part-000001.parquet", "earlier"), truncate),
+                              ["part-000001.parquet"], [],
+                              ["parts/quarantine/part-000001.parquet"]),
+    "record_without_part": (unlink(P1), [], [], []),
+    "every_part_gone": (both(unlink(P0), unlink(P1)), [], [], []),
+    "stale_part_temps": (both(write("parts/.part-000001.parquet.a1b2c3d4.tmp", GARBAGE),
+                              write("parts/.part-000001.parquet.json.zz_9yy8x.tmp", "{")), [],
+                         ["parts/.part-000001.parquet.a1b2c3d4.tmp", "parts/.part-000001.parquet.json.zz_9yy8x.tmp"], []),
+    "stale_responses_temp": (write(".responses.parquet.k3j4h5g6.tmp", GARBAGE[:100]), [],
+                             [".responses.parquet.k3j4h5g6.tmp"], []),
+    "stale_result_temps": (both(write(".metrics.json.qwertyui.tmp", "{"), write(".summary.md.asdfghjk.tmp", "#"),
+                                write(".config.yaml.zxcvbnm1.tmp", "a: ["), write(".scores.parquet.12345678.tmp", "")),
+                           [], [".metrics.json.qwertyui.tmp", ".summary.md.asdfghjk.tmp", ".config.yaml.zxcvbnm1.tmp",
+                                ".scores.parquet.12345678.tmp"], []),
+    "foreign_files_left_untouched": (both(*(write(k, v) for k, v in FOREIGN.items())), [], [], list(FOREIGN)),
+    "responses_garbage": (write("responses.parquet", GARBAGE), [], [], []),
+    "metrics_garbage": (write("metrics.json", "{"), [], [], []),
+    "stale_lock_of_a_dead_process": (both(write("run.lock", ""), write(
+        "run.lock.json", json.dumps({"pid": 2 ** 22 + 7, "host": "gone", "since": "yesterday"}))), [], [], []),
+}
+
+
+def snapshot(d: Path, names) -> dict[str, bytes]:
+    return {n: (d / n).read_bytes() for n in names}
+
+
+def copy_of(clean_dir: Path, tmp: Path) -> Path:
+    d = tmp / "results" / clean_dir.name
+    shutil.copytree(clean_dir, d)
+    return d
+
+
+@pytest.mark.parametrize("case", list(HEALED))
+def test_a_damaged_run_folder_heals(case, clean, tmp_path):
+    cfg, clean_dir = clean
+    damage, quarantined, gone, kept = HEALED[case]
+    d = copy_of(clean_dir, tmp_path)
+    damage(d)
+    before = snapshot(d, kept)
+    quarantine = d / "parts/quarantine"
+    expect = set(os.listdir(quarantine)) if quarantine.is_dir() else set()
+    for part in quarantined:  # a name already taken there gets .1, .2, ...: nothing is overwritten
+        for name in [part] + ([part + ".json"] if (d / "parts" / (part + ".json")).exists() else []):
+            target, n = name, 0
+            while target in expect:
+                n += 1
+                target = f"{name}.{n}"
+            expect.add(target)
+    contents = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in (d / "parts").rglob("*")
+                if p.is_file() and p.relative_to(d).as_posix() not in gone}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run({**cfg, "results_dir": str(d.parent)}, print_summary=False) == d
+    named = [str(w.message) for w in caught if issubclass(w.category, PartQuarantined)]
+    if quarantined:
+        assert len(named) == 1 and all(q in named[0] for q in quarantined), named
+    else:
+        assert not named
+    assert (set(os.listdir(quarantine)) if quarantine.is_dir() else set()) == expect
+    after = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (d / "parts").rglob("*") if p.is_file()}
+    lost = [str(p.relative_to(d)) for h, p in contents.items() if h not in after]
+    assert not lost, f"lost: {lost}"  # every file under parts/ is still there, moved aside at most
+    for name in gone:
+        assert not (d / name).exists(), name
+    assert snapshot(d, kept) == before
+    want = pd.read_parquet(clean_dir / "responses.parquet").drop(columns=VOLATILE)
+    have = pd.read_parquet(d / "responses.parquet").drop(columns=VOLATILE)
+    pd.testing.assert_frame_equal(have, want)
+    assert not have.duplicated(["participant_id", "item_id"]).any()
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "scores.parquet"), pd.read_parquet(clean_dir / "scores.parquet"))
+    assert json.loads((d / "metrics.json").read_text()) == json.loads((clean_dir / "metrics.json").read_text())
+    ours = [p for p in d.rglob("*.tmp") if p.relative_to(d).as_posix() not in kept]
+    assert not ours, ours
+    assert not (d / "run.lock.json").exists()  # the holder record goes with the lock
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+
+
+def torn_config(d: Path) -> None:
+    text = (d / "config.yaml").read_text()
+    (d / "config.yaml").write_text(text[: len(text) // 2] + '\n  "torn')
+
+
+# name -> (damage, the BenchError's message must match, the path (relative to the results dir) it must name)
+REFUSED = {
+    "config_torn": (torn_config, r"config.yaml: not valid YAML", "config.yaml"),
+    "config_alias_bomb": (write("config.yaml", BOMB), r"config.yaml: .*alias bomb", "config.yaml"),
+    "config_not_a_mapping": (write("config.yaml", "- a\n- b\n"), r"config.yaml: expected the run's config", "config.yaml"),
+    "config_binary": (write("config.yaml", b"run: [\x80\x81\x82 garbage" * 10), r"config.yaml: not valid YAML", "config.yaml"),
+    "config_huge": (write("config.yaml", "a: 1\n" * 2_000_000), r"config.yaml: .*over the .*limit", "config.yaml"),
+    "config_a_folder": (both(unlink("config.yaml"), lambda d: (d / "config.yaml").mkdir()), r"config.yaml: not a file",
+                        "config.yaml"),
+    "fingerprint_corrupt": (write("fingerprint.json", '{"model_sha256": "ab'), r"fingerprint.json: not valid JSON",
+                            "fingerprint.json"),
+    "fingerprint_not_an_object": (write("fingerprint.json", "[]"), r"fingerprint.json: expected a JSON object",
+                                  "fingerprint.json"),
+    "parts_is_a_file": (both(lambda d: shutil.rmtree(d / "parts"), write("parts", "mine")), r"parts: exists and is not",
+                        "parts"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_damaged_run_folder_is_refused_by_name(case, clean, tmp_path):
+    cfg, clean_dir = clean
+    damage, message, named = REFUSED[case]
+    d = copy_of(clean_dir, tmp_path)
+    damage(d)
+    before = {p.relative_to(d): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    started = time.time()
+    with pytest.raises(BenchError, match=message) as err:
+        run({**cfg, "results_dir": str(d.parent)}, print_summary=False)
+    assert str(d / named) in str(err.value)
+    assert time.time() - started < 60  # an alias bomb or a huge file is refused, not parsed
+    after = {p.relative_to(d): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    # nothing changed, nothing lost (a claim that got as far as the parts has rewritten the run's own record
+    # of its config, with this results_dir)
+    same = lambda files: {k: v for k, v in files.items()  # noqa: E731
+                          if k.name != "run.lock" and (k.name == named or k.name not in ("config.yaml", "fingerprint.json"))}
+    assert same(after) == same(before)
+
+
+def run_folder_a_file(root: Path, name: str) -> tuple[Path, Path]:
+    root.mkdir(parents=True)
+    (root / name).write_text("mine")
+    return root, root / name
+
+
+def results_dir_a_file(root: Path, name: str) -> tuple[Path, Path]:
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_text("mine")
+    return root, root
+
+
+def results_dir_under_a_file(root: Path, name: str) -> tuple[Path, Path]:
+    results_dir_a_file(root, name)
+    return root / "deeper", root / "deeper" / name
+
+
+PLACES = {
+    "run_folder_is_a_file": (run_folder_a_file, "exists and is not a folder"),
+    "results_dir_is_a_file": (results_dir_a_file, "is an existing file, not a folder"),  # refused with the config
+    "results_dir_under_a_file": (results_dir_under_a_file, "a part of this path is a file"),
+    "results_dir_not_writable": (lambda root, name: (Path("/sys/persona-bench-results"),
+                                                     Path("/sys/persona-bench-results") / name),
+                                 "cannot create the run folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(PLACES))
+def test_a_run_folder_that_cannot_be_made_is_named(case, clean, tmp_path):
+    cfg, clean_dir = clean
+    make, message = PLACES[case]
+    results_dir, named = make(tmp_path / "results", clean_dir.name)
+    with pytest.raises(BenchError, match=message) as err:
+        run({**cfg, "results_dir": str(results_dir)}, print_summary=False)
+    assert str(named) in str(err.value)
+    files = [p for p in (tmp_path / "results", tmp_path / "results" / clean_dir.name) if p.is_file()]
+    assert all(p.read_text() == "mine" for p in files)  # the file in the way is left as it was
+
+
+def backstory_cfg(tmp: Path) -> dict:
+    return compose("persona=backstory", "inventory=ipip25", "persona.n=3", "persona.max_new_tokens=8",
+                   f"results_dir={tmp}")
+
+
+def story(k: int, seed: int) -> str:
+    from bench.hashing import stable_int
+
+    return json.dumps({"id": f"backstory-{k:04d}", "text": f"story {k}", "seed": stable_int(seed, "backstory", k)})
+
+
+BACKSTORIES = {
+    "backstories_torn_mid_line": (lambda s: story(0, s) + "\n" + story(1, s)[:25], r"backstories.jsonl: line 2: not valid JSON"),
+    "backstories_a_foreign_row": (lambda s: story(0, s) + '\n{"id": "x"}\n', r"backstories.jsonl: story 2: expected the keys"),
+    "backstories_of_another_set": (lambda s: story(0, s + 1), r"backstories.jsonl: story 1 .*not this set's story"),
+    "backstories_not_objects": (lambda s: "[1, 2]\n", r"backstories.jsonl: line 1: expected a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", list(BACKSTORIES))
+def test_a_damaged_backstory_set_is_named_by_file_and_line(case, tmp_path):
+    from bench.personas.backstory import backstory_dir, generate_backstories
+
+    cfg = backstory_cfg(tmp_path)
+    text, message = BACKSTORIES[case]
+    folder = backstory_dir(cfg)
+    folder.mkdir(parents=True)
+    (folder / "backstories.jsonl").write_text(text(int(cfg["seed"])))
+    before = (folder / "backstories.jsonl").read_bytes()
+    with pytest.raises(BenchError, match=message):
+        generate_backstories(cfg)
+    assert (folder / "backstories.jsonl").read_bytes() == before
+
+
+def hold_lock(folder: Path) -> subprocess.Popen:
+    """A real second process holding the folder's lock until killed."""
+    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+            "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_run_folder_held_by_a_live_process_is_refused_naming_it(clean, tmp_path):
+    import socket
+
+    cfg, clean_dir = clean
+    d = copy_of(clean_dir, tmp_path)
+    (d / P1).unlink()  # there is model work left to do
+    holder = hold_lock(d)
+    try:
+        before = {p.relative_to(d): p.read_bytes() for p in d.rglob("*") if p.is_file() and p.name != "run.lock"}
+        with pytest.raises(BenchError, match=f"in use by pid {holder.pid} on host {socket.gethostname()}"):
+            run({**cfg, "results_dir": str(d.parent)}, print_summary=False)
+        after = {p.relative_to(d): p.read_bytes() for p in d.rglob("*") if p.is_file() and p.name != "run.lock"}
+        assert after == before
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    # killed with -9, the holder leaves its lock file and record behind but holds nothing: the run goes on
+    assert (d / "run.lock.json").exists()
+    run({**cfg, "results_dir": str(d.parent)}, print_summary=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "responses.parquet"), pd.read_parquet(clean_dir / "responses.parquet"))
+
+
+def test_the_command_line_names_a_damaged_folder_without_a_traceback(clean, tmp_path):
+    cfg, clean_dir = clean
+    d = copy_of(clean_dir, tmp_path)
+    (d / "fingerprint.json").write_text("{")
+    out = subprocess.run([sys.executable, "-m", "bench", *ARGS, f"results_dir={d.parent}"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"error: {d / 'fingerprint.json'}: not valid JSON" in out.stderr
+    assert "Traceback" not in out.stderr
