@@ -112,9 +112,9 @@ def check_persona_file(data: dict, report: FileReport) -> None:
 
 
 def check_run_config(data: dict, report: FileReport) -> None:
-    """The typed schema (bench.config), then the sections whose files this tool also checks alone."""
+    """The typed schema (bench.config, which stops at the first bad value), then every problem of the persona
+    and population sections, which this tool also checks as files of their own."""
     from bench.config import validate
-    from bench.instruments import InventoryError, resolve_inventory_path
     from bench.personas.check import check_persona_set
     from bench.populations.check import check_population
 
@@ -122,14 +122,7 @@ def check_run_config(data: dict, report: FileReport) -> None:
         validate("config", data)
     except BenchError as err:
         report.problems += [ln for ln in str(err).splitlines() if ln.strip()]
-    inv = data.get("inventory")
-    if isinstance(inv, dict):
-        try:
-            resolve_inventory_path(inv.get("path") or inv.get("name"))
-        except InventoryError as err:
-            report.problems.append(f"field 'inventory': {err}")
-    else:
-        report.problems.append(f"field 'inventory': {inv!r} must be a mapping with name (and path)")
+    inv = data.get("inventory")  # checked by validate() above (name shipped, path existing)
     for section, check in (("persona", check_persona_set), ("population", check_population)):
         value = data.get(section)
         if isinstance(value, dict):
