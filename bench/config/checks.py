@@ -37,7 +37,7 @@ def typed(config_name: str, cfg: dict) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.config.load import one_line
-    from bench.config.schema import MODEL_SCHEMAS, POPULATION_SCHEMAS, SCHEMAS
+    from bench.config.schema import INVENTORY_SCHEMAS, MODEL_SCHEMAS, POPULATION_SCHEMAS, SCHEMAS
 
     if not isinstance(cfg, dict):
         raise ConfigError(f"config {config_name!r}: expected a mapping, got {shown(cfg)}")
@@ -45,6 +45,9 @@ def typed(config_name: str, cfg: dict) -> None:
     if isinstance(cfg.get("model"), dict):
         shape = "gguf" if {"package", "gguf_file"} & cfg["model"].keys() else "path"
         parts.append((MODEL_SCHEMAS[shape], cfg["model"], "model."))
+    if isinstance(cfg.get("inventory"), dict) and config_name != "clone":
+        shape = "psychobench" if "scale" in cfg["inventory"] else "file"
+        parts.append((INVENTORY_SCHEMAS[shape], cfg["inventory"], "inventory."))
     if isinstance(cfg.get("population"), dict) and config_name != "clone":
         pop = cfg["population"]
         shape = ("respondents" if {"attributes", "demographics", "sample"} & pop.keys()
@@ -313,8 +316,17 @@ def check_adapter(cfg: dict) -> None:
 
 
 def check_inventory(cfg: dict) -> None:
-    from bench.instruments import available_inventories
+    from bench.instruments import InventoryError, available_inventories
+    from bench.instruments.psychobench_file import load_psychobench
 
+    if get(cfg, "inventory.scale") is not MISSING:  # one scale of PsychoBench's file: read it now, not mid-run
+        existing(cfg, "inventory.path", "file", optional=False, what=" (PsychoBench's questionnaires.json)")
+        text(cfg, "inventory.scale")
+        try:
+            load_psychobench(get(cfg, "inventory.path"), get(cfg, "inventory.scale"))
+        except InventoryError as err:
+            raise bad("inventory.scale", get(cfg, "inventory.scale"), str(err)) from None
+        return
     if get(cfg, "inventory.path") is not None:
         existing(cfg, "inventory.path", "file", optional=False, what=" (an inventory or survey file)")
         return

@@ -41,8 +41,15 @@ class GgufModelSchema(ModelSchema):
 
 @dataclass
 class InventorySchema:
+    """A shipped inventory by name, or a user's YAML file by path."""
     name: str = MISSING
     path: Optional[str] = MISSING
+
+
+@dataclass
+class PsychoBenchInventorySchema(InventorySchema):
+    """One scale of PsychoBench's questionnaires.json (`inventory=psychobench`)."""
+    scale: str = MISSING
 
 
 @dataclass
@@ -75,7 +82,7 @@ class RespondentsPopulationSchema(CountsPopulationSchema):
 class RunSchema:
     """`persona-bench run`: what a run computes, and where it writes (results_dir, run_name, progress)."""
     model: Any = MISSING
-    inventory: InventorySchema = field(default_factory=InventorySchema)
+    inventory: Any = MISSING  # typed by its shape (INVENTORY_SCHEMAS) when validated
     persona: Dict[str, Any] = MISSING
     population: Any = MISSING
     engine: Dict[str, Any] = MISSING
@@ -232,6 +239,7 @@ SCHEMAS = {
     "leaderboard": LeaderboardSchema,
 }
 MODEL_SCHEMAS = {"gguf": GgufModelSchema, "path": ModelSchema}
+INVENTORY_SCHEMAS = {"file": InventorySchema, "psychobench": PsychoBenchInventorySchema}
 POPULATION_SCHEMAS = {"choice": PopulationChoiceSchema, "counts": CountsPopulationSchema,
                       "respondents": RespondentsPopulationSchema}
 
@@ -250,3 +258,5 @@ def register() -> None:
         cs.store(group="schema/model", name=name, node=schema)
     for name, schema in POPULATION_SCHEMAS.items():
         cs.store(group="schema/population", name=name, node=schema)
+    for name, schema in INVENTORY_SCHEMAS.items():
+        cs.store(group="schema/inventory", name=name, node=schema)

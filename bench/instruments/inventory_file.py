@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bench.instruments.fields import KEYS, MAX_OPTIONS, MIN_OPTIONS, check_header, is_int, is_num, nonempty_str
-from bench.instruments.model import Dichotomy, Inventory, Item, Scale
+from bench.instruments.model import Dichotomy, Inventory, Item, Norm, Scale
 
 REQUIRED = ("id", "name", "version", "source", "licence", "kind", "scale", "traits", "scoring", "items")
 OPTIONAL = ("stem", "norms", "dichotomies", "notes")
 KINDS = ("likert", "bipolar")
-SCORINGS = ("mean", "dichotomy")
+SCORINGS = ("mean", "sum", "dichotomy")
 ITEM_FIELDS = ("id", "trait", "keyed", "text", "left", "right", "facet")
 DICHOTOMY_FIELDS = ("low", "high", "constant", "cutoff")
 
@@ -31,8 +31,6 @@ def build_inventory(data: Any, errors: list[str]) -> Inventory | None:
     stem = data.get("stem", "{text}")
     if not isinstance(stem, str) or "{text}" not in stem:
         err(f"field 'stem': {repr(stem)} must be a string containing '{{text}}'")
-    if "norms" in data and not isinstance(data["norms"], dict):
-        err(f"field 'norms': {repr(data['norms'])} must be a mapping")
     if "notes" in data and not isinstance(data["notes"], str):
         err(f"field 'notes': {repr(data['notes'])} must be a string")
 
@@ -64,6 +62,8 @@ def build_inventory(data: Any, errors: list[str]) -> Inventory | None:
     elif isinstance(raw_t, dict) and raw_t:
         groups = {str(k): "trait" for k in raw_t}
 
+    norms = _norms(data["norms"], traits, err) if "norms" in data else ()
+
     n_before = len(errors)
     items = _items(data.get("items"), kind, groups, err) if "items" in data else ()
 
@@ -79,8 +79,50 @@ def build_inventory(data: Any, errors: list[str]) -> Inventory | None:
     return Inventory(
         id=data["id"], name=data["name"], version=version, source=data["source"], licence=data["licence"],
         kind=kind, scale=scale, traits=tuple(traits.items()), scoring=scoring, items=items,
-        dichotomies=dichotomies, stem=stem,
+        dichotomies=dichotomies, stem=stem, norms=norms,
     )
+
+
+NORM_META = ("source", "n", "group")
+
+
+def _norms(block: Any, traits: dict, err) -> tuple[Norm, ...]:
+    """`norms`: {source, n, group} defaults, then per trait code {mean, sd[, n, group]} or a list of them
+    (one per human group). Keys that are neither a trait nor a default are refused, so a typo is seen."""
+    if not isinstance(block, dict):
+        err(f"field 'norms': {repr(block)} must be a mapping")
+        return ()
+    source = block.get("source", "")
+    if not isinstance(source, str):
+        err(f"field 'norms.source': {repr(source)} must be a string")
+    out = []
+    for key, spec in block.items():
+        if key in NORM_META:
+            continue
+        if key not in traits:
+            err(f"field 'norms.{key}': not a trait code of 'traits' ({', '.join(map(str, traits))}) nor one of "
+                f"{', '.join(NORM_META)}")
+            continue
+        for k, group in enumerate(spec if isinstance(spec, list) else [spec]):
+            where = f"field 'norms.{key}'" + (f"[{k}]" if isinstance(spec, list) else "")
+            if not isinstance(group, dict):
+                err(f"{where}: {repr(group)} must be a mapping with mean, sd (and n, group)")
+                continue
+            merged = {"n": block.get("n"), "group": block.get("group", "humans"), **group}
+            unknown = sorted(set(group) - {"mean", "sd", "n", "group"})
+            if unknown:
+                err(f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (allowed: mean, sd, n, group)")
+            bad = [f for f, ok in (("mean", is_num(merged.get("mean"))),
+                                   ("sd", is_num(merged.get("sd")) and merged.get("sd", 0) > 0),
+                                   ("n", is_int(merged.get("n")) and merged.get("n", 0) >= 2),
+                                   ("group", nonempty_str(merged.get("group")))) if not ok]
+            if bad:
+                err(f"{where}: {', '.join(f'{f}={merged.get(f)!r}' for f in bad)}: mean a number, sd > 0, n an "
+                    "integer >= 2 (here or in norms.n), group a non-empty string")
+                continue
+            out.append(Norm(trait=str(key), group=merged["group"], mean=float(merged["mean"]), sd=float(merged["sd"]),
+                            n=int(merged["n"]), source=source if isinstance(source, str) else ""))
+    return tuple(out)
 
 
 def _scale(s: Any, errors: list[str]) -> Scale | None:

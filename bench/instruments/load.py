@@ -64,6 +64,15 @@ def load_inventory(name_or_path: str | Path) -> Inventory:
     return replace(inv, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
 
+def inventory_from_config(inv: dict) -> Inventory:
+    """The run config's `inventory` node: a scale of PsychoBench's file (`scale` set), a path, or a name."""
+    if inv.get("scale") is not None:
+        from bench.instruments.psychobench_file import load_psychobench
+
+        return load_psychobench(inv["path"], inv["scale"])
+    return load_inventory(inv.get("path") or inv["name"])
+
+
 def validate_inventory(data: Any, label: str = "<inventory>") -> Inventory:
     """Validate already-parsed YAML (e.g. from a test or a config) and build the Inventory."""
     errors: list[str] = []

@@ -73,6 +73,18 @@ class Dichotomy:
 
 
 @dataclass(frozen=True)
+class Norm:
+    """One human group's published score on one trait: what a model's mean is compared with."""
+
+    trait: str
+    group: str  # e.g. "Crowd", "Male", "Students (Women)"
+    mean: float
+    sd: float
+    n: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Inventory:
     id: str
     name: str
@@ -82,12 +94,13 @@ class Inventory:
     kind: str  # "likert" (statements), "bipolar" (two poles per item) or "survey" (own options per question)
     scale: Scale | None
     traits: tuple[tuple[str, str], ...]  # (code, display name), in report order
-    scoring: str  # "mean" (mean of keyed items per trait) or "dichotomy"
+    scoring: str  # "mean" (mean of keyed items per trait), "sum" (their sum) or "dichotomy"
     items: tuple[Item, ...]
     dichotomies: tuple[Dichotomy, ...] = ()
     stem: str = "{text}"  # how an item's text is shown, e.g. "I see myself as someone who {text}"
     path: str = ""
     sha256: str = ""
+    norms: tuple[Norm, ...] = ()  # human groups per trait, for the comparison in metrics.json (not scoring)
 
     @property
     def trait_names(self) -> dict[str, str]:

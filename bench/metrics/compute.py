@@ -9,6 +9,7 @@ import pandas as pd
 from bench.instruments import Inventory
 from bench.metrics.tables import POLE_TARGET, jsonable
 from bench.metrics.answers import invalid_rates, question_distributions
+from bench.metrics.norms import norm_comparison
 from bench.metrics.reliability import icc_repetitions, pooled_icc, reliability
 from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
 from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity
@@ -61,6 +62,9 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
             "accuracy": mbti_accuracy(types),
             "type_counts": types["type"].value_counts().sort_index().to_dict(),
         }
+    if inventory.norms:
+        out["human_norms"] = {"source": sorted({n.source for n in inventory.norms if n.source}),
+                              "rows": norm_comparison(scores, inventory.norms)}
     targets = scores["persona_target"].fillna("").astype(str)
     if targets.str.match(POLE_TARGET).any():
         out["trait_target_shift"] = trait_target_shift(scores)

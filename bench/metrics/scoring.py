@@ -34,6 +34,10 @@ def score_participants(responses: pd.DataFrame, inventory: Inventory) -> pd.Data
     scoring == "mean": the mean of `score` (reverse keying already undone) over the trait's valid
     items; NaN with n_valid 0 when none is valid. letter is None.
 
+    scoring == "sum" (PsychoBench's SUM scales): the trait's item count times that mean, i.e. the plain sum
+    when every item is valid, prorated over the valid items otherwise (and under max_items), so the score
+    stays on the scale of the published norms.
+
     scoring == "dichotomy": score = constant + sum(keyed * answer) over the dichotomy's items, with
     `answer` in canonical scale order; letter = `high` when score > cutoff, else `low`. The formula
     needs every item, so an invalid or missing answer is imputed with the scale midpoint
@@ -62,12 +66,12 @@ def score_participants(responses: pd.DataFrame, inventory: Inventory) -> pd.Data
     ).dropna(subset=["value"])
 
     grid = pd.MultiIndex.from_product([parts["participant_id"], traits], names=["participant_id", "trait"])
-    if inventory.scoring == "mean":
+    if inventory.scoring in ("mean", "sum"):
         agg = long.groupby(["participant_id", "trait"])["value"].agg(["mean", "count"]).reindex(grid)
-        out = pd.DataFrame(
-            {"score": agg["mean"].to_numpy(float), "n_valid": agg["count"].fillna(0).to_numpy(int)},
-            index=grid,
-        )
+        score = agg["mean"].to_numpy(float)
+        if inventory.scoring == "sum":
+            score = score * agg.index.get_level_values("trait").map(n_items).to_numpy(float)
+        out = pd.DataFrame({"score": score, "n_valid": agg["count"].fillna(0).to_numpy(int)}, index=grid)
         out["letter"] = None
     elif inventory.scoring == "dichotomy":
         mid = (inventory.scale.low + inventory.scale.high) / 2.0

@@ -7,6 +7,7 @@ same function. The run folder is named by a hash of the config: the same command
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
@@ -17,11 +18,11 @@ from bench.administration import Administrator, Plan, PromptRenderer, build_plan
 from bench.config import validate
 from bench.engines import ModelSpec, open_engine, resolve_model
 from bench.errors import BenchError
-from bench.instruments import Inventory, load_inventory
+from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
-from bench.populations.reference import resolve_population
+from bench.populations.reference import human_norms, load_human, resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
@@ -37,7 +38,7 @@ def prepare(cfg: dict, personas=None) -> tuple[Inventory, Plan, ModelSpec]:
     """Everything a run needs before any model work; bad input fails here, early and named.
 
     `personas` replaces the configured set (a dry run must not write backstories to plan them)."""
-    inventory = load_inventory(cfg["inventory"].get("path") or cfg["inventory"]["name"])
+    inventory = inventory_from_config(cfg["inventory"])
     if personas is None:
         personas = build_personas(cfg, inventory)
     templates = select_templates(cfg["prompt"], inventory.kind, cfg.get("templates"))
@@ -118,8 +119,10 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     responses = pd.read_parquet(run_dir / "responses.parquet")
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / "scores.parquet", scores)
-    metrics = compute_metrics(responses, scores, inventory)
     pop = resolve_population(cfg)
+    if pop and not inventory.norms and pop.get("instrument") == inventory.id:  # psych::bfi for ipip25
+        inventory = dataclasses.replace(inventory, norms=human_norms(load_human(pop), inventory))
+    metrics = compute_metrics(responses, scores, inventory)
     persona_probs = backstory_demographics(cfg, pop) if pop and cfg["persona"].get("set") == "backstory" else None
     fidelity = fidelity_for_run(cfg, responses, inventory, persona_probs)
     if fidelity is not None:

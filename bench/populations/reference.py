@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.hashing import stable_int
-from bench.instruments import Inventory
+from bench.instruments import Inventory, Norm
 from bench.populations.human import load_reference
 from bench.resources import CONF_DIR
 from bench.userfiles import load_yaml
@@ -35,6 +35,28 @@ def resolve_population(cfg: dict) -> dict | None:
     if pop.get("name", "none") == "none":
         return None
     return pop
+
+
+def human_norms(human, inventory: Inventory) -> tuple[Norm, ...]:
+    """Each trait's mean, SD and n over the reference's respondents, scored with the inventory's own keying
+    (reverse items as low + high - answer, mean of a respondent's answered items): norms for inventories
+    whose human reference is individual answers (psych::bfi for ipip25). Unweighted references only."""
+    if getattr(human, "weights", None) is not None or not hasattr(human, "answers") or inventory.scoring != "mean":
+        return ()
+    answers = human.answers
+    out = []
+    for code, _ in inventory.traits:
+        items = [it for it in inventory.items if it.trait == code and it.id in answers.columns]
+        if not items:
+            continue
+        scale = inventory.scale
+        keyed = pd.DataFrame({it.id: answers[it.id] if it.keyed > 0 else scale.low + scale.high - answers[it.id]
+                              for it in items})
+        score = keyed.mean(axis=1, skipna=True).dropna()
+        if len(score) >= 2:
+            out.append(Norm(trait=code, group=human.source, mean=float(score.mean()), sd=float(score.std(ddof=1)),
+                            n=int(len(score)), source=f"{human.source}, scored with {inventory.id}'s keys"))
+    return tuple(out)
 
 
 def load_human(pop: dict):

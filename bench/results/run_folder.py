@@ -30,6 +30,8 @@ def default_run_name(cfg: dict) -> str:
 
 
 def inventory_label(cfg: dict) -> str:
+    if cfg["inventory"].get("scale"):
+        return f"{cfg['inventory']['name']}_{cfg['inventory']['scale']}"
     return Path(str(cfg["inventory"]["path"])).stem if cfg["inventory"].get("path") else cfg["inventory"]["name"]
 
 

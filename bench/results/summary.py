@@ -75,7 +75,26 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
     if "trait_target_shift" in metrics:
         shift = pd.DataFrame(metrics["trait_target_shift"])
         out += ["", "## Does the persona move its target trait? (high-pole minus low-pole personas)", markdown_table(shift)]
+    if "human_norms" in metrics:
+        out += ["", *norms_text(metrics["human_norms"], metrics["n_participants"], len(scores["persona_id"].unique()))]
     return "\n".join(out) + "\n"
+
+
+def norms_text(section: dict, n_participants: int, n_personas: int) -> list[str]:
+    """The human-norms table (PsychoBench's comparison) with what its n and p can and cannot say."""
+    table = pd.DataFrame(section["rows"])
+    shown = table[["trait", "group", "model_mean", "model_sd", "model_n", "human_mean", "human_sd", "human_n",
+                   "diff_sd", "diff_sd_ci_low", "diff_sd_ci_high", "welch_t", "welch_df", "p"]].copy()
+    shown.columns = ["trait", "human group", "model mean", "model SD", "model n", "human mean", "human SD",
+                     "human n", "diff (human SDs)", "95% low", "95% high", "Welch t", "df", "p"]
+    lines = ["## Against human norms (model minus humans, in human SD units; Welch's t)", markdown_table(shown), ""]
+    notes = [f"{r['trait']} / {r['group']}: {r['note']}" for r in section["rows"] if r.get("note")]
+    if n_participants > n_personas:
+        notes.append(f"model n counts {n_participants} participants from {n_personas} persona(s): templates, orders, "
+                     "temperatures and repetitions of one persona are not independent people, so p is optimistic")
+    if section.get("source"):
+        notes.append("norms: " + "; ".join(section["source"]))
+    return lines + [f"- {n}" for n in notes]
 
 
 def fidelity_text(metrics: dict) -> str:
