@@ -128,6 +128,12 @@ def tv_check_task(cfg: dict) -> None:
     tv_check(cfg)
 
 
+def validity_task(cfg: dict) -> None:
+    from bench.pipelines.validity import validity
+
+    validity(cfg)
+
+
 def leaderboard_task(opts: dict) -> None:
     from bench.leaderboard import build_leaderboard
     from bench.leaderboard.publish import publish_gh_pages, publish_hf
@@ -202,6 +208,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "clone report": hydra_command("clone", clone_report_task, "persona-bench clone report"),
     "fidelity-table": hydra_command("fidelity_table", fidelity_table_task, "persona-bench fidelity-table"),
     "tv-check": hydra_command("tv_check", tv_check_task, "persona-bench tv-check"),
+    "validity": hydra_command("validity", validity_task, "persona-bench validity"),
     "leaderboard": hydra_command("leaderboard", leaderboard_task, "persona-bench leaderboard"),
     "sweep status": sweep_command("status"),
     "sweep rerun": sweep_command("rerun"),

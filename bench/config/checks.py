@@ -398,6 +398,49 @@ def check_tv_check(cfg: dict) -> None:
     number(cfg, "tv_check.temperature", 0)
 
 
+def check_validity(cfg: dict) -> None:
+    """Each inventory named or a file, two or more, trait_map {inventory or 'behaviour': {trait: name}}."""
+    from bench.instruments import InventoryError, available_inventories, inventory_from_config, inventory_node
+
+    check_run(run_part(cfg, "validity"))
+    specs = string_list(cfg, "validity.inventories")
+    if len(specs) < 2:
+        raise bad("validity.inventories", specs, "give two or more inventories, e.g. [bfi, ipip120]")
+    ids = {}
+    for spec in specs:
+        node = inventory_node(spec)
+        if node["path"] is None and spec not in available_inventories():
+            raise bad("validity.inventories", specs, f"{spec} is not a shipped inventory ({', '.join(available_inventories())}) "
+                                                     "nor a path to an inventory file")
+        try:
+            inv = inventory_from_config(node)
+        except InventoryError as err:
+            raise bad("validity.inventories", specs, str(err)) from None
+        if inv.kind == "survey" or inv.scoring == "none":
+            raise bad("validity.inventories", specs, f"{spec} is a survey: it has no trait scores to correlate")
+        ids[spec] = ids[inv.id] = {t for t, _ in inv.traits}
+    tmap = get(cfg, "validity.trait_map")
+    if not isinstance(tmap, dict):
+        raise bad("validity.trait_map", tmap, "must be a mapping {inventory: {its trait: common name}}")
+    for key, mapping in tmap.items():
+        field = f"validity.trait_map.{key}"
+        if key != "behaviour" and key not in ids:
+            raise bad(field, mapping, f"{key} is not one of validity.inventories ({', '.join(specs)}) nor 'behaviour'")
+        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                    for k, v in mapping.items()):
+            raise bad(field, mapping, "must map trait codes to non-empty common names")
+        if key != "behaviour":
+            unknown = sorted(set(mapping) - ids[key])
+            if unknown:
+                raise bad(field, mapping, f"{', '.join(unknown)}: not a trait of {key} ({', '.join(sorted(ids[key]))})")
+            names = [mapping.get(t, t) for t in ids[key]]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise bad(field, mapping, f"{', '.join(twice)}: two traits of {key} mapped to one name")
+    existing(cfg, "validity.behaviour", "file", what=" (a behaviour run's expressed_scores.parquet)")
+    number(cfg, "validity.alpha", 0, 1, low_open=True, high_open=True)
+
+
 def check_clone(cfg: dict) -> None:
     from bench.clone.examples import FORMATS
     from bench.engines import ENGINES
@@ -476,6 +519,7 @@ CHECKS: dict[str, Callable[[dict], None]] = {
     "config": check_run,
     "fidelity_table": check_fidelity_table,
     "tv_check": check_tv_check,
+    "validity": check_validity,
     "clone": check_clone,
     "leaderboard": check_leaderboard,
 }

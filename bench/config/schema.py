@@ -127,6 +127,20 @@ class TVCheckSchema(RunSchema):
     tv_check: TVCheckSection = field(default_factory=TVCheckSection)
 
 
+@dataclass
+class ValiditySection:
+    inventories: List[str] = MISSING
+    trait_map: Dict[str, Any] = MISSING
+    behaviour: Optional[str] = MISSING
+    alpha: float = MISSING
+
+
+@dataclass
+class ValiditySchema(RunSchema):
+    """`persona-bench validity`: the run config, given once per inventory, plus the MTMM settings."""
+    validity: ValiditySection = field(default_factory=ValiditySection)
+
+
 # -- clones ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -235,6 +249,7 @@ SCHEMAS = {
     "config": RunSchema,
     "fidelity_table": FidelityTableSchema,
     "tv_check": TVCheckSchema,
+    "validity": ValiditySchema,
     "clone": CloneSchema,
     "leaderboard": LeaderboardSchema,
 }

@@ -73,6 +73,13 @@ def inventory_from_config(inv: dict) -> Inventory:
     return load_inventory(inv.get("path") or inv["name"])
 
 
+def inventory_node(spec: str) -> dict:
+    """`bfi` (shipped) or a path to the user's file, as a run config's `inventory` node."""
+    if "/" in spec or "\\" in spec or spec.endswith((".yaml", ".yml")):
+        return {"name": "custom", "path": spec}
+    return {"name": spec, "path": None}
+
+
 def validate_inventory(data: Any, label: str = "<inventory>") -> Inventory:
     """Validate already-parsed YAML (e.g. from a test or a config) and build the Inventory."""
     errors: list[str] = []
