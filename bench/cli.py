@@ -5,6 +5,7 @@
     persona-bench fidelity-table [overrides]  one run per conditioning method, plus the human floor
     persona-bench tv-check [overrides]        logprob distributions vs sampled answers
     persona-bench validity [overrides]        two inventories on the same participants: MTMM, Campbell-Fiske
+    persona-bench norms-table [overrides]     instruments (PsychoBench scales too) against human norms
     persona-bench sweep status|rerun|merge ...
     persona-bench leaderboard [overrides]
     persona-bench perf [options]
@@ -33,6 +34,7 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
     "fidelity-table": "fidelity_table",
     "tv-check": "tv_check",
     "validity": "validity",
+    "norms-table": "norms_table",
     "leaderboard": "leaderboard",
 }
 

@@ -134,6 +134,12 @@ def validity_task(cfg: dict) -> None:
     validity(cfg)
 
 
+def norms_table_task(cfg: dict) -> None:
+    from bench.pipelines.norms_table import norms_table
+
+    norms_table(cfg)
+
+
 def leaderboard_task(opts: dict) -> None:
     from bench.leaderboard import build_leaderboard
     from bench.leaderboard.publish import publish_gh_pages, publish_hf
@@ -209,6 +215,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "fidelity-table": hydra_command("fidelity_table", fidelity_table_task, "persona-bench fidelity-table"),
     "tv-check": hydra_command("tv_check", tv_check_task, "persona-bench tv-check"),
     "validity": hydra_command("validity", validity_task, "persona-bench validity"),
+    "norms-table": hydra_command("norms_table", norms_table_task, "persona-bench norms-table"),
     "leaderboard": hydra_command("leaderboard", leaderboard_task, "persona-bench leaderboard"),
     "sweep status": sweep_command("status"),
     "sweep rerun": sweep_command("rerun"),

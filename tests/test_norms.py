@@ -217,25 +217,46 @@ def test_psych_bfi_norms_for_ipip25_match_the_shared_csv():
         assert got[trait].sd == pytest.approx(s.std(ddof=1), rel=1e-12) and got[trait].n == len(s) == 2800
 
 
-# -- one tiny real run ----------------------------------------------------------------------------
+# -- one tiny real command: BFI-44's norms and a PsychoBench scale in one table -------------------
 
-def test_a_psychobench_scale_runs_with_its_norms_table(tmp_path):
-    from bench.pipelines.run import run
+def test_norms_table_for_bfi_and_a_psychobench_scale(tmp_path):
+    from bench.config.load import compose as compose_config
+    from bench.pipelines.norms_table import norms_table
 
     path = questionnaires()
-    cfg = compose("inventory=psychobench", f"inventory.path={path}", "inventory.scale=GSE", "max_items=2",
-                  "templates=[describe]", "temperatures=[1.0]", "repetitions=4", "option_orders=[original]",
-                  "progress=false", f"results_dir={tmp_path}")
-    folder = run(cfg, print_summary=False)
+    cfg = compose_config("norms_table", ["norms_table.inventories=[bfi]", f"norms_table.path={path}",
+                                         "norms_table.scales=[GSE]", "max_items=2", "templates=[describe]",
+                                         "temperatures=[1.0]", "repetitions=4", "option_orders=[original]",
+                                         "progress=false", f"results_dir={tmp_path}"])
+    out = norms_table(cfg)
+    table = pd.read_csv(out / "norms_table.csv")
+    assert list(table["instrument"]) == ["bfi"] * 5 + ["psychobench:GSE"]
+    gse = table[table["instrument"] == "psychobench:GSE"].iloc[0]
+    folder = Path(gse["run"])
     assert "psychobench_GSE" in folder.name
-    metrics = json.loads((folder / "metrics.json").read_text())
-    [row] = metrics["human_norms"]["rows"]
     scores = pd.read_parquet(folder / "scores.parquet")["score"].to_numpy(float)
-    assert row["model_n"] == 4 and row["model_mean"] == pytest.approx(scores.mean())
-    assert row["diff_sd"] == pytest.approx((scores.mean() - 29.55) / 5.32)
+    assert gse["model_n"] == 4 and gse["model_mean"] == pytest.approx(scores.mean())
+    assert gse["diff_sd"] == pytest.approx((scores.mean() - 29.55) / 5.32)
     if scores.std() > 0:
         ref = stats.ttest_ind_from_stats(scores.mean(), scores.std(ddof=1), 4, 29.55, 5.32, 19120, equal_var=False)
-        assert row["welch_t"] == pytest.approx(ref.statistic)
+        assert gse["welch_t"] == pytest.approx(ref.statistic)
+    bfi = table[table["instrument"] == "bfi"].set_index("trait")
+    assert bfi.loc["E", "human_mean"] == 3.25 and bfi.loc["E", "model_n"] == 4
+    assert bfi.loc["C", "model_n"] == 0 and not bfi.loc["C", "trusted"]  # max_items=2: E and A items only
     summary = (folder / "summary.md").read_text()
     assert "## Against human norms" in summary and "| Overall | Crowd" in summary
-    assert "not independent people" in summary
+    assert "| psychobench:GSE | Overall | Crowd" in (out / "norms_table.md").read_text()
+
+
+def test_norms_table_config_is_checked_before_any_run(tmp_path):
+    from bench.config.load import compose as compose_config
+
+    path = questionnaires()
+    for overrides, message in (
+            (["norms_table.inventories=[ipip50]"], r"norms_table.inventories=\[ipip50\]: ipip50 has no norms"),
+            (["norms_table.scales=[GSE]"], "norms_table.path=null"),
+            ([f"norms_table.path={path}", "norms_table.scales=[GSE,16P]"], r"norms_table.scales=\[GSE, 16P\]: .*16P"),
+            (["norms_table.inventories=null"], "norms_table.inventories=null: give instruments")):
+        with pytest.raises(ConfigError, match=message):
+            validate("norms_table", compose_config("norms_table", [*overrides, f"results_dir={tmp_path}"]))
+    assert not any(tmp_path.iterdir())

@@ -441,6 +441,35 @@ def check_validity(cfg: dict) -> None:
     number(cfg, "validity.alpha", 0, 1, low_open=True, high_open=True)
 
 
+def check_norms_table(cfg: dict) -> None:
+    """Instruments that have norms, and PsychoBench scales that are in the file at `norms_table.path`."""
+    from bench.instruments import InventoryError, available_inventories, inventory_from_config, inventory_node
+    from bench.instruments.psychobench_file import load_psychobench
+
+    check_run(run_part(cfg, "norms_table"))
+    specs = string_list(cfg, "norms_table.inventories", optional=True) or []
+    scales = string_list(cfg, "norms_table.scales", optional=True) or []
+    if not specs and not scales:
+        raise bad("norms_table.inventories", None, "give instruments with norms (e.g. [bfi]) or norms_table.scales")
+    for spec in specs:
+        node = inventory_node(spec)
+        if node["path"] is None and spec not in available_inventories():
+            raise bad("norms_table.inventories", specs, f"{spec} is not a shipped inventory nor a file")
+        try:
+            inv = inventory_from_config(node)
+        except InventoryError as err:
+            raise bad("norms_table.inventories", specs, str(err)) from None
+        if not inv.norms and spec != "ipip25":  # ipip25's norms come from psych::bfi at run time
+            raise bad("norms_table.inventories", specs, f"{spec} has no norms (an inventory file's 'norms' field)")
+    if scales:
+        existing(cfg, "norms_table.path", "file", optional=False, what=" (PsychoBench's questionnaires.json)")
+        for scale in scales:
+            try:
+                load_psychobench(get(cfg, "norms_table.path"), scale)
+            except InventoryError as err:
+                raise bad("norms_table.scales", scales, str(err)) from None
+
+
 def check_clone(cfg: dict) -> None:
     from bench.clone.examples import FORMATS
     from bench.engines import ENGINES
@@ -520,6 +549,7 @@ CHECKS: dict[str, Callable[[dict], None]] = {
     "fidelity_table": check_fidelity_table,
     "tv_check": check_tv_check,
     "validity": check_validity,
+    "norms_table": check_norms_table,
     "clone": check_clone,
     "leaderboard": check_leaderboard,
 }

@@ -141,6 +141,19 @@ class ValiditySchema(RunSchema):
     validity: ValiditySection = field(default_factory=ValiditySection)
 
 
+@dataclass
+class NormsTableSection:
+    inventories: Optional[List[str]] = MISSING
+    path: Optional[str] = MISSING
+    scales: Optional[List[str]] = MISSING
+
+
+@dataclass
+class NormsTableSchema(RunSchema):
+    """`persona-bench norms-table`: the run config, given once per instrument, plus the instruments."""
+    norms_table: NormsTableSection = field(default_factory=NormsTableSection)
+
+
 # -- clones ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -250,6 +263,7 @@ SCHEMAS = {
     "fidelity_table": FidelityTableSchema,
     "tv_check": TVCheckSchema,
     "validity": ValiditySchema,
+    "norms_table": NormsTableSchema,
     "clone": CloneSchema,
     "leaderboard": LeaderboardSchema,
 }
