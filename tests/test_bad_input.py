@@ -119,7 +119,7 @@ WRONG = [
     ("scale.labels", ["No", "Yes"], "field 'scale.labels': 2 labels for 5 values"),
     ("scale.labels", ["No", "", "x", "y", "z"], "field 'scale.labels'"),
     ("traits", [], "field 'traits': [] must be a non-empty mapping"),
-    ("scoring", "sum", "field 'scoring': 'sum' is not one of"),
+    ("scoring", "median", "field 'scoring': 'median' is not one of"),
     ("items", {}, "field 'items': {} must be a non-empty list"),
     ("items", [], "field 'items': [] must be a non-empty list"),
     ("items.0", "is talkative", "item #1: 'is talkative' must be a mapping"),

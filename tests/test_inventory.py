@@ -272,7 +272,7 @@ LIKERT_CASES = [
     ("traits-list", _set("traits", ["E", "N"]), ["field 'traits'", "['E', 'N']", "mapping"]),
     ("traits-name", _set("traits.E", ["x"]), ["field 'traits'", "'E'", "['x']"]),
     ("trait-unused", _set("traits.O", "Openness"), ["field 'traits'", "'O'", "no items"]),
-    ("scoring", _set("scoring", "sum"), ["field 'scoring'", "'sum'", "'mean', 'dichotomy'"]),
+    ("scoring", _set("scoring", "median"), ["field 'scoring'", "'median'", "'mean', 'sum', 'dichotomy'"]),
     ("dichotomy-no-block", _set("scoring", "dichotomy"), ["field 'dichotomies'", "None", "required"]),
     ("dichotomies-with-mean", _set("dichotomies", {"E": {}}), ["field 'dichotomies'", "'mean'"]),
     ("stem", _set("stem", "I see myself as"), ["field 'stem'", "'I see myself as'", "{text}"]),
