@@ -243,6 +243,8 @@ def test_norms_table_for_bfi_and_a_psychobench_scale(tmp_path):
     bfi = table[table["instrument"] == "bfi"].set_index("trait")
     assert bfi.loc["E", "human_mean"] == 3.25 and bfi.loc["E", "model_n"] == 4
     assert bfi.loc["C", "model_n"] == 0 and not bfi.loc["C", "trusted"]  # max_items=2: E and A items only
+    metrics = json.loads((folder / "metrics.json").read_text())["human_norms"]
+    assert metrics["diff_sd"] == {"Overall / Crowd": pytest.approx(gse["diff_sd"])}  # the leaderboard's column
     summary = (folder / "summary.md").read_text()
     assert "## Against human norms" in summary and "| Overall | Crowd" in summary
     assert "| psychobench:GSE | Overall | Crowd" in (out / "norms_table.md").read_text()

@@ -15,7 +15,7 @@ from bench.config import validate
 from bench.config.load import compose as compose_config
 from bench.errors import ConfigError
 from bench.metrics.mtmm import mtmm
-from bench.pipelines.validity import ValidityError, behaviour_scores
+from bench.pipelines.validity import ValidityError, behaviour_scores, validity
 
 TRAITS = list("EACNO")
 # planted latent trait intercorrelations (what the "same pattern" check must find in every triangle)
@@ -149,6 +149,9 @@ def test_bad_behaviour_files_are_named(tmp_path):
     good.to_parquet(other)
     with pytest.raises(ValidityError, match="no participant_id in common"):
         behaviour_scores(str(other), {"x"}, {})
+    with pytest.raises(ValidityError, match="torn.parquet: not a readable parquet"):  # before any run
+        validity(vcompose("validity.behaviour=" + str(torn), f"results_dir={tmp_path / 'results'}"))
+    assert not (tmp_path / "results").exists()
     two = tmp_path / "two.parquet"
     pd.concat([good, good.assign(rater="judge", score=[1.0, 2.0])]).to_parquet(two)
     table, sha = behaviour_scores(str(two), {"p1", "p2"}, {"E": "Extraversion"})
@@ -159,8 +162,6 @@ def test_bad_behaviour_files_are_named(tmp_path):
 # -- one tiny real run ----------------------------------------------------------------------------
 
 def test_bfi_by_ipip120_on_smollm2(tmp_path):
-    from bench.pipelines.validity import validity
-
     cfg = vcompose("persona=traits", "persona.ids=[E_high,E_low,N_high]", "templates=[describe]",
                    "temperatures=[1.0]", "repetitions=3", "option_orders=[original]", "max_items=5",
                    "progress=false", f"results_dir={tmp_path}")
@@ -182,5 +183,6 @@ def test_bfi_by_ipip120_on_smollm2(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "![MTMM heatmap](mtmm.png)" in summary and "## Campbell-Fiske checks" in summary
     assert (out / "mtmm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "validity_config.yaml").is_file() and not (out / "config.yaml").exists()  # not a run folder
     again = validity(cfg)  # the runs resume (nothing to compute), the analysis is the same
     assert again == out and json.loads((out / "validity.json").read_text())["pairs"] == result["pairs"]

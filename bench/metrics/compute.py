@@ -63,8 +63,10 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
             "type_counts": types["type"].value_counts().sort_index().to_dict(),
         }
     if inventory.norms:
-        out["human_norms"] = {"source": sorted({n.source for n in inventory.norms if n.source}),
-                              "rows": norm_comparison(scores, inventory.norms)}
+        table = norm_comparison(scores, inventory.norms)
+        out["human_norms"] = {"source": sorted({n.source for n in inventory.norms if n.source}), "rows": table,
+                              # one number per trait and group, which the leaderboard shows as a column
+                              "diff_sd": {f"{r.trait} / {r.group}": r.diff_sd for r in table.itertuples()}}
     targets = scores["persona_target"].fillna("").astype(str)
     if targets.str.match(POLE_TARGET).any():
         out["trait_target_shift"] = trait_target_shift(scores)

@@ -43,8 +43,8 @@ def mapped(scores: pd.DataFrame, method: str, mapping: dict) -> pd.DataFrame:
     return out.assign(method=method)
 
 
-def behaviour_scores(path: str, participants: set, mapping: dict) -> tuple[pd.DataFrame, str]:
-    """A behaviour run's expressed scores, one method per rater, on the runs' participants only."""
+def read_behaviour(path: str) -> tuple[pd.DataFrame, str]:
+    """A behaviour run's expressed_scores.parquet, checked (columns, numeric scores) before any model work."""
     p = Path(path).expanduser()
     try:
         table = pd.read_parquet(p)
@@ -57,6 +57,12 @@ def behaviour_scores(path: str, participants: set, mapping: dict) -> tuple[pd.Da
                             f"expressed_scores.parquet has {', '.join(BEHAVIOUR_COLS)})")
     if not pd.api.types.is_numeric_dtype(table["score"]):
         raise ValidityError(f"validity.behaviour={path}: column 'score' is {table['score'].dtype}, not numbers")
+    return table, hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def behaviour_scores(path: str, participants: set, mapping: dict) -> tuple[pd.DataFrame, str]:
+    """A behaviour run's expressed scores, one method per rater, on the runs' participants only."""
+    table, sha = read_behaviour(path)
     table = table[table["participant_id"].isin(participants)]
     if table.empty:
         raise ValidityError(f"validity.behaviour={path}: no participant_id in common with the inventory runs; "
@@ -65,7 +71,7 @@ def behaviour_scores(path: str, participants: set, mapping: dict) -> tuple[pd.Da
     raters = list(dict.fromkeys(table["rater"].astype(str)))
     parts = [mapped(g, "behaviour" if len(raters) == 1 else f"behaviour:{rater}", mapping)
              for rater, g in table.groupby(table["rater"].astype(str), sort=False)]
-    return pd.concat(parts, ignore_index=True), hashlib.sha256(p.read_bytes()).hexdigest()
+    return pd.concat(parts, ignore_index=True), sha
 
 
 def heatmap(matrix: pd.DataFrame, path: Path) -> None:
@@ -146,6 +152,8 @@ def validity(cfg: dict, progress: bool | None = None) -> Path:
     opts = cfg["validity"]
     base = run_part(cfg, "validity")
     trait_map = opts.get("trait_map") or {}
+    if opts.get("behaviour"):
+        read_behaviour(opts["behaviour"])  # a bad file stops here, before hours of model work
     runs, parts, invs = {}, [], {}
     for spec in opts["inventories"]:
         sub = copy.deepcopy(base)
@@ -192,7 +200,8 @@ def validity(cfg: dict, progress: bool | None = None) -> Path:
                            "behaviour": {"path": opts.get("behaviour"), "sha256": behaviour_sha},
                            "trait_map": trait_map},
         }))
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        # not config.yaml: the leaderboard takes a folder with one for a run folder
+        atomic_write_text(out / "validity_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         text = summary(result, runs, out)
         atomic_write_text(out / "summary.md", text)
     print(text)
