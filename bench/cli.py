@@ -4,6 +4,7 @@
     persona-bench clone train|report [overrides]
     persona-bench fidelity-table [overrides]  one run per conditioning method, plus the human floor
     persona-bench tv-check [overrides]        logprob distributions vs sampled answers
+    persona-bench behaviour [overrides]       participants write texts; raters score them (observer form)
     persona-bench sweep status|rerun|merge ...
     persona-bench leaderboard [overrides]
     persona-bench perf [options]
@@ -31,6 +32,7 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
     "clone report": "clone",
     "fidelity-table": "fidelity_table",
     "tv-check": "tv_check",
+    "behaviour": "behaviour",
     "leaderboard": "leaderboard",
 }
 

@@ -120,6 +120,28 @@ class TVCheckSchema(RunSchema):
     tv_check: TVCheckSection = field(default_factory=TVCheckSection)
 
 
+@dataclass
+class BehaviourSection:
+    prompts: List[Dict[str, Any]] = MISSING
+    copies: int = MISSING
+    max_new_tokens: int = MISSING
+    temperature: Optional[float] = MISSING
+    rating_orders: List[str] = MISSING
+    rating_templates: Dict[str, str] = MISSING
+    self_report: str = MISSING
+    min_n: int = MISSING
+    publish_texts: bool = MISSING
+
+
+@dataclass
+class BehaviourSchema(RunSchema):
+    """`persona-bench behaviour`: the run config plus its raters (model entries; null: the run's model)
+    and the behavioural section."""
+    rater: Any = None
+    rater2: Any = None
+    behaviour: BehaviourSection = field(default_factory=BehaviourSection)
+
+
 # -- clones ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -228,6 +250,7 @@ SCHEMAS = {
     "config": RunSchema,
     "fidelity_table": FidelityTableSchema,
     "tv_check": TVCheckSchema,
+    "behaviour": BehaviourSchema,
     "clone": CloneSchema,
     "leaderboard": LeaderboardSchema,
 }
