@@ -142,6 +142,10 @@ def rater_agreement(expressed: pd.DataFrame, min_n: int = MIN_N) -> pd.DataFrame
     """Per pair of raters and trait: the correlation across participants of their expressed scores, and
     the mean difference (first minus second), so both rank agreement and level bias show."""
     raters = list(dict.fromkeys(expressed["rater"]))
+    columns = ["rater_a", "rater_b", "trait", "mean_difference", "n", "r", "ci_low", "ci_high", "p", "trustworthy",
+               "note"]
+    if len(raters) < 2:
+        return pd.DataFrame(columns=columns)
     wide = expressed.pivot_table(index=["participant_id", "trait"], columns="rater", values="score").reset_index()
     rows = []
     for i, a in enumerate(raters):
@@ -151,8 +155,7 @@ def rater_agreement(expressed: pd.DataFrame, min_n: int = MIN_N) -> pd.DataFrame
                 rows.append({"rater_a": a, "rater_b": b, "trait": trait,
                              "mean_difference": float((both[a] - both[b]).mean()) if len(both) else math.nan,
                              **correlation(both[a], both[b], min_n)})
-    return pd.DataFrame(rows, columns=["rater_a", "rater_b", "trait", "mean_difference", "n", "r", "ci_low",
-                                       "ci_high", "p", "trustworthy", "note"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def style_by_persona(texts: pd.DataFrame, features) -> pd.DataFrame:

@@ -95,21 +95,33 @@ def behaviour(cfg: dict, progress: bool | None = None, print_summary: bool = Tru
         raise RunError(f"model '{spec.id}': the longest writing prompt plus behaviour.max_new_tokens is over "
                        f"model.max_model_len={spec.max_model_len}")
     base = run_dir_for(run_cfg, plan.personas_sha256())
-    out = base.with_name(f"{base.name}-behaviour-{config_hash(cfg)[:10]}")
+    folder_cfg = texts_and_ratings_config(cfg)
+    out = base.with_name(f"{base.name}-behaviour-{config_hash(folder_cfg)[:10]}")
     make_run_dir(out)
     with folder_lock(out, wait_s=0):
-        return write_behaviour(cfg, out, inventory, form, template, plan, spec, raters, writer, self_scores,
-                               self_dir, show, print_summary)
+        return write_behaviour(cfg, folder_cfg, out, inventory, form, template, plan, spec, raters, writer,
+                               self_scores, self_dir, show, print_summary)
 
 
-def write_behaviour(cfg, out: Path, inventory, form, template, plan, spec, raters, writer, self_scores,
+REPORT_ONLY = ("self_report", "min_n", "publish_texts")  # change the report, not the texts or ratings
+
+
+def texts_and_ratings_config(cfg: dict) -> dict:
+    """The config the folder is named by and claimed with: what its texts and ratings depend on. Another
+    self-report folder, min_n or publish_texts reuses every part and only recomputes the report
+    (provenance.json and metrics.json say which were used)."""
+    return {**cfg, "behaviour": {k: v for k, v in cfg["behaviour"].items() if k not in REPORT_ONLY}}
+
+
+def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan, spec, raters, writer, self_scores,
                     self_dir, show, print_summary) -> Path:
     """Everything that writes into the behaviour folder; called with its lock held."""
     opts = cfg["behaviour"]
-    claim_run_dir(out, cfg, {"model_sha256": spec.sha256, "inventory_sha256": inventory.sha256,
+    claim_run_dir(out, folder_cfg, {"model_sha256": spec.sha256, "inventory_sha256": inventory.sha256,
                              "raters": {n: s.sha256 for n, s in raters}, "personas_sha256": plan.personas_sha256()})
     prov = collect(behaviour_run_part(cfg), spec, inventory, cfg["engine"]["name"])
     prov.update(kind="behaviour", personas_sha256=plan.personas_sha256(), self_report_run=str(self_dir),
+                report={k: opts[k] for k in REPORT_ONLY},
                 raters={n: {"id": s.id, "path": s.path, "sha256": s.sha256, "dtype": s.dtype} for n, s in raters},
                 generation={"prompts": opts["prompts"], "copies": opts["copies"],
                             "max_new_tokens": opts["max_new_tokens"],
@@ -179,22 +191,42 @@ def behaviour_metrics(cfg: dict, texts: pd.DataFrame, expressed: pd.DataFrame, s
                       inventory) -> dict:
     """metrics.json's behaviour section: every figure with its n and interval (see bench.metrics.behaviour)."""
     opts, min_n = cfg["behaviour"], int(cfg["behaviour"]["min_n"])
-    hashes = texts[["participant_id", "text_id", "text_sha256", "n_words", "invalid"]]
+    names = texts["participant_id"] + " " + texts["text_id"]
+    vs_self, poles, agreement = (self_vs_expressed(expressed, self_scores, min_n), pole_effects(expressed, min_n),
+                                 rater_agreement(expressed, min_n))
+    section = {
+        "by_trait": by_trait(vs_self, poles, agreement),
+        "text_sha256": dict(zip(names, texts["text_sha256"])),  # what the leaderboard shows of the texts
+    }
     if opts["publish_texts"]:
-        hashes = texts[["participant_id", "text_id", "text_sha256", "n_words", "invalid", "text"]]
+        section["texts"] = dict(zip(names, texts["text"]))
     trait_names = inventory.trait_names
-    return {"behaviour": jsonable({
+    return {"behaviour": jsonable({**section,
         "inventory": inventory.id, "traits": trait_names, "min_n": min_n,
         "n_participants": int(texts["participant_id"].nunique()), "n_texts": len(texts),
         "n_invalid_texts": int(texts["invalid"].sum()),
-        "self_vs_expressed": self_vs_expressed(expressed, self_scores, min_n),
-        "pole_effects": pole_effects(expressed, min_n),
-        "rater_agreement": rater_agreement(expressed, min_n),
+        "self_vs_expressed": vs_self, "pole_effects": poles, "rater_agreement": agreement,
         "expressed_means": expressed.groupby(["rater", "trait"], sort=False)["score"].agg(["mean", "std", "count"])
         .reset_index().rename(columns={"count": "n"}),
         "style_by_persona": style_by_persona(texts, STYLE_FEATURES),
-        "texts": hashes,
     })}
+
+
+def by_trait(vs_self: pd.DataFrame, poles: pd.DataFrame, agreement: pd.DataFrame) -> dict:
+    """The report's figures as nested numbers (rater -> trait -> figure, interval, n), which the
+    leaderboard turns into columns; tables of rows stay beside them for the page and for tools."""
+    out: dict = {}
+    for r in vs_self.to_dict("records"):
+        out.setdefault(r["rater"], {}).setdefault(r["trait"], {}).update(
+            r_self=r["r"], r_self_ci_low=r["ci_low"], r_self_ci_high=r["ci_high"], r_self_n=r["n"])
+    for r in poles.to_dict("records"):
+        out.setdefault(r["rater"], {}).setdefault(r["trait"], {}).update(
+            pole_g=r["g"], pole_g_ci_low=r["ci_low"], pole_g_ci_high=r["ci_high"], pole_n_high=r["n_high"],
+            pole_n_low=r["n_low"])
+    for r in agreement.to_dict("records"):
+        out.setdefault(f"{r['rater_a']}~{r['rater_b']}", {}).setdefault(r["trait"], {}).update(
+            agreement_r=r["r"], agreement_ci_low=r["ci_low"], agreement_ci_high=r["ci_high"], agreement_n=r["n"])
+    return out
 
 
 def fmt(x, digits: int = 2) -> str:
