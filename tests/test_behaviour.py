@@ -382,3 +382,37 @@ def test_the_self_report_run_is_the_plain_run_of_the_same_overrides():
     assert config_hash(held) == config_hash(compose("seed=7", "persona=traits"))
     with pytest.raises(ConfigError, match="setting of `persona-bench behaviour`"):
         compose("behaviour.copies=2")
+
+
+@pytest.mark.parametrize("payload", ["{item}", "{persona} {0}", "{left.__class__.__mro__}", "}{ {{}}", "%s ${x}"])
+def test_a_texts_braces_are_rated_verbatim(payload, smollm2_spec):
+    """A participant's text (and a writing prompt) is data: its braces reach the rater as written."""
+    from transformers import AutoTokenizer
+
+    from bench.administration.prompts import PromptRenderer
+    from bench.behaviour import Rater, rating_template
+
+    bfi = load_inventory("bfi")
+    form = observer_form(bfi)
+    text = f"I told them {payload} and left."
+    row = {"participant_id": "p", "persona_id": "x", "persona_target": "", "template_id": "t",
+           "option_order": "original", "temperature": 1.0, "repetition": 0, "text_id": "story#0",
+           "text_sha256": "h", "text": text}
+    template = rating_template(behaviour_cfg()["behaviour"]["rating_templates"], "likert")
+    renderer = PromptRenderer(AutoTokenizer.from_pretrained(smollm2_spec.path), "Answer: ")
+    rater = Rater("r", "sha", form, bfi.items[:1], [row], ["original", "reversed"], template, renderer, 8)
+    for j in range(len(rater.jobs)):
+        _, prompt, _ = rater.render(j)
+        assert text in prompt and "The person who wrote this text is someone who is talkative." in prompt
+    shown = rater.render(1)[1]  # the reversed order shows the high pole first
+    assert "1 = Agree strongly" in shown and "5 = Disagree strongly" in shown
+
+
+def test_a_rater_that_gives_every_text_the_same_score_is_named():
+    from bench.pipelines.behaviour import spread_notes
+
+    rows = [{"rater": "smollm2", "trait": "E", "mean": 3.0, "std": 0.002, "n": 10},
+            {"rater": "smollm2", "trait": "A", "mean": 3.4, "std": 0.4, "n": 10},
+            {"rater": "smollm2", "trait": "C", "mean": 3.0, "std": None, "n": 1}]
+    notes = spread_notes({"behaviour": {"expressed_means": rows}})
+    assert len(notes) == 1 and "rater smollm2 gives E almost the same score" in notes[0] and "SD 0.002" in notes[0]

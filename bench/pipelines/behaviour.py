@@ -50,7 +50,7 @@ def rater_specs(cfg: dict, spec: ModelSpec) -> list[tuple[str, ModelSpec]]:
     return list(zip(names, specs))
 
 
-def self_report_scores(cfg: dict, run_cfg: dict, plan) -> tuple[pd.DataFrame, Path | None]:
+def self_report_scores(cfg: dict, plan) -> tuple[pd.DataFrame, Path | None]:
     """The self-report trait scores of the plan's participants: a run folder given by path (checked to
     share participants with this plan before any model work), or None to run it here later."""
     path = cfg["behaviour"]["self_report"]
@@ -78,22 +78,18 @@ def behaviour(cfg: dict, progress: bool | None = None, print_summary: bool = Tru
     form = observer_form(inventory)
     template = rating_template(opts["rating_templates"], inventory.kind)
     prompts = writing_prompts(opts["prompts"])
-    self_scores, self_dir = self_report_scores(cfg, run_cfg, plan)
+    self_scores, self_dir = self_report_scores(cfg, plan)
     raters = rater_specs(cfg, spec)
     show = cfg.get("progress", True) if progress is None else progress
-
-    if self_dir is None:  # the plan's own self-report run: its own folder, resumable like any run
-        self_dir = run(run_cfg, progress=show, print_summary=False)
-        self_scores = pd.read_parquet(self_dir / "scores.parquet")
-
-    from transformers import AutoTokenizer
-
-    writer = Writer(plan, prompts, int(opts["copies"]), PromptRenderer(AutoTokenizer.from_pretrained(spec.path), ""),
+    writer = Writer(plan, prompts, int(opts["copies"]), PromptRenderer(tokenizer_for(spec), ""),
                     int(opts["max_new_tokens"]), opts["temperature"], int(cfg["batch_size"]),
                     {"id": spec.id, "sha256": spec.sha256})
     if writer.longest_prompt() + int(opts["max_new_tokens"]) > spec.max_model_len:
         raise RunError(f"model '{spec.id}': the longest writing prompt plus behaviour.max_new_tokens is over "
                        f"model.max_model_len={spec.max_model_len}")
+    if self_dir is None:  # the plan's own self-report run: its own folder, resumable like any run
+        self_dir = run(run_cfg, progress=show, print_summary=False)
+        self_scores = pd.read_parquet(self_dir / "scores.parquet")
     base = run_dir_for(run_cfg, plan.personas_sha256())
     folder_cfg = texts_and_ratings_config(cfg)
     out = base.with_name(f"{base.name}-behaviour-{config_hash(folder_cfg)[:10]}")
@@ -127,7 +123,9 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                             "max_new_tokens": opts["max_new_tokens"],
                             "temperature": opts["temperature"] if opts["temperature"] is not None
                             else "each participant's own (plan)",
-                            "seeds": "stable_int(participant seed, 'behaviour-text', prompt id, copy)"})
+                            "seeds": "stable_int(participant seed, 'behaviour-text', prompt id, copy)",
+                            "sampling": "the engine's generate: plain temperature sampling (top_k 0, top_p 1, "
+                                        "repetition_penalty 1), greedy at temperature 0"})
     engines: dict[str, object] = {}
 
     def engine_for(s: ModelSpec):
@@ -249,6 +247,21 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
+FLAT_SD = 0.05  # scale points: below this across participants, a rater hardly tells the texts apart
+
+
+def spread_notes(metrics: dict) -> list[str]:
+    """One line per rater whose expressed scores barely vary across participants: correlations and
+    effect sizes computed on them say little, whatever their intervals."""
+    lines = []
+    for r in metrics["behaviour"]["expressed_means"]:
+        if r["std"] is not None and r["std"] < FLAT_SD:
+            lines.append(f"- warning: rater {r['rater']} gives {r['trait']} almost the same score for every text (SD "
+                         f"{r['std']:.3f} across {r['n']} participants, mean {r['mean']:.2f}): it hardly tells the "
+                         "texts apart, so its correlations and effect sizes for this trait mean little")
+    return lines
+
+
 def summary(cfg, inventory, raters, texts, metrics, out: Path, self_dir) -> str:
     m, opts = metrics["behaviour"], cfg["behaviour"]
     lines = [f"# Behavioural personality: {cfg['model']['id']} on {inventory.name} (observer form)", "",
@@ -258,6 +271,7 @@ def summary(cfg, inventory, raters, texts, metrics, out: Path, self_dir) -> str:
              f"- raters: {', '.join(f'{n} ({s.sha256[:12]})' for n, s in raters)}; rating orders: "
              f"{', '.join(opts['rating_orders'])} (averaged)",
              f"- self-report: {self_dir}", f"- folder: {out}", "",
+             *spread_notes(metrics), "",
              f"Figures marked * rest on fewer than {m['min_n']} participants (per pole for g), or on none at "
              "all: not trustworthy. Intervals are 95%.", "",
              "## Expressed vs self-reported (Pearson r across participants)", ""]
