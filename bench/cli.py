@@ -6,6 +6,7 @@
     persona-bench tv-check [overrides]        logprob distributions vs sampled answers
     persona-bench validity [overrides]        two inventories on the same participants: MTMM, Campbell-Fiske
     persona-bench norms-table [overrides]     instruments (PsychoBench scales too) against human norms
+    persona-bench behaviour [overrides]       participants write texts; raters score them (observer form)
     persona-bench sweep status|rerun|merge ...
     persona-bench leaderboard [overrides]
     persona-bench perf [options]
@@ -35,6 +36,7 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
     "tv-check": "tv_check",
     "validity": "validity",
     "norms-table": "norms_table",
+    "behaviour": "behaviour",
     "leaderboard": "leaderboard",
 }
 

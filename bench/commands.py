@@ -140,6 +140,23 @@ def norms_table_task(cfg: dict) -> None:
     norms_table(cfg)
 
 
+def behaviour_task(cfg: dict) -> None:
+    from bench.pipelines.behaviour import behaviour
+
+    behaviour(cfg)
+
+
+RATER_ALIASES = ("rater", "rater2")  # `rater=hf` stands for Hydra's `model@rater=hf`
+
+
+def rater_overrides(handler: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """`rater=<model entry>` (and `rater2=`) as Hydra's package override `model@rater=<model entry>`."""
+    def wrapped(args: list[str]) -> int:
+        return handler([f"model@{a}" if a.split("=", 1)[0] in RATER_ALIASES and "=" in a else a for a in args])
+
+    return wrapped
+
+
 def leaderboard_task(opts: dict) -> None:
     from bench.leaderboard import build_leaderboard
     from bench.leaderboard.publish import publish_gh_pages, publish_hf
@@ -216,6 +233,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "tv-check": hydra_command("tv_check", tv_check_task, "persona-bench tv-check"),
     "validity": hydra_command("validity", validity_task, "persona-bench validity"),
     "norms-table": hydra_command("norms_table", norms_table_task, "persona-bench norms-table"),
+    "behaviour": rater_overrides(hydra_command("behaviour", behaviour_task, "persona-bench behaviour")),
     "leaderboard": hydra_command("leaderboard", leaderboard_task, "persona-bench leaderboard"),
     "sweep status": sweep_command("status"),
     "sweep rerun": sweep_command("rerun"),

@@ -14,7 +14,7 @@ ENTRY = {"bench.cli", "bench.commands", "bench.__main__"}
 LAYERS = [
     {"bench.cli", "bench.commands", "bench.__main__"},
     {"bench.pipelines", "bench.tools", "bench.config"},
-    {"bench.leaderboard", "bench.clone", "bench.personas", "bench.administration"},
+    {"bench.leaderboard", "bench.clone", "bench.personas", "bench.administration", "bench.behaviour"},
     {"bench.populations", "bench.writing", "bench.engines", "bench.results"},
     {"bench.metrics", "bench.instruments"},
     {"bench.errors", "bench.hashing", "bench.resources", "bench.mappings", "bench.userfiles", "bench.templates", "bench"},

@@ -42,9 +42,10 @@ def typed(config_name: str, cfg: dict) -> None:
     if not isinstance(cfg, dict):
         raise ConfigError(f"config {config_name!r}: expected a mapping, got {shown(cfg)}")
     parts = [(SCHEMAS[config_name], cfg, "")]
-    if isinstance(cfg.get("model"), dict):
-        shape = "gguf" if {"package", "gguf_file"} & cfg["model"].keys() else "path"
-        parts.append((MODEL_SCHEMAS[shape], cfg["model"], "model."))
+    for key in ("model", "rater", "rater2"):  # the behaviour config's raters are model entries too
+        if isinstance(cfg.get(key), dict):
+            shape = "gguf" if {"package", "gguf_file"} & cfg[key].keys() else "path"
+            parts.append((MODEL_SCHEMAS[shape], cfg[key], f"{key}."))
     if isinstance(cfg.get("inventory"), dict) and config_name != "clone":
         shape = "psychobench" if "scale" in cfg["inventory"] else "file"
         parts.append((INVENTORY_SCHEMAS[shape], cfg["inventory"], "inventory."))
@@ -470,6 +471,47 @@ def check_norms_table(cfg: dict) -> None:
                 raise bad("norms_table.scales", scales, str(err)) from None
 
 
+BEHAVIOUR_KEYS = ("behaviour", "rater", "rater2")  # what `persona-bench behaviour` adds to the run config
+
+
+def behaviour_run_part(cfg: dict) -> dict:
+    """The run config of a behaviour config: the plan its participants come from."""
+    return {k: v for k, v in cfg.items() if k not in BEHAVIOUR_KEYS}
+
+
+def check_behaviour(cfg: dict) -> None:
+    from bench.behaviour.rating import PLACEHOLDERS, RATING_ORDERS, rating_template
+    from bench.behaviour.texts import writing_prompts
+
+    check_run(behaviour_run_part(cfg))
+    for key in ("rater", "rater2"):
+        if get(cfg, key) is not None:
+            check_model(cfg, key)
+            if get(cfg, f"{key}.requires_adapter"):
+                raise bad(f"{key}.id", get(cfg, f"{key}.id"), "a rater is a plain model (an adapter model "
+                                                              "cannot rate: its adapter is the run's)")
+    writing_prompts(get(cfg, "behaviour.prompts"))
+    integer(cfg, "behaviour.copies", 1)
+    integer(cfg, "behaviour.max_new_tokens", 1)
+    number(cfg, "behaviour.temperature", 0, optional=True)
+    string_list(cfg, "behaviour.rating_orders", options=RATING_ORDERS)
+    templates = get(cfg, "behaviour.rating_templates")
+    if not isinstance(templates, dict):
+        raise bad("behaviour.rating_templates", templates, "must map likert and bipolar to a template")
+    for kind in PLACEHOLDERS:
+        rating_template(templates, kind)
+    report = get(cfg, "behaviour.self_report")
+    if report != "run":
+        if not isinstance(report, str) or not report.strip():
+            raise bad("behaviour.self_report", report, "must be 'run' or the path of a run folder")
+        folder = Path(report).expanduser()
+        if not (folder / "scores.parquet").is_file():
+            raise bad("behaviour.self_report", report, "is not a finished run folder (no scores.parquet); "
+                                                       "give a run folder of the same plan, or 'run'")
+    integer(cfg, "behaviour.min_n", 2)
+    boolean(cfg, "behaviour.publish_texts")
+
+
 def check_clone(cfg: dict) -> None:
     from bench.clone.examples import FORMATS
     from bench.engines import ENGINES
@@ -550,6 +592,7 @@ CHECKS: dict[str, Callable[[dict], None]] = {
     "tv_check": check_tv_check,
     "validity": check_validity,
     "norms_table": check_norms_table,
+    "behaviour": check_behaviour,
     "clone": check_clone,
     "leaderboard": check_leaderboard,
 }

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from bench.errors import ConfigError
 from bench.resources import CONF_DIR
 
-TOOL_SECTIONS = {"fidelity_table": "fidelity-table", "tv_check": "tv-check"}  # their own configs, not the run's
+TOOL_SECTIONS = {"fidelity_table": "fidelity-table", "tv_check": "tv-check", "behaviour": "behaviour"}  # their own configs, not the run's
 
 
 def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:

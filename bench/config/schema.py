@@ -154,6 +154,28 @@ class NormsTableSchema(RunSchema):
     norms_table: NormsTableSection = field(default_factory=NormsTableSection)
 
 
+@dataclass
+class BehaviourSection:
+    prompts: List[Dict[str, Any]] = MISSING
+    copies: int = MISSING
+    max_new_tokens: int = MISSING
+    temperature: Optional[float] = MISSING
+    rating_orders: List[str] = MISSING
+    rating_templates: Dict[str, str] = MISSING
+    self_report: str = MISSING
+    min_n: int = MISSING
+    publish_texts: bool = MISSING
+
+
+@dataclass
+class BehaviourSchema(RunSchema):
+    """`persona-bench behaviour`: the run config plus its raters (model entries; null: the run's model)
+    and the behavioural section."""
+    rater: Any = None
+    rater2: Any = None
+    behaviour: BehaviourSection = field(default_factory=BehaviourSection)
+
+
 # -- clones ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -264,6 +286,7 @@ SCHEMAS = {
     "tv_check": TVCheckSchema,
     "validity": ValiditySchema,
     "norms_table": NormsTableSchema,
+    "behaviour": BehaviourSchema,
     "clone": CloneSchema,
     "leaderboard": LeaderboardSchema,
 }

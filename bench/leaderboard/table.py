@@ -30,7 +30,7 @@ KEY = ["model", "inventory", "persona", "scoring", "engine"]
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
                  "trait_target_shift", "question_distributions"}
-KINDS = ("inventory", "type inventory", "survey", "clone report")
+KINDS = ("inventory", "type inventory", "survey", "clone report", "behaviour")
 SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
                    "invalid_rate", "refusal_rate"]
 LABELS = {
@@ -99,6 +99,8 @@ def run_kind(m: dict) -> str:
     """Which kind of run wrote this metrics.json (see KINDS)."""
     if isinstance(m.get("clone"), dict):
         return "clone report"
+    if isinstance(m.get("behaviour"), dict):  # persona-bench behaviour: its section's numbers are the row
+        return "behaviour"
     if "question_distributions" in m or m.get("scoring") == "none":
         return "survey"
     return "type inventory" if isinstance(m.get("mbti"), dict) else "inventory"
@@ -134,7 +136,8 @@ def run_row(rec: RunRecord) -> dict:
         }
         if kind == "survey":
             row["n_questions"] = _questions(m["question_distributions"])
-        traits = _by_trait(m["trait_summary"] if kind != "survey" else m.get("trait_summary") or [], "mean")
+        optional = kind in ("survey", "behaviour")
+        traits = _by_trait(m.get("trait_summary") or [] if optional else m["trait_summary"], "mean")
         row.update({f"score.{t}": v for t, v in traits.items()})
         alpha = _by_trait(m.get("reliability") or [], "alpha")
         row.update({f"alpha.{t}": v for t, v in alpha.items()})
@@ -146,7 +149,7 @@ def run_row(rec: RunRecord) -> dict:
         shift = _by_trait(m.get("option_order_symmetry") or [], "mean_shift")
         row.update({f"option_order_shift.{t}": v for t, v in shift.items()})
         row["option_order_abs_shift_mean"] = _mean(abs(v) for v in shift.values() if v is not None)
-        rates = m["invalid_rates"]
+        rates = m.get("invalid_rates") or {"invalid_rate": None} if kind == "behaviour" else m["invalid_rates"]
         row["invalid_rate"], row["refusal_rate"] = _number(rates["invalid_rate"]), _number(rates.get("refusal_rate"))
         if isinstance(m.get("mbti"), dict):
             row["mbti.exact"] = _number((m["mbti"].get("accuracy") or {}).get("exact"))
