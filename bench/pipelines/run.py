@@ -7,6 +7,7 @@ same function. The run folder is named by a hash of the config: the same command
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     responses = pd.read_parquet(run_dir / "responses.parquet")
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / "scores.parquet", scores)
-    metrics = compute_metrics(responses, scores, inventory)
+    metrics = compute_metrics(responses, scores, inventory, seed=int(cfg["seed"]))
     pop = resolve_population(cfg)
     persona_probs = backstory_demographics(cfg, pop) if pop and cfg["persona"].get("set") == "backstory" else None
     fidelity = fidelity_for_run(cfg, responses, inventory, persona_probs)
@@ -129,6 +130,8 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
                 jsonable(section)
         atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
     atomic_write_json(run_dir / "metrics.json", metrics)
+    for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files
+        print(f"warning: {w['figure']}: {w['reason']}", file=sys.stderr)
     text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
     atomic_write_text(run_dir / "summary.md", text)
     if print_summary:
