@@ -1,37 +1,39 @@
 """Position bias apart from preference: with options shown in more than one order, how much of an
 answer is the item's content and how much the option's place on screen.
 
-The model (log-linear, Poisson GLM with statsmodels, equivalent to a multinomial logit):
+The model (a multinomial logit, the log-linear model with the item x order margins fixed):
 
-    log E[n(item, order, option k)] = cell(item, order) + a(item, k) + b(position the order shows k at)
+    P(option k | item, order) ∝ exp(a(item, k) + b(position the order shows k at))
 
 `a` is the item's preference over its canonical options, `b` the model's preference for shown positions
 (position 1 is the reference, b_1 = 0), shared by every item. It is identified only when some item is
-shown in two or more orders (counterbalancing); otherwise no effect is reported. Counts are the answer
+shown in two or more orders (counterbalancing); otherwise no effect is reported. With mirror orders only
+(original and reversed), a position preference symmetric about the middle (b_j = b_(k+1-j)) looks
+exactly like a content preference, so b is then fitted as its antisymmetric part (b_j = -b_(k+1-j)) and
+the symmetric part stays in the preference; shuffled orders identify all of b. Counts are the answer
 distributions of all participants (a logprob row adds its exact option distribution, a sampled row its
-one answer); each cell gets 0.1 added so an item whose answers all fall on one option keeps
-finite estimates. Position-corrected scores: for each persona and item, the preference that explains
+one answer); a weak normal prior (sd PRIOR_SD) keeps the estimates finite when an item's answers all
+fall on one option. Position-corrected scores: for each persona and item, the preference that explains
 its answers in every order once `b` is divided out (maximum likelihood given b, by the MM iteration for
 this Luce-type model), scored with the item's keying; a trait's corrected score is the mean over its items.
 
-A collapsed run (nearly every answer on the same shown position in every order) is named in
-`message`: its answers follow position, not content, so no preference can be read from them.
+A collapsed run (at some temperature, nearly every answer on the same shown position in every order) is
+named in `message`, in one line: its answers follow position, not content, so no preference can be read
+from them (the fit still runs, and its effect is near its largest).
 """
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
+from scipy import optimize, stats
 
 from bench.instruments import Inventory
 from bench.metrics.tables import finite
 from bench.metrics.uncertainty import LEVEL
 
-PSEUDO_COUNT = 0.1
+PRIOR_SD = 5.0  # weak prior on every log-linear parameter: finite estimates for one-option items
 COLLAPSED_SHARE = 0.95  # share of answers on one shown position, in every order, that counts as collapsed
 N_DRAWS = 2000  # parametric draws from the GLM's covariance for the effect's interval
 
@@ -63,6 +65,7 @@ def choice_table(responses: pd.DataFrame, inventory: Inventory) -> pd.DataFrame 
         "item_id": np.repeat(rows["item_id"].to_numpy(), k),
         "order": np.repeat([",".join(map(str, p)) for p in perms], k),
         "option_order": np.repeat(rows["option_order"].astype(str).to_numpy(), k),
+        "temperature": np.repeat(rows["temperature"].astype(float).to_numpy(), k),
         "option": np.tile(np.arange(k), len(rows)),
         "position": position.ravel(),
         "n": mass.ravel(),
@@ -70,58 +73,109 @@ def choice_table(responses: pd.DataFrame, inventory: Inventory) -> pd.DataFrame 
 
 
 def collapse(table: pd.DataFrame) -> dict:
-    """Per option order, the shown position holding most of the answers and its share."""
-    shares = {}
-    for order, g in table.groupby("option_order", sort=True):
-        by_pos = g.groupby("position")["n"].sum()
-        if by_pos.sum() > 0:
-            shares[order] = (int(by_pos.idxmax()) + 1, float(by_pos.max() / by_pos.sum()))
-    positions = {p for p, _ in shares.values()}
-    collapsed = bool(shares) and len(positions) == 1 and all(s >= COLLAPSED_SHARE for _, s in shares.values())
-    pos = next(iter(positions)) if collapsed else None
+    """Per temperature and option order, the shown position holding most of the answer mass and its
+    share; collapsed at a temperature when one position holds COLLAPSED_SHARE in every order there."""
+    lines, top = [], {}
+    for temp, at in table.groupby("temperature", sort=True):
+        shares = {}
+        for order, g in at.groupby("option_order", sort=True):
+            by_pos = g.groupby("position")["n"].sum()
+            if by_pos.sum() > 0:
+                shares[order] = (int(by_pos.idxmax()) + 1, float(by_pos.max() / by_pos.sum()))
+        top[f"{temp:g}"] = {o: s for o, (_, s) in shares.items()}
+        positions = {p for p, _ in shares.values()}
+        if shares and len(positions) == 1 and all(s >= COLLAPSED_SHARE for _, s in shares.values()):
+            where = ", ".join(f"{o} {s:.0%}" for o, (_, s) in shares.items())
+            orders = {1: "its one option order", 2: "both option orders"}.get(len(shares), "every option order")
+            lines.append((float(temp), positions.pop(), f"at T={temp:g} every answer lands on shown option "
+                          f"{next(iter(shares.values()))[0]} in {orders} ({where})"))
     message = None
-    if collapsed:
-        where = ", ".join(f"{o} {s:.0%}" for o, (_, s) in shares.items())
-        orders = "both option orders" if len(shares) == 2 else (
-            "every option order" if len(shares) > 2 else "its one option order")
-        message = f"every answer lands on shown option {pos} in {orders} ({where}): the answers follow position, not content"
-    return {"collapsed": collapsed, "collapsed_position": pos,
-            "top_position_share": {o: s for o, (_, s) in shares.items()}, "message": message}
+    if lines:
+        message = "; ".join(t for _, _, t in lines) + ": the answers follow position, not content"
+    return {"collapsed": bool(lines), "collapsed_temperatures": [t for t, _, _ in lines],
+            "collapsed_position": lines[0][1] if len({p for _, p, _ in lines}) == 1 else None,
+            "top_position_share": top, "message": message}
+
+
+def _position_basis(k: int, mirror_only: bool) -> np.ndarray:
+    """b = basis @ theta: b_1 = 0 and the rest free, or (mirror orders) b_j = -b_(k+1-j)."""
+    if not mirror_only:
+        return np.vstack([np.zeros(k - 1), np.eye(k - 1)])
+    basis = np.zeros((k, k // 2))
+    for j in range(k // 2):
+        basis[j, j], basis[k - 1 - j, j] = 1.0, -1.0
+    return basis
 
 
 def fit_position_model(table: pd.DataFrame, k: int) -> dict:
-    """Poisson GLM of the answer counts pooled over participants (see the module docstring).
+    """Maximum-likelihood fit of the multinomial logit P(option k | item, order) ∝ exp(a_ik + b_pos(k))
+    to the answer mass pooled over participants (see the module docstring), by scipy's L-BFGS with the
+    analytic gradient; a weak N(0, PRIOR_SD^2) prior on every parameter keeps estimates finite when an
+    item's answers all fall on one option. Wald intervals from the inverse information (plus prior).
 
-    Returns b (log-odds of each shown position against position 1, with 95% Wald intervals), the
-    position shares softmax(b), the item preferences softmax(a) per item, and `effect`: the total
+    Returns b (position log-weights), log_odds_vs_1 = b_j - b_1 with 95% intervals (b_ci), the position
+    shares softmax(b), the item preferences softmax(a) per item, mirror_only, and `effect`: the total
     variation distance between the position shares and uniform (0: no position preference; 1 - 1/k:
-    one position takes everything), with a percentile interval from draws of b ~ N(b_hat, cov)."""
-    cells = table.groupby(["item_id", "order", "option", "position"], sort=True)["n"].sum().reset_index()
-    cells["n"] += PSEUDO_COUNT
-    cell = pd.Categorical(cells["item_id"] + "|" + cells["order"])
-    item = pd.Categorical(cells["item_id"])
-    x_cell = np.eye(len(cell.categories))[cell.codes]
-    x_pref = np.zeros((len(cells), len(item.categories) * (k - 1)))
-    opt = cells["option"].to_numpy()
-    hit = opt > 0
-    x_pref[np.flatnonzero(hit), item.codes[hit] * (k - 1) + opt[hit] - 1] = 1.0
-    pos = cells["position"].to_numpy()
-    onehot = np.eye(k)[pos]
-    base = np.hstack([x_cell, x_pref])
-    basis = np.vstack([np.zeros(k - 1), np.eye(k - 1)])  # b = basis @ theta, b_1 = 0
-    mirror_only = np.linalg.matrix_rank(np.hstack([base, onehot @ basis])) < base.shape[1] + k - 1
-    if mirror_only:
-        # Mirror orders only: b_j + b_(k+1-j) is confounded with the preference; b is its antisymmetric part.
-        basis = np.zeros((k, k // 2))
-        for j in range(k // 2):
-            basis[j, j], basis[k - 1 - j, j] = 1.0, -1.0
-    x = np.hstack([base, onehot @ basis])
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        res = sm.GLM(cells["n"].to_numpy(float), x, family=sm.families.Poisson()).fit()
-    params = np.asarray(res.params)
+    one position takes everything), with a percentile interval from draws of theta ~ N(theta_hat, cov)."""
+    cells = table.groupby(["item_id", "order", "option"], sort=True).agg(n=("n", "sum"), position=("position", "first"))
+    wide_n = cells["n"].unstack("option").reindex(columns=range(k)).fillna(0.0)
+    wide_pos = cells["position"].unstack("option").reindex(columns=range(k))
+    n = wide_n.to_numpy(float)
+    pos = wide_pos.to_numpy(int)
+    item = pd.Categorical(wide_n.index.get_level_values("item_id"))
+    codes, n_items = item.codes, len(item.categories)
+    mirror = {",".join(map(str, range(k))), ",".join(map(str, reversed(range(k))))}
+    mirror_only = set(wide_n.index.get_level_values("order")) <= mirror
+    basis = _position_basis(k, mirror_only)
     m = basis.shape[1]
-    theta, cov = params[-m:], np.asarray(res.cov_params())[-m:, -m:]
+    onehot = np.eye(k)[pos]  # rows x options x positions
+    b_design = onehot @ basis  # rows x options x m
+    n_a = n_items * (k - 1)
+    total = n.sum(axis=1)
+    precision = 1.0 / PRIOR_SD**2
+
+    def unpack(params):
+        a = np.hstack([np.zeros((n_items, 1)), params[:n_a].reshape(n_items, k - 1)])
+        return a, params[n_a:]
+
+    def probs(params):
+        a, theta = unpack(params)
+        eta = a[codes] + b_design @ theta
+        eta -= eta.max(axis=1, keepdims=True)
+        p = np.exp(eta)
+        return p / p.sum(axis=1, keepdims=True), eta
+
+    def objective(params):
+        p, eta = probs(params)
+        logp = eta - np.log(np.exp(eta).sum(axis=1, keepdims=True))
+        resid = n - total[:, None] * p
+        grad_a = np.zeros((n_items, k))
+        np.add.at(grad_a, codes, resid)
+        grad = np.concatenate([grad_a[:, 1:].ravel(), np.einsum("rk,rkm->m", resid, b_design)])
+        value = -(n * logp).sum() + 0.5 * precision * (params @ params)
+        return value, -grad + precision * params
+
+    res = optimize.minimize(objective, np.zeros(n_a + m), jac=True, method="L-BFGS-B",
+                            options={"maxiter": 5000, "gtol": 1e-10})
+    params = res.x
+    p, _ = probs(params)
+    # Fisher information: sum over cells of J' N (diag p - p p') J, J the cell's Jacobian d eta / d params.
+    w = total[:, None, None] * (np.einsum("rk,kl->rkl", p, np.eye(k)) - np.einsum("rk,rl->rkl", p, p))
+    wb = np.einsum("rkl,rlm->rkm", w, b_design)
+    aa = np.zeros((n_items, k - 1, k - 1))
+    np.add.at(aa, codes, w[:, 1:, 1:])
+    ab = np.zeros((n_items, k - 1, m))
+    np.add.at(ab, codes, wb[:, 1:, :])
+    info = np.zeros((n_a + m, n_a + m))
+    for i in range(n_items):
+        block = slice(i * (k - 1), (i + 1) * (k - 1))
+        info[block, block] = aa[i]
+        info[block, n_a:] = ab[i]
+        info[n_a:, block] = ab[i].T
+    info[n_a:, n_a:] = np.einsum("rkm,rkn->mn", b_design, wb)
+    info += precision * np.eye(n_a + m)
+    cov = np.linalg.pinv(info)[n_a:, n_a:]
+    a, theta = unpack(params)
     b = basis @ theta
     contrast = basis - basis[0]  # b_j - b_1
     se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", contrast, cov, contrast), 0.0))
@@ -135,15 +189,13 @@ def fit_position_model(table: pd.DataFrame, k: int) -> dict:
     ds = np.exp(draws - draws.max(axis=1, keepdims=True))
     ds /= ds.sum(axis=1, keepdims=True)
     tv = 0.5 * np.abs(ds - 1.0 / k).sum(axis=1)
-    a = params[len(cell.categories): len(cell.categories) + len(item.categories) * (k - 1)].reshape(-1, k - 1)
-    a = np.hstack([np.zeros((len(a), 1)), a])
     pref = np.exp(a - a.max(axis=1, keepdims=True))
     pref /= pref.sum(axis=1, keepdims=True)
     q = [(1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100]
     return {
         "b": b, "log_odds_vs_1": vs_first, "b_ci": b_ci, "share": share, "mirror_only": bool(mirror_only),
         "effect": float(0.5 * np.abs(share - 1.0 / k).sum()), "effect_ci": np.percentile(tv, q),
-        "preference": pd.DataFrame(pref, index=list(item.categories)),
+        "preference": pd.DataFrame(pref, index=list(item.categories)), "converged": bool(res.success),
     }
 
 

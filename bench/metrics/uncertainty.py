@@ -6,7 +6,8 @@ at T near 0, are near copies of one another; counting them as independent draws 
 interval far too narrow. The persona is what a persona set samples, so it is the resampling unit. A run
 with a single persona (persona=none) has nothing to resample between personas; its clusters are then
 its templates (persona|template), the next factor that is sampled from a pool, and with one template
-too no interval is given (NaN, flagged) rather than one that pretends repetitions are independent.
+too no interval is given (NaN, flagged) rather than one that pretends repetitions are independent. A
+bootstrap needs MIN_CLUSTERS clusters; a t interval over cluster means needs two.
 
 Same data, same seed => same interval: every bootstrap draws from numpy's default_rng(seed).
 """
@@ -22,6 +23,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 LEVEL = 0.95
 N_BOOT = 200  # resamples per bootstrap interval (percentile method)
+MIN_CLUSTERS = 5  # fewer clusters than this: a bootstrap distribution is a handful of values, no interval
 
 
 def t_interval(values, level: float = LEVEL) -> tuple[float, float]:
@@ -71,14 +73,14 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
 
     `clusters` labels each row of the caller's data; `statistic` receives the row positions of one
     resample (a cluster drawn twice contributes its rows twice) and returns a number or an array.
-    Returns (low, high), arrays for an array statistic; NaN with fewer than 2 clusters or when a
-    resample's statistic is not finite.
+    Returns (low, high), arrays for an array statistic; NaN with fewer than MIN_CLUSTERS clusters or
+    when a resample's statistic is not finite.
     """
     labels = pd.Series(np.asarray(clusters, dtype=object))
     groups = [np.asarray(ix, int) for ix in labels.groupby(labels, sort=True).indices.values()]
     probe = np.asarray(statistic(np.arange(len(labels))), float)
     nan = np.full(probe.shape, np.nan)
-    if len(groups) < 2:
+    if len(groups) < MIN_CLUSTERS:
         return (float("nan"), float("nan")) if probe.ndim == 0 else (nan, nan.copy())
 
     def on_clusters(picked):
