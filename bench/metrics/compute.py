@@ -53,6 +53,9 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
     the same run gives the same intervals. Figures that cannot be trusted carry a `warning` and are
     listed under "warnings" (bench.metrics.trust).
     """
+    rates = invalid_rates(responses)
+    for column in ("invalid", "refusal"):
+        rates[f"{column}_rate_ci_low"], rates[f"{column}_rate_ci_high"] = _rate_interval(responses, column, n_boot, seed)
     if inventory.kind == "survey":
         return jsonable(
             {
@@ -61,13 +64,10 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
                 "n_participants": int(responses["participant_id"].nunique()),
                 "n_responses": int(len(responses)),
                 "question_distributions": question_distributions(responses, inventory),
-                "invalid_rates": invalid_rates(responses),
+                "invalid_rates": rates,
             }
         )
     icc = icc_repetitions(responses)
-    rates = invalid_rates(responses)
-    for column in ("invalid", "refusal"):
-        rates[f"{column}_rate_ci_low"], rates[f"{column}_rate_ci_high"] = _rate_interval(responses, column, n_boot, seed)
     out: dict[str, Any] = {
         "inventory": inventory.id,
         "scoring": inventory.scoring,

@@ -59,13 +59,16 @@ def trait_warnings(responses: pd.DataFrame, inventory: Inventory) -> dict[str, l
 
 
 def interval_reasons(row: dict) -> list[str]:
-    if row.get("n_clusters", 2) < 2:
+    if row.get("n", 0) > 0 and row.get("n_clusters", 2) < 2:
         return ["no interval: one persona and one template, nothing to resample between"]
     return []
 
 
 def reliability_reasons(row: dict) -> list[str]:
+    """Why an alpha/omega row cannot be trusted; none for a trait the run did not ask (no figure at all)."""
     reasons = []
+    if row.get("n_items", 0) == 0:
+        return reasons
     if row.get("n_items", 0) < MIN_ITEMS:
         reasons.append(f"alpha/omega from {row.get('n_items')} items")
     if row.get("n_participants", 0) < MIN_PARTICIPANTS:

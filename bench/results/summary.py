@@ -40,6 +40,11 @@ def _rows_with_ci(rows: list[dict], spec: dict[str, tuple[str, str, str]], keep:
     return pd.DataFrame(out)
 
 
+def _rates_line(rates: dict) -> str:
+    return (f"invalid rate {_with_ci(*(rates.get(f'invalid_rate{e}') for e in ('', '_ci_low', '_ci_high')))}, "
+            f"refusal rate {_with_ci(*(rates.get(f'refusal_rate{e}') for e in ('', '_ci_low', '_ci_high')))}")
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     return df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".3f", missingval="-")
 
@@ -65,7 +70,7 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         dist = pd.DataFrame(metrics["question_distributions"])
         rates = metrics["invalid_rates"]
         out += ["## Answer distribution per question (all participants)", markdown_table(dist), "",
-                f"invalid rate {_fmt(rates['invalid_rate'])}, refusal rate {_fmt(rates['refusal_rate'])}"]
+                _rates_line(rates)]
         return "\n".join(out) + "\n"
     out.append("## Trait scores by persona (mean over templates, orders, temperatures, repetitions)")
     wide = scores.pivot_table(index="persona_id", columns="trait", values="score", aggfunc="mean")
@@ -102,8 +107,7 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
     out.append(f"ICC across repetitions (ICC2, mean over conditions): "
                f"{_with_ci(icc.get('icc2_mean'), icc.get('icc2_mean_ci_low'), icc.get('icc2_mean_ci_high'))} "
                f"({icc.get('n_computable')} of {icc.get('n_conditions')} conditions computable)")
-    out.append(f"invalid rate {_with_ci(rates['invalid_rate'], rates.get('invalid_rate_ci_low'), rates.get('invalid_rate_ci_high'))}, "
-               f"refusal rate {_with_ci(rates['refusal_rate'], rates.get('refusal_rate_ci_low'), rates.get('refusal_rate_ci_high'))}")
+    out.append(_rates_line(rates))
     if cfg["scoring"] == "logprob":
         mass = responses.drop_duplicates("prompt_hash")["label_mass"]
         out.append(f"probability mass on the option labels: mean {_fmt(float(mass.mean()))}, "
