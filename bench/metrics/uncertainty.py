@@ -14,6 +14,7 @@ Same data, same seed => same interval: every bootstrap draws from numpy's defaul
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -86,7 +87,8 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
     def on_clusters(picked):
         return np.asarray(statistic(np.concatenate([groups[int(i)] for i in picked])), float)
 
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # degenerate resamples give NaN, handled by the caller
         res = stats.bootstrap((np.arange(len(groups)),), on_clusters, n_resamples=int(n_boot), vectorized=False,
                               confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     lo, hi = np.asarray(res.confidence_interval.low, float), np.asarray(res.confidence_interval.high, float)
