@@ -29,6 +29,7 @@ from bench.leaderboard.table import (
     BASE_SECTIONS,
     KEY,
     headline_columns,
+    interval_of,
     label,
     safe_config,
 )
@@ -59,6 +60,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, label=label)
+    env.globals.update(interval_of=interval_of, with_interval=with_interval)
     return env
 
 
@@ -116,8 +118,17 @@ def csv_text(table: pd.DataFrame) -> str:
     return safe.to_csv(index=False)
 
 
+def with_interval(value, interval) -> str:
+    """A figure and its 95% interval as shown on the pages: "0.512 [0.401, 0.620]"."""
+    return fmt(value) if interval is None or fmt(value) == "-" else f"{fmt(value)} [{fmt(interval[0])}, {fmt(interval[1])}]"
+
+
 def markdown_text_of(table: pd.DataFrame, columns: list[str], skipped: list[Skipped]) -> str:
-    shown = table[columns].astype(object).map(lambda v: _markdown_cell(_plain(v)))
+    records = table.to_dict(orient="records")
+    shown = pd.DataFrame({c: [with_interval(_plain(r[c]), interval_of(r, c))
+                              if isinstance(_plain(r[c]), (int, float)) and not isinstance(r[c], bool)
+                              and interval_of(r, c) else _markdown_cell(_plain(r[c])) for r in records]
+                          for c in columns}, dtype=object)
     shown.columns = [_markdown_cell(label(c)) for c in columns]
     align = ["right" if pd.api.types.is_numeric_dtype(table[c]) else "left" for c in columns]
     text = "# persona-bench leaderboard\n\n" + shown.to_markdown(index=False, disable_numparse=True,

@@ -29,7 +29,8 @@ KEY = ["model", "inventory", "persona", "scoring", "engine"]
 # #3, "clone" from #4) is an extra section whose numeric scalars become columns, flattened with dots.
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
-                 "trait_target_shift", "question_distributions"}
+                 "trait_target_shift", "question_distributions", "reliability_summary", "warnings"}
+CI_SUFFIXES = ("_ci_low", "_ci_high")  # a column's 95% interval: "<column>_ci_low", "<column>_ci_high"
 KINDS = ("inventory", "type inventory", "survey", "clone report", "behaviour")
 SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
                    "invalid_rate", "refusal_rate"]
@@ -37,6 +38,7 @@ LABELS = {
     "alpha_mean": "alpha (mean)", "icc2_mean": "ICC reps", "prompt_sensitivity_eta2_mean": "prompt sens. eta2_H",
     "option_order_abs_shift_mean": "|order shift|", "invalid_rate": "invalid", "refusal_rate": "refusal",
     "mbti.exact": "MBTI exact", "n_participants": "participants", "n_questions": "questions",
+    "n_warnings": "warnings",
 }
 _WITHHELD_KEY = re.compile(r"corpus", re.I)
 
@@ -136,13 +138,19 @@ def run_row(rec: RunRecord) -> dict:
         }
         if kind == "survey":
             row["n_questions"] = _questions(m["question_distributions"])
-        optional = kind in ("survey", "behaviour")
-        traits = _by_trait(m.get("trait_summary") or [] if optional else m["trait_summary"], "mean")
+        summary = m["trait_summary"] if kind not in ("survey", "behaviour") else m.get("trait_summary") or []
+        traits = _by_trait(summary, "mean")
         row.update({f"score.{t}": v for t, v in traits.items()})
+        for end in CI_SUFFIXES:  # written since the intervals were added; older runs have none
+            row.update({f"score.{t}{end}": v for t, v in _by_trait(summary, end[1:]).items() if v is not None})
         alpha = _by_trait(m.get("reliability") or [], "alpha")
         row.update({f"alpha.{t}": v for t, v in alpha.items()})
         row["alpha_mean"] = _mean(alpha.values())
-        row["icc2_mean"] = _number(((m.get("icc_repetitions") or {}).get("pooled") or {}).get("icc2_mean"))
+        pooled = (m.get("icc_repetitions") or {}).get("pooled") or {}
+        row["icc2_mean"] = _number(pooled.get("icc2_mean"))
+        intervals = {"alpha_mean": (m.get("reliability_summary"), "alpha_mean"), "icc2_mean": (pooled, "icc2_mean"),
+                     "invalid_rate": (m["invalid_rates"], "invalid_rate"),
+                     "refusal_rate": (m["invalid_rates"], "refusal_rate")}
         eta = _by_trait(m.get("prompt_sensitivity") or [], "eta2_h")
         row.update({f"prompt_sensitivity_eta2.{t}": v for t, v in eta.items()})
         row["prompt_sensitivity_eta2_mean"] = _mean(eta.values())
@@ -153,6 +161,14 @@ def run_row(rec: RunRecord) -> dict:
         row["invalid_rate"], row["refusal_rate"] = _number(rates["invalid_rate"]), _number(rates.get("refusal_rate"))
         if isinstance(m.get("mbti"), dict):
             row["mbti.exact"] = _number((m["mbti"].get("accuracy") or {}).get("exact"))
+            intervals["mbti.exact"] = (m["mbti"].get("accuracy"), "exact")
+        for col, (source, key) in intervals.items():
+            for end in CI_SUFFIXES:
+                value = _number(source.get(f"{key}{end}")) if isinstance(source, dict) else None
+                if value is not None:
+                    row[f"{col}{end}"] = value
+        if isinstance(m.get("warnings"), list):
+            row["n_warnings"] = len(m["warnings"])
         for section, value in m.items():
             if section not in BASE_SECTIONS and isinstance(value, dict):
                 row.update(flatten_numbers(value, section))
@@ -209,15 +225,22 @@ def headline_columns(table: pd.DataFrame) -> list[str]:
     cols = [*KEY, "run", "variant", *[c for c in ("kind", "n_questions") if c in table.columns]]
     cols += [c for c in table.columns if c.startswith("score.")]
     cols += [c for c in SUMMARY_COLUMNS if c in table.columns]
-    cols += [c for c in table.columns if c == "mbti.exact"]
+    cols += [c for c in table.columns if c in ("mbti.exact", "n_warnings")]
+    cols = [c for c in cols if not c.endswith(CI_SUFFIXES)]
     known = set(cols) | {"config_hash", "n_participants", "n_responses", "temperatures", "repetitions", "seed"}
     for c in table.columns:
-        if c in known or re.match(r"(alpha|prompt_sensitivity_eta2|option_order_shift)\.", c):
+        if c in known or c.endswith(CI_SUFFIXES) or re.match(r"(alpha|prompt_sensitivity_eta2|option_order_shift)\.", c):
             continue
         parts = c.split(".")
         if len(parts) == 2 or (len(parts) == 4 and parts[1] == "human_lower_bound" and parts[3] == "mean"):
             cols.append(c)
     return cols
+
+
+def interval_of(row: dict, column: str) -> tuple[float, float] | None:
+    """The 95% interval shown beside `column` in this row, when the run wrote one."""
+    lo, hi = (_number(row.get(f"{column}{end}")) for end in CI_SUFFIXES)
+    return (lo, hi) if lo is not None and hi is not None else None
 
 
 def label(column: str) -> str:

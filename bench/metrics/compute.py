@@ -10,21 +10,53 @@ from bench.instruments import Inventory
 from bench.metrics.tables import POLE_TARGET, jsonable
 from bench.metrics.answers import invalid_rates, question_distributions
 from bench.metrics.norms import norm_comparison
-from bench.metrics.reliability import icc_repetitions, pooled_icc, reliability
+from bench.metrics.position import position_bias
+from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, reliability
 from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
 from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity
+from bench.metrics.trust import annotate
+from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of, t_interval
 
 
 # --------------------------------------------------------------------------------------------
 # everything, for metrics.json
 
 
-def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory) -> dict:
+def trait_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per trait: mean, SD and n over participants, and a 95% t interval for the mean over the
+    cluster means (personas; see bench.metrics.uncertainty), so repetitions are not counted as
+    independent draws. n_clusters says how many values the interval rests on."""
+    rows = []
+    clusters = clusters_of(scores) if len(scores) else pd.Series(dtype=object)
+    for trait, sub in scores.groupby("trait", sort=False):
+        vals = sub["score"].astype(float)
+        by_cluster = vals.groupby(clusters.loc[sub.index]).mean().dropna()
+        lo, hi = t_interval(by_cluster)
+        rows.append([trait, vals.mean(), vals.std(), int(vals.count()), lo, hi, int(len(by_cluster))])
+    return pd.DataFrame(rows, columns=["trait", "mean", "sd", "n", "ci_low", "ci_high", "n_clusters"])
+
+
+def _rate_interval(responses: pd.DataFrame, column: str, n_boot: int, seed: int) -> tuple[float, float]:
+    """Cluster-bootstrap interval of the share of rows with `column` true (rows of a persona move together)."""
+    if responses.empty:
+        return float("nan"), float("nan")
+    flag = responses[column].fillna(False).astype(bool).to_numpy(float)
+    return cluster_bootstrap(clusters_of(responses), lambda ix: flag[ix].mean(), n_boot=n_boot, seed=seed)
+
+
+def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory, seed: int = 0,
+                    n_boot: int = N_BOOT) -> dict:
     """All metrics as one JSON-serialisable dict (NaN -> None), the content of metrics.json.
 
     The MBTI block appears only for dichotomy inventories, the trait-shift block only when some
-    persona targets a trait pole ("E+" / "E-").
+    persona targets a trait pole ("E+" / "E-"). Every figure carries its 95% interval (ci_low,
+    ci_high; see docs/uncertainty.md); bootstrap intervals are drawn from `seed` (the run's seed), so
+    the same run gives the same intervals. Figures that cannot be trusted carry a `warning` and are
+    listed under "warnings" (bench.metrics.trust).
     """
+    rates = invalid_rates(responses)
+    for column in ("invalid", "refusal"):
+        rates[f"{column}_rate_ci_low"], rates[f"{column}_rate_ci_high"] = _rate_interval(responses, column, n_boot, seed)
     if inventory.kind == "survey":
         return jsonable(
             {
@@ -33,27 +65,22 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
                 "n_participants": int(responses["participant_id"].nunique()),
                 "n_responses": int(len(responses)),
                 "question_distributions": question_distributions(responses, inventory),
-                "invalid_rates": invalid_rates(responses),
+                "invalid_rates": rates,
             }
         )
     icc = icc_repetitions(responses)
-    trait_summary = (
-        scores.groupby("trait", sort=False)["score"]
-        .agg(["mean", "std", "count"])
-        .reset_index()
-        .rename(columns={"std": "sd", "count": "n"})
-    )
     out: dict[str, Any] = {
         "inventory": inventory.id,
         "scoring": inventory.scoring,
         "n_participants": int(scores["participant_id"].nunique()),
         "n_responses": int(len(responses)),
-        "trait_summary": trait_summary,
-        "reliability": reliability(responses, inventory),
-        "icc_repetitions": {"conditions": icc, "pooled": pooled_icc(icc)},
-        "prompt_sensitivity": prompt_sensitivity(scores),
+        "trait_summary": trait_summary(scores),
+        "reliability": reliability(responses, inventory, n_boot=n_boot, seed=seed),
+        "reliability_summary": mean_alpha(responses, inventory, n_boot=n_boot, seed=seed),
+        "icc_repetitions": {"conditions": icc, "pooled": pooled_icc(icc, n_boot=n_boot, seed=seed)},
+        "prompt_sensitivity": prompt_sensitivity(scores, n_boot=n_boot, seed=seed),
         "option_order_symmetry": option_order_symmetry(scores),
-        "invalid_rates": invalid_rates(responses),
+        "invalid_rates": rates,
     }
     if inventory.scoring == "dichotomy" and inventory.dichotomies:
         types = mbti_types(scores, inventory)
@@ -70,4 +97,7 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
     targets = scores["persona_target"].fillna("").astype(str)
     if targets.str.match(POLE_TARGET).any():
         out["trait_target_shift"] = trait_target_shift(scores)
-    return jsonable(out)
+    position = position_bias(responses, scores, inventory)
+    if position is not None:
+        out["position_bias"] = position
+    return jsonable(annotate(out, responses, inventory))

@@ -10,7 +10,8 @@ import pingouin as pg
 from statsmodels.multivariate.factor import Factor
 
 from bench.instruments import Inventory
-from bench.metrics.tables import CONDITION_COLS, finite, nan_if_not_finite, trait_order, valid_scores
+from bench.metrics.tables import CONDITION_COLS, finite, nan_if_not_finite, participants, trait_order, valid_scores
+from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,14 +57,17 @@ def _omega_total(wide: pd.DataFrame) -> float:
     return nan_if_not_finite(common / (common + psi.sum()))
 
 
-def reliability(responses: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
-    """Internal consistency per trait over the participants x items matrix of `score`.
+def _alpha(wide: pd.DataFrame) -> tuple[float, float, float]:
+    """pingouin's alpha and its Feldt 95% CI, NaN when not finite."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        a, ci = pg.cronbach_alpha(data=wide.astype(float))
+    return (float(a), float(ci[0]), float(ci[1])) if finite(a) else (float("nan"),) * 3
 
-    alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and 95% CI
-    (Feldt). omega: McDonald's omega total from a one-factor ML model (see `_omega_total`).
-    Participants with no valid item of the trait are left out. All NaN (not an exception) with
-    fewer than 2 participants or items, or no variance.
-    """
+
+def trait_matrices(responses: pd.DataFrame, inventory: Inventory) -> dict[str, pd.DataFrame]:
+    """Per trait with items, the participants x items matrix of valid `score`s (participants and
+    items with no valid answer left out)."""
     item_trait = {it.id: it.trait for it in inventory.items}
     r = responses[responses["item_id"].isin(item_trait)]
     data = pd.DataFrame(
@@ -74,31 +78,69 @@ def reliability(responses: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
             "score": valid_scores(r).to_numpy(),
         }
     )
-    rows = []
+    out = {}
     for trait in trait_order(inventory):
         sub = data[data["trait"] == trait]
         items = [it.id for it in inventory.items if it.trait == trait]
         if not items:
             continue
-        wide = (
+        out[trait] = (
             sub.pivot_table(index="participant_id", columns="item_id", values="score", aggfunc="mean")
             .reindex(columns=[i for i in items if i in set(sub["item_id"])])
             .dropna(axis=0, how="all")
             .dropna(axis=1, how="all")
         )
+    return out
+
+
+def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """Internal consistency per trait over the participants x items matrix of `score`.
+
+    alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and 95% CI
+    (Feldt). omega: McDonald's omega total from a one-factor ML model (see `_omega_total`), with a
+    95% percentile interval from a cluster bootstrap over personas (`bench.metrics.uncertainty`).
+    Participants with no valid item of the trait are left out. All NaN (not an exception) with
+    fewer than 2 participants or items, or no variance.
+    """
+    parts = participants(responses)
+    cluster = dict(zip(parts["participant_id"], clusters_of(parts)))
+    rows = []
+    for trait, wide in trait_matrices(responses, inventory).items():
         n, k = wide.shape
-        alpha = lo = hi = omega = float("nan")
+        alpha = lo = hi = omega = o_lo = o_hi = float("nan")
         if n >= 2 and k >= 2:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                a, ci = pg.cronbach_alpha(data=wide.astype(float))
-            if finite(a):
-                alpha, lo, hi = float(a), float(ci[0]), float(ci[1])
+            alpha, lo, hi = _alpha(wide)
             omega = _omega_total(wide)
-        rows.append([trait, alpha, lo, hi, omega, int(n), int(k)])
+            if finite(omega):
+                o_lo, o_hi = cluster_bootstrap(wide.index.map(cluster), lambda ix: _omega_total(wide.iloc[ix]),
+                                               n_boot=n_boot, seed=seed)
+        rows.append([trait, alpha, lo, hi, omega, o_lo, o_hi, int(n), int(k)])
     return pd.DataFrame(
-        rows, columns=["trait", "alpha", "alpha_ci_low", "alpha_ci_high", "omega", "n_participants", "n_items"]
+        rows, columns=["trait", "alpha", "alpha_ci_low", "alpha_ci_high", "omega", "omega_ci_low", "omega_ci_high",
+                       "n_participants", "n_items"]
     )
+
+
+def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """The mean of the traits' alphas (the leaderboard's headline) with a 95% cluster-bootstrap interval:
+    one resample of personas serves every trait, so the traits' shared sampling moves together."""
+    wides = {t: w for t, w in trait_matrices(responses, inventory).items() if w.shape[0] >= 2 and w.shape[1] >= 2}
+    parts = participants(responses)
+    ids = parts["participant_id"].to_numpy()
+
+    def mean_of(ix: np.ndarray) -> float:
+        picked = pd.Index(ids[ix])
+        alphas = []
+        for w in wides.values():
+            sub = w.reindex(picked[picked.isin(w.index)])
+            alphas.append(_alpha(sub)[0] if len(sub) >= 2 else float("nan"))
+        return float(np.nanmean(alphas)) if np.isfinite(alphas).any() else float("nan")
+
+    value = mean_of(np.arange(len(ids))) if wides else float("nan")
+    lo = hi = float("nan")
+    if finite(value):
+        lo, hi = cluster_bootstrap(clusters_of(parts), mean_of, n_boot=n_boot, seed=seed)
+    return {"alpha_mean": value, "alpha_mean_ci_low": lo, "alpha_mean_ci_high": hi, "n_traits": len(wides)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,12 +193,19 @@ def icc_repetitions(responses: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def pooled_icc(icc_table: pd.DataFrame) -> dict:
-    """Plain mean (and median) of icc2 over the conditions where they are finite, with counts."""
+def pooled_icc(icc_table: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Plain mean (and median) of icc2 over the conditions where they are finite, with counts, and
+    a 95% interval for the mean from a cluster bootstrap of the conditions over personas."""
     icc2 = pd.to_numeric(icc_table.get("icc2", pd.Series(dtype=float)), errors="coerce")
     ok = icc2.notna() & np.isfinite(icc2)
+    lo = hi = float("nan")
+    if ok.sum() >= 2 and "persona_id" in icc_table.columns:
+        values = icc2[ok].to_numpy(float)
+        lo, hi = cluster_bootstrap(clusters_of(icc_table[ok]), lambda ix: values[ix].mean(), n_boot=n_boot, seed=seed)
     return {
         "icc2_mean": float(icc2[ok].mean()) if ok.any() else float("nan"),
+        "icc2_mean_ci_low": lo,
+        "icc2_mean_ci_high": hi,
         # ICC2k is not averaged: near ICC2 = -1/(k-1) it explodes, so its mean means nothing.
         "icc2_median": float(icc2[ok].median()) if ok.any() else float("nan"),
         "n_conditions": int(len(icc_table)),

@@ -22,6 +22,7 @@ from bench.metrics.tables import (
     trait_order,
     valid_scores,
 )
+from bench.metrics.uncertainty import welch_interval, wilson_interval
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +161,8 @@ def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None)
     position matches. Positions follow the inventory's dichotomy order (the order `mbti_types`
     writes both `type` and `target` in); their ids come from `dichotomies`, else
     `types.attrs["dichotomies"]` (set by `mbti_types`). An unscored letter ("X") counts as
-    a miss. Values are NaN when n == 0.
+    a miss. Values are NaN when n == 0. Each share has a 95% Wilson interval (`exact_ci_low`,
+    `exact_ci_high`, `per_dichotomy_ci[id]` = [low, high]), which treats participants as independent.
     """
     ids = list(dichotomies) if dichotomies is not None else list(types.attrs.get("dichotomies") or [])
     if not ids:
@@ -171,10 +173,15 @@ def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None)
     y = types.loc[keep, "type"].fillna("").astype(str).str.upper().to_numpy()
     n = int(keep.sum())
     if n == 0:
-        return {"n": 0, "exact": float("nan"), "per_dichotomy": {d: float("nan") for d in ids}}
-    exact = float(np.mean([a == b for a, b in zip(y, t)]))
-    per = {d: float(np.mean([len(a) > i and a[i] == b[i] for a, b in zip(y, t)])) for i, d in enumerate(ids)}
-    return {"n": n, "exact": exact, "per_dichotomy": per}
+        return {"n": 0, "exact": float("nan"), "exact_ci_low": float("nan"), "exact_ci_high": float("nan"),
+                "per_dichotomy": {d: float("nan") for d in ids},
+                "per_dichotomy_ci": {d: [float("nan"), float("nan")] for d in ids}}
+    hits = sum(a == b for a, b in zip(y, t))
+    per_hits = {d: sum(len(a) > i and a[i] == b[i] for a, b in zip(y, t)) for i, d in enumerate(ids)}
+    lo, hi = wilson_interval(hits, n)
+    return {"n": n, "exact": hits / n, "exact_ci_low": lo, "exact_ci_high": hi,
+            "per_dichotomy": {d: k / n for d, k in per_hits.items()},
+            "per_dichotomy_ci": {d: list(wilson_interval(k, n)) for d, k in per_hits.items()}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,11 +193,12 @@ def trait_target_shift(scores: pd.DataFrame) -> pd.DataFrame:
 
     For each trait T with pole targets, over condition-level scores (repetitions averaged first, as
     in `prompt_sensitivity`; pooled over templates, orders and temperatures): mean score of the
-    "T+" personas, of the "T-" personas, diff = plus - minus, and Cohen's d
-    (pingouin.compute_effsize, pooled SD; NaN when it is not finite, e.g. zero spread).
+    "T+" personas, of the "T-" personas, diff = plus - minus with its 95% Welch interval
+    (scipy ttest_ind, equal_var=False), and Cohen's d (pingouin.compute_effsize, pooled SD; NaN when
+    it is not finite, e.g. zero spread).
     """
     scores = condition_means(scores)
-    cols = ["trait", "mean_plus", "mean_minus", "diff", "cohen_d", "n_plus", "n_minus"]
+    cols = ["trait", "mean_plus", "mean_minus", "diff", "diff_ci_low", "diff_ci_high", "cohen_d", "n_plus", "n_minus"]
     target = scores["persona_target"].fillna("").astype(str).str.strip()
     m = target.str.extract(POLE_TARGET)
     pole_traits = list(dict.fromkeys(m[0].dropna()))
@@ -206,5 +214,5 @@ def trait_target_shift(scores: pd.DataFrame) -> pd.DataFrame:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 d = nan_if_not_finite(pg.compute_effsize(plus, minus, paired=False, eftype="cohen"))
-        rows.append([trait, mp, mm, mp - mm, d, int(plus.size), int(minus.size)])
+        rows.append([trait, mp, mm, mp - mm, *welch_interval(plus, minus), d, int(plus.size), int(minus.size)])
     return pd.DataFrame(rows, columns=cols)

@@ -9,13 +9,26 @@ import pandas as pd
 from scipy import stats
 
 from bench.metrics.tables import condition_means, finite, nan_if_not_finite
+from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of, t_interval
+
+
+def _eta2_h(score: np.ndarray, template: np.ndarray) -> float:
+    """eta^2_H of Kruskal-Wallis H across templates; NaN when not computable (see prompt_sensitivity)."""
+    groups = [score[template == t] for t in np.unique(template)]
+    n, k = score.size, len(groups)
+    if k < 2 or n <= k or np.unique(score).size < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = stats.kruskal(*groups).statistic
+    return (h - k + 1) / (n - k) if finite(h) else float("nan")
 
 
 # --------------------------------------------------------------------------------------------
 # robustness to prompt wording and option order
 
 
-def prompt_sensitivity(scores: pd.DataFrame) -> pd.DataFrame:
+def prompt_sensitivity(scores: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
     """Do trait scores depend on the prompt template? Kruskal-Wallis across template_id.
 
     Per trait, condition-level scores (repetitions averaged first: identical draws at T = 0 are
@@ -36,8 +49,13 @@ def prompt_sensitivity(scores: pd.DataFrame) -> pd.DataFrame:
                 res = stats.kruskal(*groups)
             h, p = nan_if_not_finite(res.statistic), nan_if_not_finite(res.pvalue)
             eta = (h - k + 1) / (n - k) if finite(h) else float("nan")
-        rows.append([trait, n, k, h, p, eta])
-    return pd.DataFrame(rows, columns=["trait", "n", "k_templates", "H", "p", "eta2_h"])
+        lo = hi = float("nan")
+        if finite(eta):
+            score, template = sub["score"].to_numpy(float), sub["template_id"].astype(str).to_numpy()
+            lo, hi = cluster_bootstrap(clusters_of(sub), lambda ix: _eta2_h(score[ix], template[ix]),
+                                       n_boot=n_boot, seed=seed)
+        rows.append([trait, n, k, h, p, eta, lo, hi])
+    return pd.DataFrame(rows, columns=["trait", "n", "k_templates", "H", "p", "eta2_h", "eta2_ci_low", "eta2_ci_high"])
 
 
 def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
@@ -46,7 +64,8 @@ def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
     Pairs the "reversed" and "original" conditions sharing persona_id, template_id and
     temperature (repetitions averaged first, as in `prompt_sensitivity`); shift = reversed - original, in trait-score units. Per trait:
     mean and SD (ddof 1) of the shifts, n_pairs, and the two-sided Wilcoxon signed-rank p
-    (scipy.stats.wilcoxon, zeros dropped) when n_pairs >= 2 and some shift is non-zero.
+    (scipy.stats.wilcoxon, zeros dropped) when n_pairs >= 2 and some shift is non-zero; a 95% t
+    interval for the mean shift over the pairs.
     """
     keys = ["persona_id", "template_id", "temperature"]
     means = condition_means(scores)
@@ -67,5 +86,5 @@ def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 p = nan_if_not_finite(stats.wilcoxon(diff).pvalue)
-        rows.append([trait, mean, sd, n, p])
-    return pd.DataFrame(rows, columns=["trait", "mean_shift", "sd_shift", "n_pairs", "wilcoxon_p"])
+        rows.append([trait, mean, *t_interval(diff), sd, n, p])
+    return pd.DataFrame(rows, columns=["trait", "mean_shift", "ci_low", "ci_high", "sd_shift", "n_pairs", "wilcoxon_p"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     pop = resolve_population(cfg)
     if pop and not inventory.norms and pop.get("instrument") == inventory.id:  # psych::bfi for ipip25
         inventory = dataclasses.replace(inventory, norms=human_norms(load_human(pop), inventory))
-    metrics = compute_metrics(responses, scores, inventory)
+    metrics = compute_metrics(responses, scores, inventory, seed=int(cfg["seed"]))
     persona_probs = backstory_demographics(cfg, pop) if pop and cfg["persona"].get("set") == "backstory" else None
     fidelity = fidelity_for_run(cfg, responses, inventory, persona_probs)
     if fidelity is not None:
@@ -132,6 +133,8 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
                 jsonable(section)
         atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
     atomic_write_json(run_dir / "metrics.json", metrics)
+    for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files
+        print(f"warning: {w['figure']}: {w['reason']}", file=sys.stderr)
     text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
     atomic_write_text(run_dir / "summary.md", text)
     if print_summary:

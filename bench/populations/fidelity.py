@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory
+from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
 from bench.populations import distances as fid
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
@@ -48,20 +49,55 @@ def _participant_weights(r: pd.DataFrame, persona_weight: pd.Series | None) -> p
 def model_distributions(r: pd.DataFrame, inventory: Inventory, weights: pd.Series) -> dict[str, np.ndarray]:
     """Per question, the population's answer distribution: the weighted mean of each participant's
     exact option distribution (logprob rows) or of its one answer (sampled rows)."""
+    parts, mats = participant_distributions(r, inventory)
+    return _weighted(mats, parts["participant_id"].map(weights).fillna(0.0).to_numpy(float))
+
+
+def _weighted(mats: dict[str, np.ndarray], w: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for q, m in mats.items():
+        total = w @ m
+        if total.sum() > 0:
+            out[q] = total / total.sum()
+    return out
+
+
+def participant_distributions(r: pd.DataFrame, inventory: Inventory) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The participants (rows of `r` once each) and, per question, each one's answer distribution as a
+    matrix (participant x option): exact for logprob rows, one-hot for sampled ones, zeros when invalid."""
+    parts = r.drop_duplicates("participant_id").reset_index(drop=True)
+    row_of = {pid: i for i, pid in enumerate(parts["participant_id"])}
     out = {}
     for item in inventory.items:
         g = r[r["item_id"] == item.id]
-        n = len(inventory.scale_of(item).values)
-        total = np.zeros(n)
+        m = np.zeros((len(parts), len(inventory.scale_of(item).values)))
         for pid, probs, answer, invalid in zip(g["participant_id"], g["option_probs"], g["answer"], g["invalid"]):
-            w = float(weights.get(pid, 0.0))
             if probs is not None and len(probs):
-                total += w * np.asarray(probs, float)
+                m[row_of[pid]] += np.asarray(probs, float)
             elif not invalid and finite(answer):
-                total[int(answer) - 1] += w
-        if total.sum() > 0:
-            out[item.id] = total / total.sum()
-    return out
+                m[row_of[pid], int(answer) - 1] += 1.0
+        out[item.id] = m
+    return parts, out
+
+
+def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series, human: dict[str, np.ndarray],
+                       scales: dict, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """95% cluster-bootstrap intervals (personas resampled with their participants) of mean_wd,
+    mean_wd_normalized and mean_tv: the model population is redrawn, the human reference held fixed
+    (its own sampling spread is the human_lower_bound)."""
+    parts, mats = participant_distributions(r, inventory)
+    mats = {q: m for q, m in mats.items() if q in human}
+    w = parts["participant_id"].map(weights).fillna(0.0).to_numpy(float)
+
+    def means(ix: np.ndarray) -> np.ndarray:
+        per_q = fid.question_distances(_weighted(mats, w * np.bincount(ix, minlength=len(w))), human, scales)
+        if per_q.empty:
+            return np.full(3, np.nan)
+        return np.array([np.nanmean(per_q[c]) for c in ("wd", "wd_normalized", "tv")])
+
+    lo, hi = cluster_bootstrap(clusters_of(parts), means, n_boot=n_boot, seed=seed)
+    return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(("mean_wd", "mean_wd_normalized", "mean_tv"))
+            for end, v in (("low", lo), ("high", hi))}
 
 
 def model_answers(r: pd.DataFrame) -> pd.DataFrame:
@@ -126,6 +162,9 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
                                                      n_splits=int(pop.get("split_half", 100)),
                                                      seed=int(pop.get("seed", 0)), model_distributions=dists)
         table = _with_distributions(table, dists, human, scales)
+        human_dists = {q: table.loc[table["item_id"] == q, [f"human_p{k + 1}" for k in range(len(scales[q].values))]]
+                       .to_numpy(float)[0] for q in table["item_id"]}
+        section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0))))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
         sections[name] = section

@@ -13,6 +13,38 @@ def _fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
 
 
+MARK = "⚠"  # beside a figure that cannot be trusted; the reason is listed under "Warnings"
+
+
+def _ci(lo, hi, digits: int = 3) -> str:
+    """A 95% interval as "[lo, hi]", "-" when it could not be computed."""
+    return "-" if _fmt(lo, digits) == "-" or _fmt(hi, digits) == "-" else f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+
+
+def _with_ci(value, lo, hi, warning=None, digits: int = 3) -> str:
+    """A figure, its 95% interval and a mark when it cannot be trusted: "0.512 [0.401, 0.620] ⚠"."""
+    text = _fmt(value, digits)
+    if _ci(lo, hi, digits) != "-":
+        text += f" {_ci(lo, hi, digits)}"
+    return f"{text} {MARK}" if warning else text
+
+
+def _rows_with_ci(rows: list[dict], spec: dict[str, tuple[str, str, str]], keep: list[str]) -> pd.DataFrame:
+    """Rows as a table whose figure columns read "value [lo, hi]" (spec: header -> value, lo, hi keys)."""
+    out = []
+    for r in rows:
+        row = {k: r.get(k) for k in keep}
+        for header, (v, lo, hi) in spec.items():
+            row[header] = _with_ci(r.get(v), r.get(lo), r.get(hi), r.get("warning"))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _rates_line(rates: dict) -> str:
+    return (f"invalid rate {_with_ci(*(rates.get(f'invalid_rate{e}') for e in ('', '_ci_low', '_ci_high')))}, "
+            f"refusal rate {_with_ci(*(rates.get(f'refusal_rate{e}') for e in ('', '_ci_low', '_ci_high')))}")
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     return df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".3f", missingval="-")
 
@@ -38,45 +70,64 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         dist = pd.DataFrame(metrics["question_distributions"])
         rates = metrics["invalid_rates"]
         out += ["## Answer distribution per question (all participants)", markdown_table(dist), "",
-                f"invalid rate {_fmt(rates['invalid_rate'])}, refusal rate {_fmt(rates['refusal_rate'])}"]
+                _rates_line(rates)]
         return "\n".join(out) + "\n"
     out.append("## Trait scores by persona (mean over templates, orders, temperatures, repetitions)")
     wide = scores.pivot_table(index="persona_id", columns="trait", values="score", aggfunc="mean")
     wide = wide[[t for t in names if t in wide.columns]].reset_index()
     out += [markdown_table(wide), ""]
 
-    rel = _in_trait_order(pd.DataFrame(metrics["reliability"]), names)
-    if len(rel):
-        cols = [c for c in ("trait", "alpha", "omega", "n_participants", "n_items") if c in rel.columns]
-        out += ["## Internal consistency across participants", markdown_table(rel[cols]), ""]
-    sens = pd.DataFrame(metrics["prompt_sensitivity"])
-    sym = pd.DataFrame(metrics["option_order_symmetry"])
+    means = metrics.get("trait_summary") or []
+    if means:
+        table = _in_trait_order(_rows_with_ci(means, {"mean [95% CI]": ("mean", "ci_low", "ci_high")},
+                                              ["trait", "sd", "n", "n_clusters"]), names)
+        table = table[["trait", "mean [95% CI]", "sd", "n", "n_clusters"]]
+        out += ["## Trait means over all participants (95% t interval over persona means)", markdown_table(table), ""]
+    rel = metrics["reliability"]
+    if rel:
+        table = _rows_with_ci(rel, {"alpha [95% CI]": ("alpha", "alpha_ci_low", "alpha_ci_high"),
+                                    "omega [95% CI]": ("omega", "omega_ci_low", "omega_ci_high")},
+                              ["trait", "n_participants", "n_items"])
+        out += ["## Internal consistency across participants (alpha: Feldt interval; omega: bootstrap over personas)",
+                markdown_table(_in_trait_order(table, names)[["trait", "alpha [95% CI]", "omega [95% CI]",
+                                                              "n_participants", "n_items"]]), ""]
+    sens = _rows_with_ci(metrics["prompt_sensitivity"], {"eta2_H [95% CI]": ("eta2_h", "eta2_ci_low", "eta2_ci_high")},
+                         ["trait", "H", "p"])
+    sym = _rows_with_ci(metrics["option_order_symmetry"],
+                        {"order shift (rev - orig) [95% CI]": ("mean_shift", "ci_low", "ci_high")}, ["trait", "n_pairs"])
     if len(sens) and len(sym):
-        both = sens[["trait", "H", "p", "eta2_h"]].merge(sym[["trait", "mean_shift", "n_pairs"]], on="trait",
-                                                        how="outer")
+        both = sens[["trait", "H", "p", "eta2_H [95% CI]"]].merge(
+            sym[["trait", "order shift (rev - orig) [95% CI]", "n_pairs"]], on="trait", how="outer")
         both = _in_trait_order(both, names)
-        both.columns = ["trait", "KW H (templates)", "p", "eta2_H", "order shift (rev - orig)", "pairs"]
+        both.columns = ["trait", "KW H (templates)", "p", "eta2_H [95% CI]", "order shift (rev - orig) [95% CI]",
+                        "pairs"]
         out += ["## Reliability across prompt variants and option orders", markdown_table(both), ""]
     icc = metrics["icc_repetitions"]["pooled"]
     rates = metrics["invalid_rates"]
-    out.append(f"ICC across repetitions (ICC2, mean over conditions): {_fmt(icc.get('icc2_mean'))} "
+    out.append(f"ICC across repetitions (ICC2, mean over conditions): "
+               f"{_with_ci(icc.get('icc2_mean'), icc.get('icc2_mean_ci_low'), icc.get('icc2_mean_ci_high'))} "
                f"({icc.get('n_computable')} of {icc.get('n_conditions')} conditions computable)")
-    out.append(f"invalid rate {_fmt(rates['invalid_rate'])}, "
-               f"refusal rate {_fmt(rates['refusal_rate'])}")
+    out.append(_rates_line(rates))
     if cfg["scoring"] == "logprob":
         mass = responses.drop_duplicates("prompt_hash")["label_mass"]
         out.append(f"probability mass on the option labels: mean {_fmt(float(mass.mean()))}, "
                    f"min {_fmt(float(mass.min()))} (low mass: the model wanted to say something else)")
     if "mbti" in metrics:
-        acc = metrics["mbti"]["accuracy"]
-        out.append(f"MBTI type accuracy vs persona target: {_fmt(acc.get('exact'))} "
-                   f"(per dichotomy {', '.join(f'{k} {_fmt(v)}' for k, v in (acc.get('per_dichotomy') or {}).items())}; "
-                   f"n {acc.get('n')})")
+        mbti = metrics["mbti"]
+        acc = mbti["accuracy"]
+        per_ci = acc.get("per_dichotomy_ci") or {}
+        per = ", ".join(f"{k} {_with_ci(v, *(per_ci.get(k) or [None, None]))}"
+                        for k, v in (acc.get("per_dichotomy") or {}).items())
+        out.append(f"MBTI type accuracy vs persona target (Wilson 95% CI): "
+                   f"{_with_ci(acc.get('exact'), acc.get('exact_ci_low'), acc.get('exact_ci_high'), mbti.get('warning'))} "
+                   f"(per dichotomy {per}; n {acc.get('n')})")
     if "trait_target_shift" in metrics:
         shift = pd.DataFrame(metrics["trait_target_shift"])
         out += ["", "## Does the persona move its target trait? (high-pole minus low-pole personas)", markdown_table(shift)]
     if "human_norms" in metrics:
         out += ["", *norms_text(metrics["human_norms"], metrics["n_participants"], len(scores["persona_id"].unique()))]
+    out += position_text(metrics.get("position_bias"))
+    out += warnings_text(metrics.get("warnings") or [])
     return "\n".join(out) + "\n"
 
 
@@ -97,15 +148,53 @@ def norms_text(section: dict, n_participants: int, n_personas: int) -> list[str]
     return lines + [f"- {n}" for n in notes]
 
 
+
+
+def position_text(section: dict | None) -> list[str]:
+    """Position bias apart from preference (bench.metrics.position): the collapse line first."""
+    if not section:
+        return []
+    out = ["", "## Position bias apart from preference (log-linear model over option orders)"]
+    if section.get("message"):
+        out.append(f"{MARK} {section['message']}.")
+    if not section.get("identified"):
+        out.append(section.get("note", ""))
+        return out
+    out.append(f"position effect (total variation of the position shares from uniform): "
+               f"{_with_ci(section.get('effect'), section.get('effect_ci_low'), section.get('effect_ci_high'))}"
+               + (" (mirror orders only: the part of a position preference that is symmetric about the middle "
+                  "stays in the preference)" if section.get("mirror_only") else ""))
+    pos = pd.DataFrame(section.get("positions") or [])
+    if len(pos):
+        pos["log-odds vs position 1 [95% CI]"] = [_with_ci(v, lo, hi) for v, lo, hi in
+                                                 zip(pos["log_odds_vs_1"], pos["ci_low"], pos["ci_high"])]
+        out += [markdown_table(pos[["position", "log-odds vs position 1 [95% CI]", "share"]])]
+    if section.get("trait_summary"):
+        out += ["", "Trait scores, raw and position-corrected (mean over personas):",
+                markdown_table(pd.DataFrame(section["trait_summary"]))]
+    if section.get("note"):
+        out.append(section["note"])
+    return out
+
+
+def warnings_text(found: list[dict]) -> list[str]:
+    """The figures marked with MARK and why they cannot be trusted."""
+    if not found:
+        return []
+    return ["", f"## Warnings ({MARK}: figures that cannot be trusted)",
+            *(f"- {w['figure']}: {w['reason']}" for w in found)]
+
+
 def fidelity_text(metrics: dict) -> str:
     """The fidelity sections of metrics.json as a Markdown table, model rows over the human floor."""
     sections = {k: v for k, v in metrics.items() if k == "fidelity" or k.startswith("fidelity_")}
     if not sections:
         return ""
     cols = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
-    rows = [{"population": s.get("method"), **{c: s.get(c) for c in cols}} for s in sections.values()]
+    rows = [{"population": s.get("method"), **{c: _with_ci(s.get(c), s.get(f"{c}_ci_low"), s.get(f"{c}_ci_high"))
+                                               for c in cols}} for s in sections.values()]
     bound = next(iter(sections.values())).get("human_lower_bound") or {}
-    rows.append({"population": "human split-half (mean)", **{c: (bound.get(c) or {}).get("mean") for c in cols}})
+    rows.append({"population": "human split-half (mean)", **{c: _fmt((bound.get(c) or {}).get("mean")) for c in cols}})
     first = next(iter(sections.values()))
     return "\n".join(["", f"## Fidelity to {first.get('reference')} (temperature {first.get('temperature')})",
                       markdown_table(pd.DataFrame(rows)), ""])

@@ -1,0 +1,305 @@
+"""Intervals, position bias apart from preference, and warnings on figures that cannot be trusted.
+
+Intervals are checked against the libraries that give them (scipy, statsmodels, pingouin) and, for the
+cluster bootstrap, by coverage on simulated clustered data. The position model recovers a planted
+position effect and preference from simulated answer distributions. Each warning fires on a made case
+and stays silent on a healthy one. One real SmolLM2 run shows the collapse line of the report.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+from scipy import stats
+
+from bench.instruments import Inventory, Item
+from bench.metrics import compute_metrics, icc_repetitions, reliability, score_participants
+from bench.metrics.position import choice_table, collapse, fit_position_model, position_bias
+from bench.metrics.uncertainty import cluster_bootstrap, t_interval, welch_interval, wilson_interval
+from tests.test_metrics import (
+    LIKERT5,
+    likert_inventory,
+    oejts_like_inventory,
+    repetition_responses,
+    responses_table,
+)
+
+K = 5
+
+
+# ------------------------------------------------------------------------------------------
+# analytic intervals equal the libraries'
+
+
+def test_t_welch_and_wilson_intervals_equal_the_libraries():
+    x = np.array([2.1, 3.4, 2.9, 4.0, 3.3, 2.2, 3.8])
+    y = np.array([1.0, 1.9, 2.7, 1.4, 2.2])
+    ci = stats.ttest_1samp(x, 0).confidence_interval(0.95)
+    assert t_interval(x) == pytest.approx((ci.low, ci.high))
+    assert t_interval([3.0, 3.0, 3.0]) == (3.0, 3.0) and np.isnan(t_interval([1.0])[0])
+    # Welch by hand: Welch-Satterthwaite df and the unpooled standard error
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    assert welch_interval(x, y) == pytest.approx((x.mean() - y.mean() - half, x.mean() - y.mean() + half))
+    # Wilson: statsmodels' against scipy's binomtest (two implementations), and a textbook value
+    assert wilson_interval(8, 10) == pytest.approx(tuple(stats.binomtest(8, 10).proportion_ci(method="wilson")))
+    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+def test_alpha_and_icc_intervals_are_pingouins():
+    rng = np.random.default_rng(5)
+    inv = likert_inventory([(f"e{i}", "E", 1) for i in range(4)])
+    trait = rng.normal(size=40)
+    answers = {f"p{j}": {f"e{i}": int(np.clip(np.round(3 + trait[j] + rng.normal(scale=0.8)), 1, 5)) for i in range(4)}
+               for j in range(40)}
+    meta = {f"p{j}": {"persona_id": f"persona{j % 10}"} for j in range(40)}
+    responses = responses_table(inv, answers, meta)
+    rel = reliability(responses, inv).iloc[0]
+    wide = pd.DataFrame(answers).T.astype(float)
+    a, ci = pg.cronbach_alpha(data=wide)
+    assert (rel["alpha"], rel["alpha_ci_low"], rel["alpha_ci_high"]) == pytest.approx((a, ci[0], ci[1]))
+    assert rel["omega_ci_low"] < rel["omega"] < rel["omega_ci_high"]
+
+    mat = np.clip(np.round(3 + rng.normal(size=(12, 1)) + rng.normal(scale=0.5, size=(12, 3))), 1, 5)
+    icc = icc_repetitions(repetition_responses(mat, persona_id="x")).iloc[0]
+    long = pd.DataFrame([(i, j, mat[i, j]) for i in range(12) for j in range(3)], columns=["t", "r", "s"])
+    res = pg.intraclass_corr(data=long, targets="t", raters="r", ratings="s").set_index("Type")
+    row = res.loc[next(n for n in ("ICC2", "ICC(A,1)") if n in res.index)]
+    assert (icc["icc2"], icc["icc2_ci_low"], icc["icc2_ci_high"]) == pytest.approx((row["ICC"], *row["CI95"]))
+
+
+# ------------------------------------------------------------------------------------------
+# the cluster bootstrap
+
+
+def clustered_sample(rng, n_clusters=30, reps=4, mu=2.0):
+    """Values sharing a cluster effect (ICC 0.8): repetitions of one persona are near copies."""
+    effect = rng.normal(scale=2.0, size=n_clusters)
+    values = np.repeat(mu + effect, reps) + rng.normal(scale=1.0, size=n_clusters * reps)
+    return values, np.repeat(np.arange(n_clusters), reps)
+
+
+def test_cluster_bootstrap_covers_the_true_mean_at_about_its_nominal_rate():
+    """200 seeded simulations: the 95% cluster interval covers the true mean 90-99% of the time; the same
+    bootstrap that treats each repetition as independent covers far less often (why we cluster)."""
+    rng = np.random.default_rng(2024)
+    cover_cluster = cover_naive = 0
+    for sim in range(200):
+        values, clusters = clustered_sample(rng)
+        lo, hi = cluster_bootstrap(clusters, lambda ix: values[ix].mean(), n_boot=200, seed=sim)
+        cover_cluster += lo <= 2.0 <= hi
+        lo, hi = cluster_bootstrap(np.arange(values.size), lambda ix: values[ix].mean(), n_boot=200, seed=sim)
+        cover_naive += lo <= 2.0 <= hi
+    assert 0.90 <= cover_cluster / 200 <= 0.99, cover_cluster
+    assert cover_naive / 200 < 0.85, cover_naive
+
+
+def test_cluster_bootstrap_is_seeded_and_needs_two_clusters():
+    values, clusters = clustered_sample(np.random.default_rng(0))
+
+    def stat(ix):
+        return np.array([values[ix].mean(), values[ix].std()])
+
+    a = cluster_bootstrap(clusters, stat, seed=7)
+    assert np.array_equal(a[0], cluster_bootstrap(clusters, stat, seed=7)[0])
+    assert not np.array_equal(a[0], cluster_bootstrap(clusters, stat, seed=8)[0])
+    assert np.isnan(cluster_bootstrap(np.zeros(values.size), lambda ix: values[ix].mean())).all()
+    assert np.isnan(cluster_bootstrap(clusters % 4, lambda ix: values[ix].mean())).all()  # 4 < MIN_CLUSTERS
+
+
+def test_compute_metrics_intervals_are_reproducible_from_the_seed():
+    rng = np.random.default_rng(11)
+    inv = likert_inventory([(f"e{i}", "E", 1 if i % 2 else -1) for i in range(4)])
+    answers, meta = {}, {}
+    for persona in range(8):
+        level = rng.integers(1, 6)
+        for rep in range(2):
+            pid = f"p{persona}-{rep}"
+            answers[pid] = {f"e{i}": int(np.clip(level + rng.integers(-1, 2), 1, 5)) for i in range(4)}
+            meta[pid] = {"persona_id": f"p{persona}", "repetition": rep}
+    responses = responses_table(inv, answers, meta)
+    scores = score_participants(responses, inv)
+    one, two = (compute_metrics(responses, scores, inv, seed=3, n_boot=50) for _ in range(2))
+    assert json.dumps(one, allow_nan=False) == json.dumps(two, allow_nan=False)
+    other = compute_metrics(responses, scores, inv, seed=4, n_boot=50)
+    assert other["reliability"][0]["omega_ci_low"] != one["reliability"][0]["omega_ci_low"]
+    row = one["trait_summary"][0]
+    persona_means = scores.groupby("persona_id")["score"].mean()
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(t_interval(persona_means)) and row["n_clusters"] == 8
+    summary = one["reliability_summary"]
+    assert summary["alpha_mean_ci_low"] < summary["alpha_mean"] < summary["alpha_mean_ci_high"]
+
+
+# ------------------------------------------------------------------------------------------
+# position bias apart from preference
+
+
+def planted_responses(b: np.ndarray, pref_logits: np.ndarray, orders: str, n_personas: int = 200,
+                      seed: int = 0) -> tuple[pd.DataFrame, Inventory]:
+    """Logprob-style rows whose exact option distributions follow softmax(a_item + b[shown position])."""
+    inv = Inventory(id="t", name="t", version="0", source="", licence="", kind="likert", scale=LIKERT5,
+                    traits=(("E", "E"), ("A", "A")), scoring="mean",
+                    items=tuple(Item(id=f"i{j}", trait="EA"[j % 2], keyed=1 if j % 3 else -1)
+                                for j in range(len(pref_logits))))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for persona in range(n_personas):
+        for order in ("original", "reversed"):
+            for j, item in enumerate(inv.items):
+                if orders == "mirror":
+                    perm = list(range(K)) if order == "original" else list(range(K))[::-1]
+                else:
+                    perm = [int(i) for i in rng.permutation(K)]
+                where = np.argsort(perm)
+                logits = pref_logits[j] + b[where]
+                p = np.exp(logits - logits.max())
+                p /= p.sum()
+                shown = int(where[int(np.argmax(p))]) + 1
+                answer = float(perm[shown - 1] + 1)
+                rows.append(dict(participant_id=f"p{persona}|{order}", persona_id=f"p{persona}", persona_target="",
+                                 template_id="t", option_order=order, temperature=1.0, repetition=0,
+                                 item_id=item.id, trait=item.trait, keyed=item.keyed, option_permutation=perm,
+                                 parsed_option=shown, option_probs=list(p), invalid=False, refusal=False,
+                                 answer=answer, score=answer if item.keyed > 0 else 6.0 - answer,
+                                 label_mass=0.95))
+    return pd.DataFrame(rows), inv
+
+
+@pytest.mark.parametrize("orders, b", [
+    ("mirror", np.array([-0.6, 0.3, 0.0, -0.3, 0.6])),  # mirror orders identify b's antisymmetric part
+    ("shuffled", np.array([0.0, 0.4, -0.3, 1.2, 0.2])),  # random orders identify all of it
+])
+def test_position_model_recovers_planted_position_effect_and_preference(orders, b):
+    a = np.random.default_rng(1).normal(size=(12, K))
+    responses, inv = planted_responses(b, a, orders)
+    fit = fit_position_model(choice_table(responses, inv), K)
+    assert fit["mirror_only"] == (orders == "mirror")
+    assert fit["log_odds_vs_1"] == pytest.approx(b - b[0], abs=0.03)
+    assert all(lo <= t <= hi for t, (lo, hi) in zip((b - b[0])[1:], fit["b_ci"][1:]))
+    true_pref = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
+    assert np.abs(fit["preference"].loc[[f"i{j}" for j in range(12)]].to_numpy() - true_pref).max() < 0.01
+    shares = np.exp(b) / np.exp(b).sum()
+    assert fit["effect"] == pytest.approx(0.5 * np.abs(shares - 1 / K).sum(), abs=0.01)
+
+    section = position_bias(responses, score_participants(responses, inv), inv)
+    assert section["identified"] and not section["collapsed"] and section["message"] is None
+    # corrected scores: the keyed expected score under the planted preference, for every persona
+    axis = np.arange(1, K + 1, dtype=float)
+    want = {}
+    for j, item in enumerate(inv.items):
+        want.setdefault(item.trait, []).append(true_pref[j] @ (axis if item.keyed > 0 else 6 - axis))
+    corrected = pd.DataFrame(section["corrected_scores"])
+    for trait, values in want.items():
+        assert corrected.loc[corrected["trait"] == trait, "corrected"].to_numpy() == pytest.approx(np.mean(values),
+                                                                                                 abs=0.02)
+
+
+def test_collapse_is_named_from_data_and_not_on_healthy_answers():
+    # Every answer on shown option 4 in both orders, as SmolLM2 at T=0.01: a huge position-4 effect.
+    b = np.array([0.0, 0.0, 0.0, 12.0, 0.0])
+    stuck, inv = planted_responses(b - b.mean(), np.zeros((6, K)), "mirror", n_personas=5)
+    out = collapse(choice_table(stuck, inv))
+    assert out["collapsed"] and out["collapsed_position"] == 4 and out["collapsed_temperatures"] == [1.0]
+    assert out["message"].startswith("at T=1 every answer lands on shown option 4 in both option orders")
+    healthy, inv = planted_responses(np.array([-0.6, 0.3, 0.0, -0.3, 0.6]),
+                                     np.random.default_rng(1).normal(size=(6, K)), "mirror", n_personas=5)
+    assert not collapse(choice_table(healthy, inv))["collapsed"]
+    one_order = healthy[healthy["option_order"] == "original"]
+    section = position_bias(one_order, score_participants(one_order, inv), inv)
+    assert section["identified"] is False and "one order" in section["note"]
+
+
+# ------------------------------------------------------------------------------------------
+# warnings
+
+
+def _flags(metrics: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for w in metrics["warnings"]:
+        out.setdefault(w["figure"], []).append(w["reason"])
+    return out
+
+
+def varied_answers(inv: Inventory, n: int, seed: int = 0) -> tuple[dict, dict]:
+    rng = np.random.default_rng(seed)
+    answers = {f"p{j}": {it.id: int(rng.integers(1, 6)) for it in inv.items} for j in range(n)}
+    return answers, {f"p{j}": {"persona_id": f"persona{j}"} for j in range(n)}
+
+
+def metrics_of(r: pd.DataFrame, inv: Inventory) -> dict:
+    return compute_metrics(r, score_participants(r, inv), inv, n_boot=20)  # the intervals are not under test here
+
+
+def test_each_warning_fires_on_a_made_case_and_not_on_a_healthy_one():
+    healthy_inv = likert_inventory([(f"e{i}", "E", 1) for i in range(3)])
+    answers, meta = varied_answers(healthy_inv, 12)
+    healthy = responses_table(healthy_inv, answers, meta).assign(label_mass=0.9)
+    metrics = metrics_of(healthy, healthy_inv)
+    assert metrics["warnings"] == [] and metrics["reliability"][0]["warning"] is None
+
+    # alpha from 2 items
+    two_items = likert_inventory([(f"e{i}", "E", 1) for i in range(2)])
+    answers, meta = varied_answers(two_items, 12)
+    r = responses_table(two_items, answers, meta)
+    m = metrics_of(r, two_items)
+    assert m["reliability"][0]["warning"] == "alpha/omega from 2 items" and "reliability[E]" in _flags(m)
+    # alpha from 2 participants
+    r = healthy[healthy["participant_id"].isin(["p0", "p1"])]
+    m = metrics_of(r, healthy_inv)
+    assert "alpha/omega from 2 participants" in m["reliability"][0]["warning"]
+    # a collapsed answer distribution
+    r = healthy.assign(answer=4.0, score=4.0)
+    m = metrics_of(r, healthy_inv)
+    assert m["trait_summary"][0]["warning"].startswith("collapsed answers: 100% on option value 4")
+    # low label mass
+    r = healthy.assign(label_mass=0.2)
+    m = metrics_of(r, healthy_inv)
+    assert "low label mass: mean 0.20" in m["trait_summary"][0]["warning"]
+    # one persona and one template: nothing to resample, no interval, said so
+    r = healthy.assign(persona_id="none")
+    m = metrics_of(r, healthy_inv)
+    assert m["trait_summary"][0]["ci_low"] is None and "no interval" in m["trait_summary"][0]["warning"]
+
+    # type letters from a truncated type inventory (max_items on a type inventory)
+    tinv = oejts_like_inventory()
+    answers, meta = varied_answers(tinv, 6)
+    for pid in meta:
+        meta[pid]["persona_target"] = "INTJ"
+    full = responses_table(tinv, answers, meta)
+    m = metrics_of(full, tinv)
+    assert m["mbti"]["warning"] is None
+    assert m["mbti"]["accuracy"]["exact_ci_low"] <= m["mbti"]["accuracy"]["exact"] <= m["mbti"]["accuracy"]["exact_ci_high"]
+    cut = full[full["item_id"] != full["item_id"].iloc[0]]
+    m = metrics_of(cut, tinv)
+    assert m["mbti"]["warning"].startswith("type letters from a truncated inventory: IE from 7 of 8 items")
+    assert "mbti.accuracy" in _flags(m)
+
+
+# ------------------------------------------------------------------------------------------
+# the real model
+
+
+def test_smollm2_report_names_its_position_collapse_in_one_line(tmp_path, capsys):
+    from bench.pipelines.run import run
+    from tests.conftest import compose
+
+    folder = run(compose("max_items=5", "repetitions=1", "templates=[describe]", "temperatures=[0.01]",
+                         "progress=false", f"results_dir={tmp_path}"), print_summary=False)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    section = metrics["position_bias"]
+    text = (folder / "summary.md").read_text()
+    if not section["collapsed"]:  # detected from data: say what the model did instead
+        pytest.fail(f"SmolLM2 at T=0.01 no longer collapses: {section['top_position_share']}")
+    section_text = text.split("## Position bias")[1].split("\n## ")[0]
+    lines = [line for line in section_text.splitlines() if "lands on shown option" in line]
+    assert len(lines) == 1 and "at T=0.01 every answer lands on shown option 4 in both option orders" in lines[0]
+    assert f"- position_bias: {section['message']}" in text  # and listed with the other warnings
+    assert "position_bias: at T=0.01 every answer lands on shown option" in capsys.readouterr().err
+    for row in metrics["trait_summary"]:
+        assert "ci_low" in row and row["warning"]  # one persona, one template, collapsed: never a bare number
