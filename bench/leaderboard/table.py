@@ -148,16 +148,15 @@ def run_row(rec: RunRecord) -> dict:
         row["alpha_mean"] = _mean(alpha.values())
         pooled = (m.get("icc_repetitions") or {}).get("pooled") or {}
         row["icc2_mean"] = _number(pooled.get("icc2_mean"))
+        rates = m.get("invalid_rates") or {"invalid_rate": None} if kind == "behaviour" else m["invalid_rates"]
         intervals = {"alpha_mean": (m.get("reliability_summary"), "alpha_mean"), "icc2_mean": (pooled, "icc2_mean"),
-                     "invalid_rate": (m["invalid_rates"], "invalid_rate"),
-                     "refusal_rate": (m["invalid_rates"], "refusal_rate")}
+                     "invalid_rate": (rates, "invalid_rate"), "refusal_rate": (rates, "refusal_rate")}
         eta = _by_trait(m.get("prompt_sensitivity") or [], "eta2_h")
         row.update({f"prompt_sensitivity_eta2.{t}": v for t, v in eta.items()})
         row["prompt_sensitivity_eta2_mean"] = _mean(eta.values())
         shift = _by_trait(m.get("option_order_symmetry") or [], "mean_shift")
         row.update({f"option_order_shift.{t}": v for t, v in shift.items()})
         row["option_order_abs_shift_mean"] = _mean(abs(v) for v in shift.values() if v is not None)
-        rates = m.get("invalid_rates") or {"invalid_rate": None} if kind == "behaviour" else m["invalid_rates"]
         row["invalid_rate"], row["refusal_rate"] = _number(rates["invalid_rate"]), _number(rates.get("refusal_rate"))
         if isinstance(m.get("mbti"), dict):
             row["mbti.exact"] = _number((m["mbti"].get("accuracy") or {}).get("exact"))
