@@ -66,7 +66,7 @@ def persona_corpus(cfg: dict, kind: str, persona: dict) -> dict:
 
 def arm_config(cfg: dict, arm: str, inventory: str, run_name: str, adapter: Path | None) -> dict:
     r = cfg["report"]
-    overrides = [f"inventory={inventory}", f"engine={r['engine']}", *r["harness"], f"results_dir={r['results_dir']}",
+    overrides = [f"inventory={inventory}", f"engine={r['engine']}", *r["harness"], f"results_dir={cfg['results_dir']}",
                  f"run_name={run_name}", "progress=false"]
     if arm in ("profile", "rag"):
         overrides.append(f"persona={arm}")

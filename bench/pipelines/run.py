@@ -21,7 +21,7 @@ from bench.instruments import Inventory, load_inventory
 from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
-from bench.populations.reference import resolve_population
+from bench.populations.reference import expand_population, resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
@@ -69,6 +69,7 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run a resolved run config; every value is checked first, as on the command line."""
     validate("config", cfg)
+    cfg = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
     inventory, plan, spec = prepare(cfg)
 
     from transformers import AutoTokenizer
