@@ -190,6 +190,33 @@ def corpus_path(cfg: dict, field: str) -> None:
         raise bad(field, v, "does not exist")
 
 
+def corpus_fields(cfg: dict, at: str) -> None:
+    """The corpus block's author selection and file-reading fields (each may be absent in an older config)."""
+    import codecs
+
+    from bench.userfiles import UserFileError, separator
+
+    if get(cfg, f"{at}.authors") is not MISSING:
+        string_list(cfg, f"{at}.authors", optional=True)
+    if get(cfg, f"{at}.min_documents") is not MISSING:
+        integer(cfg, f"{at}.min_documents", 1, optional=True)
+    for field in ("label_column", "sep", "encoding"):
+        if get(cfg, f"{at}.{field}") is not MISSING:
+            text(cfg, f"{at}.{field}", optional=True)
+    sep = get(cfg, f"{at}.sep")
+    if isinstance(sep, str):
+        try:
+            separator(sep, at)
+        except UserFileError:
+            raise bad(f"{at}.sep", sep, "must be one character or tab, comma, semicolon, pipe, space") from None
+    enc = get(cfg, f"{at}.encoding")
+    if isinstance(enc, str):
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise bad(f"{at}.encoding", enc, "is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+
+
 def output_folder(cfg: dict, field: str, optional: bool = False) -> None:
     """Where output goes: a folder, or one to be made; never an existing file."""
     v = get(cfg, field)
@@ -333,6 +360,7 @@ def check_persona(cfg: dict) -> None:
         corpus_path(cfg, "persona.corpus.path")
         number(cfg, "persona.corpus.held_out", 0, 1, high_open=True)
         integer(cfg, "persona.corpus.max_documents", 1, optional=True)
+        corpus_fields(cfg, "persona.corpus")
         integer(cfg, "persona.k", 1)
     if get(cfg, "persona.ids") is not MISSING:
         string_list(cfg, "persona.ids", optional=True)
@@ -386,7 +414,7 @@ def check_population_file(cfg: dict, pop: dict) -> None:
         if expanded["reference"].get("kind") in ("csv", "sav"):  # a user's table: read it before the model work
             load_human(expanded)
     except BenchError as err:
-        raise ConfigError(f"population.path={pop['path']}: {err}") from None
+        raise ConfigError(f"population.path={pop['path']}: {str(err).removeprefix(str(pop['path']) + ': ')}") from None
     check_population_instrument(cfg, expanded)
 
 
@@ -441,6 +469,7 @@ def check_clone(cfg: dict) -> None:
     text(cfg, "corpus.text_column")
     number(cfg, "corpus.held_out", 0, 1, high_open=True)
     integer(cfg, "corpus.max_documents", 1, optional=True)
+    corpus_fields(cfg, "corpus")
     choice(cfg, "format", FORMATS)
     integer(cfg, "max_length", 1)
     integer(cfg, "seed")

@@ -66,6 +66,13 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
     return out
 
 
+def by_author(cfg: dict) -> bool:
+    """Personas written from people's corpora: each batch holds one person's prompts (Administrator)."""
+    from bench.personas.text import KINDS
+
+    return (cfg.get("persona") or {}).get("kind") in KINDS
+
+
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run a resolved run config; every value is checked first, as on the command line."""
     validate("config", cfg)
@@ -77,7 +84,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
-                          int(cfg["max_new_tokens"]), row_columns(prov, cfg))
+                          int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg))
     longest = admin.longest_prompt()
     if longest + int(cfg["max_new_tokens"]) > spec.max_model_len:
         raise RunError(f"model '{spec.id}': the longest prompt of {inventory.id} ({cfg['administration']}) is "

@@ -56,12 +56,15 @@ def expand_population(cfg: dict) -> dict:
     """The run config with `population.path` replaced by the file's population (kept in config.yaml, hashed
     with the run), so results carry the file's name and content; unchanged without a path."""
     pop = cfg.get("population") or {}
-    if not pop.get("path") or "reference" in pop:  # no file, or already expanded (a saved config.yaml)
+    if not pop.get("path"):
         return cfg
+    expanded = read_population_file(pop["path"], pop.get("missing"))
+    if "reference" in pop and pop.get("name") == expanded["name"]:
+        return cfg  # already expanded: a saved config.yaml keeps the content it ran with
     if pop.get("name") not in ("auto", "none"):
         raise PopulationError(f"population.path={pop['path']} is a whole population; drop "
                               f"population={pop.get('name')} (the file names its own)")
-    return {**cfg, "population": read_population_file(pop["path"], pop.get("missing"))}
+    return {**cfg, "population": expanded}
 
 
 def resolve_population(cfg: dict) -> dict | None:
