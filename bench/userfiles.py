@@ -163,8 +163,11 @@ def separator(sep: str | None, label: str) -> str | None:
     return sep
 
 
-def decode_table(raw: bytes, label: str, encoding: str | None) -> str:
-    """The file's text; a wrong encoding is named with the byte offset and row of the first bad byte."""
+ENCODING_FIX = "give encoding=<the file's encoding>, e.g. encoding=cp1252 (Windows) or encoding=latin-1"
+
+
+def decode_table(raw: bytes, label: str, encoding: str | None, fix: str = ENCODING_FIX) -> str:
+    """The file's text; a wrong encoding is named with the byte offset and row of the first bad byte, and `fix`."""
     enc = encoding or "utf-8-sig"
     try:
         codecs.lookup(enc)
@@ -176,9 +179,8 @@ def decode_table(raw: bytes, label: str, encoding: str | None) -> str:
     except UnicodeDecodeError as err:
         row = raw[: err.start].count(b"\n") + 1
         byte = raw[err.start: err.start + 1].hex()
-        hint = "give encoding=<the file's encoding>, e.g. encoding=cp1252 (Windows) or encoding=latin-1"
         raise UserFileError(f"{label}: not {encoding or 'UTF-8'} text: byte {err.start + 1} (0x{byte}, row {row} of "
-                            f"the file) cannot be decoded; {hint}") from None
+                            f"the file) cannot be decoded; {fix}") from None
 
 
 def sniff_separator(text: str) -> str:
@@ -202,7 +204,8 @@ def cell_text(v: Any) -> Any:
 
 
 def read_table(path: Path | str, sep: str | None = None, encoding: str | None = None, what: str = "table",
-               limit: int = MAX_TABLE_BYTES, text: bool = True, keep_default_na: bool = True):
+               limit: int = MAX_TABLE_BYTES, text: bool = True, keep_default_na: bool = True,
+               encoding_fix: str = ENCODING_FIX):
     """A user's table as a DataFrame of text cells (`text`) or pandas' own types.
 
     .sav (pyreadstat), .parquet and .xlsx (openpyxl) are read by pandas; any other file is text
@@ -231,7 +234,7 @@ def read_table(path: Path | str, sep: str | None = None, encoding: str | None = 
         if text:
             frame = frame.astype(object).map(cell_text)
         return frame
-    body = decode_table(read_bounded(p, limit, what), label, encoding)
+    body = decode_table(read_bounded(p, limit, what), label, encoding, encoding_fix)
     delimiter = separator(sep, label) or sniff_separator(body)
     try:
         return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,

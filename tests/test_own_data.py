@@ -96,8 +96,10 @@ def test_a_zero_code_is_refused_with_how_to_declare_it_then_blanked_and_counted(
     human = csv_ref(path, missing=[0, 99])
     assert human.blanked == 3
     assert human.answers.isna().sum().tolist() == [1, 1, 1] and human.answers.loc["3"].tolist() == [5, 6, 1]
-    # on the command line, Hydra's own list grammar
+    # on the command line, Hydra's own list grammar; refused where there is no table to blank
     assert compose("population.missing=[0,99]")["population"]["missing"] == [0, 99]
+    with pytest.raises(ConfigError, match="population.missing=\\[0, 99\\]: .*population=psych_bfi has kind 'psych_bfi'"):
+        validate("config", compose("inventory=ipip25", "population=psych_bfi", "population.missing=[0,99]"))
 
 
 def test_columns_may_be_left_out_when_they_are_the_item_ids(tmp_path):
@@ -255,6 +257,10 @@ def test_self_reports_from_a_tsv(tmp_path):
     reports = load_self_reports(str(path), (1.0, 5.0), ("E", "A", "C", "N", "O"))
     assert reports["a1"].trait_scores == {"E": 4.5, "A": 2.0} and reports["a1"].mbti == "ENFP"
     assert reports["b2"].mbti is None
+    win = tmp_path / "reports.csv"
+    win.write_bytes("author,E\nz\xe9,3\n".encode("cp1252"))
+    with pytest.raises(BenchError, match="byte 11 .*row 2 of the file.*save it as UTF-8"):
+        load_self_reports(str(win))
 
 
 def test_one_results_dir_for_the_clone_report():

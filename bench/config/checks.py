@@ -390,7 +390,12 @@ def check_population(cfg: dict) -> None:
         check_population_file(cfg, pop)
         return
     choice(cfg, "population.name", names)
-    check_population_instrument(cfg, pop)
+    kind = (pop.get("reference") or {}).get("kind")
+    if pop.get("missing") is not None and kind not in ("csv", "sav"):
+        raise bad("population.missing", pop["missing"], f"missing-answer codes apply to a table of answers (a "
+                                                        f"reference of kind csv or sav); population={pop['name']} "
+                                                        f"{'has kind ' + repr(kind) if kind else 'has no table'}: "
+                                                        "use population.path=<your population file>")
     if get(cfg, "population.reference.path") not in (None, MISSING):
         path = Path(str(get(cfg, "population.reference.path"))).expanduser()
         if not path.exists():
@@ -401,6 +406,7 @@ def check_population(cfg: dict) -> None:
             integer(cfg, f"population.{field}", low)
     if "temperature" in pop:
         number(cfg, "population.temperature", 0)
+    check_population_instrument(cfg, pop)
 
 
 def check_population_file(cfg: dict, pop: dict) -> None:

@@ -49,8 +49,9 @@ class InventorySchema:
 class PopulationChoiceSchema:
     """`auto` and `none`: a name, or the path of the user's own population file (which replaces it)."""
     name: str = MISSING
-    path: Optional[str] = MISSING
-    missing: Optional[List[Any]] = MISSING
+    # added after runs were made: a saved config.yaml (or a plain dict) without them is still a population
+    path: Optional[str] = None
+    missing: Optional[List[Any]] = None
 
 
 @dataclass

@@ -80,7 +80,7 @@ def detect(data: dict) -> str | None:
     if "personas" in data or "roles" in data or "set" in data or data.get("kind") in CORPUS_KINDS:
         return "persona set"
     if any(k in data for k in ("reference", "instrument", "demographics", "attributes")) or (
-            set(data) - {"defaults"} == {"name"} and data["name"] in ("none", "auto")):
+            set(data) - {"defaults", "path", "missing"} == {"name"} and data["name"] in ("none", "auto")):
         return "population config"
     return None
 
@@ -100,7 +100,8 @@ def check_population_file(data: dict, report: FileReport) -> None:
     report.problems += problems
     report.notes += notes
     report.summary = str(data.get("name", ""))
-    if not problems and (data.get("reference") or {}).get("kind") in ("csv", "sav"):
+    ref = data.get("reference") or {}
+    if not problems and ref.get("kind") in ("csv", "sav") and ref.get("path") != "???":  # ???: given at run time
         read_population_data(data, report)
 
 

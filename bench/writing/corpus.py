@@ -305,7 +305,8 @@ def _num(v: float):
 def _report_table(p: Path) -> dict:
     """A CSV of self-reports (author, trait columns, mbti) as the YAML form's mapping."""
     try:
-        df = read_user_table(p, what="self-report table")  # text cells: author ids stay as written
+        df = read_user_table(p, what="self-report table",  # text cells: author ids stay as written
+                             encoding_fix="save it as UTF-8 text (a self-report table is read as UTF-8)")
     except UserFileError as err:
         raise CorpusError(str(err)) from None
     if "author" not in df.columns:
