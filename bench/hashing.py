@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 
@@ -15,3 +16,18 @@ def stable_int(*parts) -> int:
 def digest(obj) -> str:
     """sha256 of a JSON-able object, keys sorted (config hashes, fingerprints)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def without_defaults(cfg: dict, defaults: dict) -> dict:
+    """A copy of `cfg` less each dotted key of `defaults` that holds its default value.
+
+    Fields added after runs were made are hashed only when set, so runs made before keep their hash."""
+    out = copy.deepcopy(cfg)
+    for dotted, default in defaults.items():
+        *parents, last = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node and node[last] == default:
+            del node[last]
+    return out

@@ -1,4 +1,4 @@
-"""Reading what users and run folders hand us: YAML and JSON lines, bounded and named.
+"""Reading what users and run folders hand us: YAML, JSON lines and tables, bounded and named.
 
 Every YAML file that comes from a user or a run folder goes through `load_yaml`: a size cap (a 50 MB
 file must not parse for minutes) and an alias cap (a 1 KB file of nested aliases expands to billions of
@@ -9,6 +9,9 @@ bad line. Shipped files are small and alias-free, so they pass the same checks.
 from __future__ import annotations
 
 import codecs
+import csv
+import importlib.util
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ MAX_YAML_BYTES = 8 * 1024 * 1024  # the largest shipped instrument is ~40 KB; a 
 MAX_YAML_NODES = 1_000_000  # values after aliases are expanded; a 40 KB instrument has ~5,000
 MAX_YAML_DEPTH = 64  # nested lists/mappings; shipped files nest 4 deep; 100,000 `[` crash the C composer
 MAX_JSONL_BYTES = 1024 ** 3  # a corpus of JSON lines may be large; a file over 1 GiB is not a corpus
+MAX_TABLE_BYTES = 1024 ** 3  # a table of human answers or a person's writing; over 1 GiB is not one
+SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}  # names usable on a command line
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -31,6 +36,12 @@ class UserFileError(BenchError):
 def read_bounded(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "file") -> bytes:
     """The file's bytes, refusing a missing file, a folder, or one over `limit` before reading it."""
     p = Path(path)
+    check_file(p, limit, what)
+    return p.read_bytes()
+
+
+def check_file(p: Path, limit: int, what: str) -> None:
+    """Refuse a missing file, a folder, or a file over `limit` bytes, by name."""
     if not p.exists():
         raise UserFileError(f"{p}: {what} not found")
     if not p.is_file():
@@ -38,7 +49,6 @@ def read_bounded(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "fil
     size = p.stat().st_size
     if size > limit:
         raise UserFileError(f"{p}: {size:,} bytes, over the {limit:,}-byte limit for a {what}")
-    return p.read_bytes()
 
 
 def expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -131,3 +141,104 @@ def read_jsonl(path: Path | str, limit: int = MAX_JSONL_BYTES) -> list[dict]:
             raise UserFileError(f"{p}: line {n}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
     return rows
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".tab")  # what a corpus file may be besides .jsonl; any name reads as text here
+BINARY_TABLE_SUFFIXES = {".sav": "pyreadstat", ".parquet": "pyarrow", ".xlsx": "openpyxl"}
+TABLE_SUFFIXES = TEXT_TABLE_SUFFIXES + tuple(BINARY_TABLE_SUFFIXES)
+
+
+def separator(sep: str | None, label: str) -> str | None:
+    """`sep` as pandas takes it: a name (tab, comma, semicolon, pipe, space), `\\t`, or one character."""
+    if sep is None:
+        return None
+    if not isinstance(sep, str) or not sep:
+        raise UserFileError(f"{label}: field 'sep': {sep!r} must be one character or one of {', '.join(SEPARATORS)}")
+    sep = SEPARATORS.get(sep.lower(), "\t" if sep == "\\t" else sep)
+    if len(sep) != 1:
+        raise UserFileError(f"{label}: field 'sep': {sep!r} must be one character or one of "
+                            f"{', '.join(SEPARATORS)} (write sep=tab for a tab-separated file)")
+    return sep
+
+
+ENCODING_FIX = "give encoding=<the file's encoding>, e.g. encoding=cp1252 (Windows) or encoding=latin-1"
+
+
+def decode_table(raw: bytes, label: str, encoding: str | None, fix: str = ENCODING_FIX) -> str:
+    """The file's text; a wrong encoding is named with the byte offset and row of the first bad byte, and `fix`."""
+    enc = encoding or "utf-8-sig"
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise UserFileError(f"{label}: field 'encoding': {encoding!r} is not a known text encoding "
+                            "(e.g. utf-8, cp1252, latin-1, utf-16)") from None
+    try:
+        return raw.decode(enc)
+    except UnicodeDecodeError as err:
+        row = raw[: err.start].count(b"\n") + 1
+        byte = raw[err.start: err.start + 1].hex()
+        raise UserFileError(f"{label}: not {encoding or 'UTF-8'} text: byte {err.start + 1} (0x{byte}, row {row} of "
+                            f"the file) cannot be decoded; {fix}") from None
+
+
+def sniff_separator(text: str) -> str:
+    """The delimiter of a text table, from its first lines (csv.Sniffer); a comma when it cannot tell."""
+    sample = "\n".join(text[:65536].splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return ","
+
+
+def cell_text(v: Any) -> Any:
+    """A cell of a typed file as the text a CSV would hold: 3.0 -> "3", missing stays missing."""
+    import pandas as pd
+
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def read_table(path: Path | str, sep: str | None = None, encoding: str | None = None, what: str = "table",
+               limit: int = MAX_TABLE_BYTES, text: bool = True, keep_default_na: bool = True,
+               encoding_fix: str = ENCODING_FIX):
+    """A user's table as a DataFrame of text cells (`text`) or pandas' own types.
+
+    .sav (pyreadstat), .parquet and .xlsx (openpyxl) are read by pandas; any other file is text
+    (.csv, .tsv, ...): the delimiter is `sep` or detected, the encoding `encoding` or UTF-8. Every
+    failure names the file.
+    """
+    import pandas as pd
+
+    p = Path(path).expanduser()
+    label = str(path)
+    suffix = p.suffix.lower()
+    if suffix in BINARY_TABLE_SUFFIXES:
+        check_file(p, limit, what)
+        package = BINARY_TABLE_SUFFIXES[suffix]
+        if importlib.util.find_spec(package) is None:
+            raise UserFileError(f"{label}: reading {suffix} files needs the package {package}: pip install {package} "
+                                "(or save the table as .csv)")
+        if sep is not None or encoding is not None:
+            raise UserFileError(f"{label}: 'sep' and 'encoding' apply to text tables (.csv, .tsv), not {suffix}")
+        reader = {".sav": pd.read_spss, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix]
+        try:
+            frame = reader(p)
+        except Exception as err:  # each reader raises its own errors for a damaged file
+            raise UserFileError(f"{label}: not a readable {suffix} file ({' '.join(str(err).split())[:200]})") from None
+        frame.columns = [str(c) for c in frame.columns]
+        if text:
+            frame = frame.astype(object).map(cell_text)
+        return frame
+    body = decode_table(read_bounded(p, limit, what), label, encoding, encoding_fix)
+    delimiter = separator(sep, label) or sniff_separator(body)
+    try:
+        return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,
+                           keep_default_na=keep_default_na)
+    except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
+        raise UserFileError(f"{label}: not a readable CSV file (separator {delimiter!r}: {' '.join(str(err).split())}); "
+                            "give sep=<separator> (tab, comma, semicolon, pipe) if it is another") from None

@@ -559,8 +559,8 @@ def test_a_byte_order_mark_in_a_txt_is_dropped(tmp_path):
 TABLES = [
     ("no-text-column", "body\nhello\n", ".csv", {}, "field 'text_column': column 'text' not found; columns are body"),
     ("csv-not-utf8", b"text\n\xff\xfe\n", ".csv", {}, "not UTF-8 text"),
-    ("csv-torn-quote", 'text\n"hello\n', ".csv", {}, "cannot be read as CSV"),
-    ("csv-empty", "", ".csv", {}, "cannot be read as CSV"),
+    ("csv-torn-quote", 'text\n"hello\n', ".csv", {}, "not a readable CSV file"),
+    ("csv-empty", "", ".csv", {}, "not a readable CSV file"),
     ("jsonl-torn", '{"text": "a"}\n{"text": "b"}\n{"text": "c', ".jsonl", {}, "line 3: not valid JSON"),
     ("jsonl-not-object", '{"text": "a"}\n["b"]\n', ".jsonl", {}, "line 2: expected a JSON object, got list"),
     ("jsonl-not-utf8", b'{"text": "a"}\n{"text": "\xff"}\n', ".jsonl", {}, "line 2: not UTF-8 text"),

@@ -110,7 +110,7 @@ def report(trained, tmp_path_factory):
     # Trump has published no self-report; these stated values only exercise the trait-recovery path.
     me.write_text("author: trump\ntraits: {E: 4.5, A: 1.5, C: 3.0, N: 3.5, O: 2.0}\n")
     cfg = clone_cfg(*TRUMP, *TRAIN, *REPORT, f"output_dir={trained[0]}", f"report.self_report={me}",
-                    f"report.results_dir={tmp / 'results'}")
+                    f"results_dir={tmp / 'results'}")
     return cfg, clone_report(cfg), tmp
 
 
@@ -187,7 +187,7 @@ def test_population_correlations_from_an_author_id_csv(tmp_path):
     reports.write_text("author,E,A,C,N,O\n2013,2.0,3.5,4.0,2.0,3.0\n2014,3.0,3.0,3.5,2.5,3.5\n"
                        "2015,4.0,2.0,3.0,3.5,2.5\n2016,4.5,1.5,2.5,4.0,2.0\n")
     cfg = clone_cfg(f"corpus.path={csv}", "corpus.author_column=author", "corpus.date_column=created_at", HARNESS,
-                    "report.arms=[rag]", f"report.self_report={reports}", f"report.results_dir={tmp_path / 'r'}")
+                    "report.arms=[rag]", f"report.self_report={reports}", f"results_dir={tmp_path / 'r'}")
     res = clone_report(cfg)
     corr = res["correlations"]["rag"].set_index("trait")
     r = pd.read_parquet(Path(res["run_dir"]) / "responses.parquet")

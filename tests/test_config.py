@@ -273,7 +273,8 @@ def test_populations(cfg, tmp_path):
     pop["reference"]["path"] = str(tmp_path / "none")
     refused({**cfg, "population": pop}, "population.reference.path", str(tmp_path / "none"))
     pop["reference"]["path"] = str(tmp_path)
-    validate("config", {**cfg, "population": pop})
+    # the run's inventory must be the population's instrument (checked before the model work since #16)
+    validate("config", {**cfg, "inventory": {"name": "atp_w92", "path": None}, "population": pop})
     refused({**cfg, "population": {**pop, "split_half": -1}}, "population.split_half")
 
 

@@ -40,12 +40,16 @@ class Unit:
 
 class Administrator:
     def __init__(self, plan: Plan, engine: Engine, renderer: PromptRenderer, scoring: str,
-                 batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None):
+                 batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None,
+                 group_by_persona: bool = False):
         if scoring not in SCORING_MODES:
             raise ValueError(f"scoring: '{scoring}' is not one of {', '.join(SCORING_MODES)}")
         self.plan, self.engine, self.renderer = plan, engine, renderer
         self.scoring, self.batch_size, self.max_new_tokens = scoring, batch_size, max_new_tokens
         self.constants = constants or {}
+        # Personas written from a person's corpus carry long texts: a batch holding one person's prompts only
+        # shares their prefix (and keeps one author's work together); other runs keep their batches as before.
+        self.group_by_persona = group_by_persona
         self._label_ids: dict[int, list[int]] = {}
         by_condition: dict[tuple, list[Participant]] = defaultdict(list)
         for p in plan.participants:
@@ -75,10 +79,24 @@ class Administrator:
         n_items, b = len(self.plan.items), self.batch_size
         if self.plan.administration == "single":
             keys = [(c, i) for c in range(len(self.conditions)) for i in range(n_items)]
-            return [Unit(k, None, tuple(keys[s:s + b])) for k, s in enumerate(range(0, len(keys), b))]
-        n = len(self.plan.participants)
-        chunks = [tuple(range(s, min(s + b, n))) for s in range(0, n, b)]
+            runs = self.by_persona(keys, lambda key: self.conditions[key[0]][0].persona.id)
+            chunks = [run[s:s + b] for run in runs for s in range(0, len(run), b)]
+            return [Unit(k, None, tuple(chunk)) for k, chunk in enumerate(chunks)]
+        people = self.by_persona(list(range(len(self.plan.participants))),
+                                 lambda k: self.plan.participants[k].persona.id)
+        chunks = [tuple(run[s:s + b]) for run in people for s in range(0, len(run), b)]
         return [Unit(i * len(chunks) + c, i, chunk) for i in range(n_items) for c, chunk in enumerate(chunks)]
+
+    def by_persona(self, keys: list, persona_of: Callable) -> list[list]:
+        """The keys in one run, or (group_by_persona) in consecutive runs of one persona each."""
+        if not self.group_by_persona:
+            return [keys]
+        runs: list[list] = []
+        for key in keys:
+            if not runs or persona_of(runs[-1][-1]) != persona_of(key):
+                runs.append([])
+            runs[-1].append(key)
+        return runs
 
     def unit_keys(self, unit: Unit) -> set[tuple[str, str]]:
         """The (participant_id, item_id) rows a unit's part must hold: how a resumed run tells its own

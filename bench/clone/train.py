@@ -24,13 +24,13 @@ from bench.clone.scoring import mean_loss
 from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
 from bench.engines.models import ModelSpec, resolve_model, sha256_folder
 from bench.hashing import stable_int
-from bench.hashing import digest
-from bench.results.provenance import git_commit, package_versions
+from bench.hashing import digest, without_defaults
+from bench.results.provenance import CORPUS_ADDED, git_commit, package_versions
 from bench.results.store import atomic_write_json
 
 CARD = "clone_card.json"
 CHECKPOINT = "checkpoint"
-NON_TRAINING_KEYS = ("progress", "output_dir", "report")
+NON_TRAINING_KEYS = ("progress", "output_dir", "report", "results_dir")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def training_hash(cfg: dict) -> str:
     rest["train"] = {k: v for k, v in cfg["train"].items() if k != "max_steps" or dp_enabled(cfg)}
     if not dp_enabled(cfg):
         rest["train"].pop("dp", None)  # switched-off DP settings don't change the adapter
-    return digest(rest)
+    return digest(without_defaults(rest, {f"corpus.{k}": v for k, v in CORPUS_ADDED.items()}))
 
 
 def output_dir_for(cfg: dict, data: CloneData | None = None) -> Path:

@@ -194,6 +194,33 @@ def corpus_path(cfg: dict, field: str) -> None:
         raise bad(field, v, "does not exist")
 
 
+def corpus_fields(cfg: dict, at: str) -> None:
+    """The corpus block's author selection and file-reading fields (each may be absent in an older config)."""
+    import codecs
+
+    from bench.userfiles import UserFileError, separator
+
+    if get(cfg, f"{at}.authors") is not MISSING:
+        string_list(cfg, f"{at}.authors", optional=True)
+    if get(cfg, f"{at}.min_documents") is not MISSING:
+        integer(cfg, f"{at}.min_documents", 1, optional=True)
+    for field in ("label_column", "sep", "encoding"):
+        if get(cfg, f"{at}.{field}") is not MISSING:
+            text(cfg, f"{at}.{field}", optional=True)
+    sep = get(cfg, f"{at}.sep")
+    if isinstance(sep, str):
+        try:
+            separator(sep, at)
+        except UserFileError:
+            raise bad(f"{at}.sep", sep, "must be one character or tab, comma, semicolon, pipe, space") from None
+    enc = get(cfg, f"{at}.encoding")
+    if isinstance(enc, str):
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise bad(f"{at}.encoding", enc, "is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+
+
 def output_folder(cfg: dict, field: str, optional: bool = False) -> None:
     """Where output goes: a folder, or one to be made; never an existing file."""
     v = get(cfg, field)
@@ -346,6 +373,7 @@ def check_persona(cfg: dict) -> None:
         corpus_path(cfg, "persona.corpus.path")
         number(cfg, "persona.corpus.held_out", 0, 1, high_open=True)
         integer(cfg, "persona.corpus.max_documents", 1, optional=True)
+        corpus_fields(cfg, "persona.corpus")
         integer(cfg, "persona.k", 1)
     if get(cfg, "persona.ids") is not MISSING:
         string_list(cfg, "persona.ids", optional=True)
@@ -364,8 +392,23 @@ def check_population(cfg: dict) -> None:
     names = sorted(p.stem for p in (CONF_DIR / "population").glob("*.yaml"))
     pop = get(cfg, "population")
     if not isinstance(pop, dict):
-        raise bad("population", pop, f"must be one of the population configs: {', '.join(names)}")
+        raise bad("population", pop, f"must be one of the population configs: {', '.join(names)}, or "
+                                     "population.path=<your population file>")
+    if pop.get("missing") is not None:
+        missing = pop["missing"]
+        if not isinstance(missing, list) or not all(is_number(c) or isinstance(c, str) for c in missing):
+            raise bad("population.missing", missing, "must be a list of answer codes that mean no answer, "
+                                                     "e.g. population.missing=[0,99]")
+    if pop.get("path") is not None:
+        check_population_file(cfg, pop)
+        return
     choice(cfg, "population.name", names)
+    kind = (pop.get("reference") or {}).get("kind")
+    if pop.get("missing") is not None and kind not in ("csv", "sav"):
+        raise bad("population.missing", pop["missing"], f"missing-answer codes apply to a table of answers (a "
+                                                        f"reference of kind csv or sav); population={pop['name']} "
+                                                        f"{'has kind ' + repr(kind) if kind else 'has no table'}: "
+                                                        "use population.path=<your population file>")
     if get(cfg, "population.reference.path") not in (None, MISSING):
         path = Path(str(get(cfg, "population.reference.path"))).expanduser()
         if not path.exists():
@@ -376,6 +419,42 @@ def check_population(cfg: dict) -> None:
             integer(cfg, f"population.{field}", low)
     if "temperature" in pop:
         number(cfg, "population.temperature", 0)
+    check_population_instrument(cfg, pop)
+
+
+def check_population_file(cfg: dict, pop: dict) -> None:
+    """`population.path=FILE`: the file's fields (every problem at once) and its human data, read now."""
+    from bench.errors import BenchError
+    from bench.populations.reference import expand_population, load_human
+
+    existing(cfg, "population.path", "file", optional=False, what=" (a population file: see README 'Your own data')")
+    try:
+        expanded = expand_population(cfg)["population"]
+        if expanded["reference"].get("kind") in ("csv", "sav"):  # a user's table: read it before the model work
+            load_human(expanded)
+    except BenchError as err:
+        raise ConfigError(f"population.path={pop['path']}: {str(err).removeprefix(str(pop['path']) + ': ')}") from None
+    check_population_instrument(cfg, expanded)
+
+
+def check_population_instrument(cfg: dict, pop: dict) -> None:
+    """The run's inventory must be the population's instrument (an id or a path), named as it can be chosen."""
+    from bench.instruments import InventoryError, load_inventory
+
+    if pop.get("name") in ("auto", "none") or not isinstance(pop.get("instrument"), str):
+        return
+    inv = get(cfg, "inventory")
+    try:
+        wanted = load_inventory(pop["instrument"]).id
+        have = load_inventory(inv.get("path") or inv.get("name")).id
+    except InventoryError:  # a bad file or name is reported by its own check, named
+        return
+    if wanted != have:
+        choose = (f"inventory={pop['instrument']}" if wanted == pop["instrument"]
+                  else f"inventory=custom inventory.path={pop['instrument']}")
+        raise bad("inventory", inv.get("path") or inv.get("name"),
+                  f"population {pop.get('name')} lines up with instrument {wanted!r}, not {have!r}: choose {choose}, "
+                  "or another population")
 
 
 # -- the tools ------------------------------------------------------------------------------------
@@ -522,6 +601,7 @@ def check_clone(cfg: dict) -> None:
     text(cfg, "corpus.text_column")
     number(cfg, "corpus.held_out", 0, 1, high_open=True)
     integer(cfg, "corpus.max_documents", 1, optional=True)
+    corpus_fields(cfg, "corpus")
     choice(cfg, "format", FORMATS)
     integer(cfg, "max_length", 1)
     integer(cfg, "seed")
@@ -548,6 +628,7 @@ def check_clone(cfg: dict) -> None:
         if get(cfg, "train.dp.target_epsilon") is None and get(cfg, "train.dp.noise_multiplier") is None:
             raise bad("train.dp.target_epsilon", None, "set train.dp.target_epsilon or train.dp.noise_multiplier")
     output_folder(cfg, "output_dir", optional=True)
+    output_folder(cfg, "results_dir")
     boolean(cfg, "progress")
     check_clone_report(cfg, available_inventories(), ENGINES)
 
@@ -572,7 +653,6 @@ def check_clone_report(cfg: dict, inventories, engines) -> None:
                   "profile_passages"):
         integer(cfg, f"report.{field}", 1)
     number(cfg, "report.style_temperature", 0)
-    output_folder(cfg, "report.results_dir")
     folder_name(cfg, "report.run_name")
 
 

@@ -33,6 +33,8 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
         hint = "".join(f" ({o.split('=')[0]} is a setting of `persona-bench {cmd}`, not of a run)"
                        for o in overrides for section, cmd in TOOL_SECTIONS.items()
                        if config_name == "config" and o.lstrip("+~").startswith(section + "."))
+        hint += "".join(" (the report's runs go to results_dir=..., as every tool's do)" for o in overrides
+                        if o.lstrip("+~").startswith("report.results_dir"))
         raise ConfigError(f"config {config_name!r}: {one_line(err)}{hint}") from None
 
 

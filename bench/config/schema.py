@@ -54,8 +54,11 @@ class PsychoBenchInventorySchema(InventorySchema):
 
 @dataclass
 class PopulationChoiceSchema:
-    """`auto` and `none`: a name only."""
+    """`auto` and `none`: a name, or the path of the user's own population file (which replaces it)."""
     name: str = MISSING
+    # added after runs were made: a saved config.yaml (or a plain dict) without them is still a population
+    path: Optional[str] = None
+    missing: Optional[List[Any]] = None
 
 
 @dataclass
@@ -187,6 +190,11 @@ class CloneCorpusSchema:
     author_column: Optional[str] = MISSING
     id_column: Optional[str] = MISSING
     author: Optional[str] = MISSING
+    authors: Optional[List[str]] = MISSING
+    min_documents: Optional[int] = MISSING
+    label_column: Optional[str] = MISSING
+    sep: Optional[str] = MISSING
+    encoding: Optional[str] = MISSING
     max_documents: Optional[int] = MISSING
     held_out: float = MISSING
 
@@ -238,7 +246,6 @@ class CloneReportSchema:
     max_lm_documents: int = MISSING
     rag_k: int = MISSING
     profile_passages: int = MISSING
-    results_dir: str = MISSING
     run_name: Optional[str] = MISSING
 
 
@@ -254,6 +261,7 @@ class CloneSchema:
     lora: LoraSchema = field(default_factory=LoraSchema)
     train: TrainSchema = field(default_factory=TrainSchema)
     output_dir: Optional[str] = MISSING
+    results_dir: str = MISSING
     progress: bool = MISSING
     report: CloneReportSchema = field(default_factory=CloneReportSchema)
 

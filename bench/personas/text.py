@@ -6,21 +6,25 @@ profile: one system text summarised from the corpus, deterministically and extra
 call): their measured style (sentence length, exclamation, capitals), their most used content words,
 and their most characteristic passages (best BM25 match to those words).
 Only the training split is used when `corpus.held_out` > 0, so held-out text stays unseen. With an
-author column and no `corpus.author`, there is one persona per author (id = author id).
+author column and no `corpus.author`, there is one persona per author (id = author id; addressed by
+`corpus.label_column` when given), `corpus.authors` picking some and `corpus.min_documents` skipping
+authors with too little writing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from bench.instruments import Inventory, Item
 from bench.templates import fill, fill_text
 from bench.personas.model import Persona
-from bench.writing.corpus import Corpus, CorpusError, corpus_from_config, split_corpus
+from bench.writing.corpus import Corpus, CorpusError, select_corpora, skipped_text, split_corpus
 from bench.writing.retrieval import BM25Retriever, tokenize
 from bench.writing.stylometry import style_features
 
 KINDS = ("rag", "profile")
+log = logging.getLogger(__name__)
 MAX_PASSAGE_CHARS = 400
 
 
@@ -74,8 +78,13 @@ def corpus_personas(cfg: dict, inventory: Inventory) -> tuple[Persona, ...]:
     held_out, seed = float(corpus_cfg.get("held_out") or 0), int(corpus_cfg.get("split_seed") or 0)
     k = int(cfg.get("k", 4))
     personas = []
-    for author, corpus in corpus_from_config(corpus_cfg).items():
-        name = cfg.get("name") or author
+    if held_out > 0:  # a held-out split needs two documents: an author with one is skipped, never fatal
+        corpus_cfg = {**corpus_cfg, "min_documents": max(2, int(corpus_cfg.get("min_documents") or 0))}
+    corpora, skipped = select_corpora(corpus_cfg)
+    if skipped:
+        log.warning("persona set %s: %s", cfg.get("set"), skipped_text(skipped, corpus_cfg.get("min_documents")))
+    for author, corpus in corpora.items():
+        name = cfg.get("name") or corpus.name
         source = source_corpus(corpus, held_out, seed)
         if kind == "profile":
             personas.append(Persona(str(author), "", profile_text(name, source, k, cfg["header"])))

@@ -26,7 +26,8 @@ from bench.clone.examples import build_examples, chat_prefix
 from bench.clone.train import CARD, clone_data, output_dir_for, training_hash
 from bench.metrics.clone import mbti_letter_agreement, perplexity, trait_correlations, trait_recovery
 from bench.writing.stylometry import pca_2d, style_matrix, style_similarity
-from bench.writing.corpus import CorpusError, corpus_from_config, fingerprint_json, load_self_reports
+from bench.writing.corpus import CorpusError, fingerprint_json, load_self_reports, select_corpora, skipped_text
+from bench.results.provenance import CORPUS_ADDED
 from bench.instruments import load_inventory
 from bench.metrics import jsonable
 from bench.engines.models import ModelError, resolve_model
@@ -60,13 +61,14 @@ def persona_corpus(cfg: dict, kind: str, persona: dict) -> dict:
     persona = dict(persona, k=int(r["rag_k"] if kind == "rag" else r["profile_passages"]))
     persona["corpus"] = dict(persona["corpus"], held_out=c["held_out"], split_seed=int(cfg["seed"]),
                              **{k: c.get(k) for k in ("path", "text_column", "date_column", "prompt_column",
-                                                      "author_column", "id_column", "author", "max_documents")})
+                                                      "author_column", "id_column", "author", "max_documents",
+                                                      *CORPUS_ADDED)})
     return persona
 
 
 def arm_config(cfg: dict, arm: str, inventory: str, run_name: str, adapter: Path | None) -> dict:
     r = cfg["report"]
-    overrides = [f"inventory={inventory}", f"engine={r['engine']}", *r["harness"], f"results_dir={r['results_dir']}",
+    overrides = [f"inventory={inventory}", f"engine={r['engine']}", *r["harness"], f"results_dir={cfg['results_dir']}",
                  f"run_name={run_name}", "progress=false"]
     if arm in ("profile", "rag"):
         overrides.append(f"persona={arm}")
@@ -152,7 +154,7 @@ def system_texts(cfg: dict, arm: str, train, prefixes: list[str]) -> list[str | 
     from bench.personas.text import characteristic_passages, profile_text, rag_text
 
     r = cfg["report"]
-    name = cfg["corpus"].get("author") or train.author
+    name = train.name
     if arm == "profile":
         header = harness_config(["persona=profile"])["persona"]["header"]
         return [profile_text(name, train, int(r["profile_passages"]), header)] * len(prefixes)
@@ -351,11 +353,15 @@ def population_report(cfg: dict) -> dict:
         raise CorpusError("report.self_report: a population report (author column, no corpus.author) needs the "
                           "authors' self-reports (YAML or CSV)")
     reports = self_reports_for(r["self_report"], load_inventory(r["inventory"]))
-    corpora = corpus_from_config(cfg["corpus"])
+    corpus_cfg = cfg["corpus"]
+    if float(corpus_cfg.get("held_out") or 0) > 0:  # a held-out split needs two documents per author
+        corpus_cfg = {**corpus_cfg, "min_documents": max(2, int(corpus_cfg.get("min_documents") or 0))}
+    corpora, skipped = select_corpora(corpus_cfg)
     authors = list(corpora)
     missing = [a for a in authors if a not in reports]
     if missing:
-        raise CorpusError(f"{r['self_report']}: no report for author(s) {missing}")
+        raise CorpusError(f"{r['self_report']}: no report for author(s) {missing}; add theirs, or pick the authors "
+                          "that have one: corpus.authors=[...]")
     reported = pd.DataFrame({a: reports[a].trait_scores for a in authors}).T
     from bench.pipelines.run import run
 
@@ -375,13 +381,15 @@ def population_report(cfg: dict) -> dict:
         section[f"trait_r_{arm}"] = dict(zip(corr["trait"], corr["r"]))
         tables += [f"### {arm} persona", "", markdown_table(corr), ""]
     out_dir = Path(out["run_dirs"][arms[-1]])
+    section["n_authors"], section["n_authors_skipped"] = len(authors), len(skipped)
     metrics = json.loads((out_dir / "metrics.json").read_text())
     metrics["clone"] = jsonable(section)
     atomic_write_json(out_dir / "metrics.json", metrics)
     text = "\n".join([f"# Clone population report: {len(authors)} authors", "",
                       f"corpus {cfg['corpus']['path']} (column {cfg['corpus']['author_column']}); self-reports "
                       f"{r['self_report']}. Pearson r across authors between the persona's recovered trait score "
-                      "and the author's self-report.", "", *tables])
+                      "and the author's self-report.", "",
+                      *([skipped_text(skipped, corpus_cfg.get("min_documents")), ""] if skipped else []), *tables])
     atomic_write_text(out_dir / "clone_report.md", text)
     out["run_dir"] = str(out_dir)
     out["clone"] = section

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from bench.administration import Administrator, PromptRenderer
 from bench.engines import open_engine
 from bench.personas import Persona, select_personas
-from bench.pipelines.run import RunError, prepare
+from bench.pipelines.run import RunError, by_author, prepare
 from bench.results.provenance import collect, row_columns
 from bench.userfiles import read_jsonl
 
@@ -217,7 +217,7 @@ def dry_run(cfg: dict, n_time: int = 2) -> dict:
     renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"])  # rows as the run builds them, for the timing
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
-                          row_columns(prov, cfg))
+                          row_columns(prov, cfg), group_by_persona=by_author(cfg))
     work = workload(admin)
     limit = spec.max_model_len - int(cfg["max_new_tokens"])
     problem = None

@@ -52,6 +52,8 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
     for name, s in sections.items():
         rows.append({"method": name, **{c: s.get(c) for c in COLUMNS},
                      "alpha_model": _alpha_mean(s.get("alpha_model")), "alpha_human": _alpha_mean(s.get("alpha_human"))})
+        if s.get("alpha_n_items_full", s.get("alpha_n_items")) != s.get("alpha_n_items"):  # max_items: fewer items asked
+            rows[-1]["alpha_human_all_items"] = _alpha_mean(s.get("alpha_human_full"))
         bound = bound or s.get("human_lower_bound")
     frame = pd.DataFrame(rows)
     if bound:
@@ -95,8 +97,9 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     atomic_write_text(out / "fidelity_table.csv", frame.to_csv(index=False))
     ref = next(iter(sections.values()), {}).get("reference", pop["name"])
     md = [f"# Fidelity to {ref}: {inv}, model {cfg['model']['id']}", "",
-          "Lower is closer for WD, TV and Frobenius; alpha is the mean over traits. The last row is the floor: "
-          "two random halves of the human sample compared with each other.", "",
+          "Lower is closer for WD, TV and Frobenius; alpha is the mean over traits (alpha_human on the items the "
+          "model answered; alpha_human_all_items, when fewer were asked, on the whole instrument). The last row is "
+          "the floor: two random halves of the human sample compared with each other (with its sd).", "",
           frame.to_markdown(index=False, floatfmt=".4f"), "", "Run folders:", ""]
     md += [f"- {m}: `{f}`" for m, f in folders.items()]
     atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")

@@ -23,7 +23,7 @@ from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
-from bench.populations.reference import human_norms, load_human, resolve_population
+from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
@@ -68,9 +68,17 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
     return out
 
 
+def by_author(cfg: dict) -> bool:
+    """Personas written from people's corpora: each batch holds one person's prompts (Administrator)."""
+    from bench.personas.text import KINDS
+
+    return (cfg.get("persona") or {}).get("kind") in KINDS
+
+
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run a resolved run config; every value is checked first, as on the command line."""
     validate("config", cfg)
+    cfg = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
     inventory, plan, spec = prepare(cfg)
 
     from transformers import AutoTokenizer
@@ -78,7 +86,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
-                          int(cfg["max_new_tokens"]), row_columns(prov, cfg))
+                          int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg))
     longest = admin.longest_prompt()
     if longest + int(cfg["max_new_tokens"]) > spec.max_model_len:
         raise RunError(f"model '{spec.id}': the longest prompt of {inventory.id} ({cfg['administration']}) is "

@@ -13,8 +13,16 @@ from bench.instruments.fields import is_int, is_num
 from bench.populations.human import KINDS
 from bench.templates import check_template
 
-FIELDS = ("name", "reference", "instrument", "demographics", "attributes", "sample", "temperature", "split_half",
-          "seed")
+FIELDS = ("name", "reference", "instrument", "missing", "demographics", "attributes", "sample", "temperature",
+          "split_half", "seed", "path")
+# reference fields per kind (the loader's arguments); `instrument` and `missing` are the population's own
+REFERENCE_FIELDS = {
+    "psych_bfi": ("kind", "source"),
+    "opinionqa": ("kind", "path", "attributes"),
+    "sav": ("kind", "path", "weight_column", "demographic_columns", "respondent_column"),
+    "csv": ("kind", "path", "columns", "match", "sep", "encoding", "respondent_column", "weight_column",
+            "demographic_columns", "value_map"),
+}
 NO_REFERENCE = ("none", "auto")
 ATTRIBUTE_FIELDS = ("column", "values", "bins", "bio", "portray")
 MISSING = "???"  # Hydra's mandatory value: given on the command line
@@ -64,6 +72,15 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
         kind = ref.get("kind")
         if kind not in KINDS:
             bad(f"{f('reference.kind')}: {kind!r} is not one of {', '.join(KINDS)}")
+        for key in ref:
+            if key in ("instrument", "survey", "missing"):
+                bad(f"{f('reference.' + key)}: write it at the population's top level ({key}: {ref[key]}), not "
+                    "inside 'reference'")
+            elif kind in REFERENCE_FIELDS and key not in REFERENCE_FIELDS[kind]:
+                bad(f"{f('reference.' + key)}: unknown field for kind {kind!r} (allowed: "
+                    f"{', '.join(REFERENCE_FIELDS[kind])})")
+        if ref.get("match") not in (None, "id", "text"):
+            bad(f"{f('reference.match')}: {ref['match']!r} is not one of id, text")
         path = ref.get("path")
         if kind in ("opinionqa", "sav", "csv") and "path" not in ref:
             bad(f"{f('reference.path')}: missing (kind {kind!r} reads a file or folder)")
@@ -85,13 +102,19 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
     if "instrument" not in data:
         bad(f"{f('instrument')}: missing (the inventory or survey the human answers line up with)")
     elif not isinstance(instrument, str):
-        bad(f"{f('instrument')}: {instrument!r} must be an instrument name")
+        bad(f"{f('instrument')}: {instrument!r} must be an inventory id or the path of an inventory file")
     else:
         try:
             resolve_inventory_path(instrument)
-        except InventoryError:
-            bad(f"{f('instrument')}: {instrument!r} is not a shipped instrument "
-                f"({', '.join(available_inventories())})")
+        except InventoryError as err:
+            why = str(err).split(": ", 1)[-1] if ("/" in instrument or instrument.endswith((".yaml", ".yml"))) \
+                else "is not a shipped instrument"
+            bad(f"{f('instrument')}: {instrument!r} {why} (an inventory id: "
+                f"{', '.join(available_inventories())}; or the path of your inventory file)")
+    missing = data.get("missing")
+    if missing is not None and not (isinstance(missing, list) and all(
+            isinstance(c, (int, float, str)) and not isinstance(c, bool) for c in missing)):
+        bad(f"{f('missing')}: {missing!r} must be a list of answer codes that mean no answer, e.g. [0, 99]")
 
     survey = None
     demographics = data.get("demographics")

@@ -171,18 +171,25 @@ def frobenius(a: pd.DataFrame, b: pd.DataFrame) -> dict:
 
 def alpha_by_trait(wide_scores: pd.DataFrame, traits: Mapping[str, str]) -> dict[str, float]:
     """Cronbach's alpha per trait (pingouin, pairwise-complete) over already reverse-keyed scores."""
+    return {t: a for t, (a, _, _) in alpha_with_ci(wide_scores, traits).items()}
+
+
+def alpha_with_ci(wide_scores: pd.DataFrame, traits: Mapping[str, str]) -> dict[str, tuple[float, float, float]]:
+    """Per trait: (alpha, 95% CI low, high) from pingouin.cronbach_alpha; NaN where it is not computable."""
     import pingouin as pg
 
-    out: dict[str, float] = {}
+    nan = float("nan")
+    out: dict[str, tuple[float, float, float]] = {}
     for trait in dict.fromkeys(traits.values()):
         items = [i for i, t in traits.items() if t == trait and i in wide_scores.columns]
         data = wide_scores[items].dropna(how="all").astype(float)
-        a = float("nan")
+        a, lo, hi = nan, nan, nan
         if len(items) >= 2 and len(data) >= 2:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                a = float(pg.cronbach_alpha(data=data)[0])
-        out[trait] = a if np.isfinite(a) else float("nan")
+                a, ci = pg.cronbach_alpha(data=data)
+                a, lo, hi = float(a), float(ci[0]), float(ci[1])
+        out[trait] = tuple(v if np.isfinite(v) else nan for v in (a, lo, hi))
     return out
 
 
@@ -293,19 +300,27 @@ def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, inst
         return _distances(a.answers, a.weights, b.answers, b.weights, questions, scales)[0]
 
     bounds = split_half_bounds(human, between_halves, n_splits=n_splits, seed=seed)
-    alpha_model: dict[str, float] = {}
-    alpha_human: dict[str, float] = {}
+    alphas: dict[str, dict[str, tuple[float, float, float]]] = {"model": {}, "human": {}, "human_full": {}}
+    items_full = [it.id for it in instrument.items if it.id in human.answers.columns]
     if instrument.kind == "likert" and instrument.traits:
         traits = {q: instrument.item(q).trait for q in questions}
-        alpha_model = alpha_by_trait(keyed_scores(model_answers[questions], instrument), traits)
-        alpha_human = alpha_by_trait(keyed_scores(human.answers[questions], instrument), traits)
+        alphas["model"] = alpha_with_ci(keyed_scores(model_answers[questions], instrument), traits)
+        alphas["human"] = alpha_with_ci(keyed_scores(human.answers[questions], instrument), traits)
+        # the human alpha of the whole instrument: with max_items the compared items are fewer, and alpha
+        # falls with the number of items, so both are reported, each labelled by its item count
+        alphas["human_full"] = alpha_with_ci(keyed_scores(human.answers[items_full], instrument),
+                                             {q: instrument.item(q).trait for q in items_full})
+    alpha_model, alpha_human, alpha_human_full = ({t: v[0] for t, v in alphas[k].items()} for k in alphas)
     section = {
         "reference": human.source, "n_questions": len(questions),
         "n_model": int(len(model_answers)), "n_human": int(human.n),
         **summary,
         "mean_model_refusal": float(np.nanmean(per_q["model_refusal"])),
         "mean_human_refusal": float(np.nanmean(per_q["human_refusal"])),
-        "alpha_model": alpha_model, "alpha_human": alpha_human,
+        "alpha_model": alpha_model, "alpha_human": alpha_human, "alpha_human_full": alpha_human_full,
+        **{f"alpha_{k}_ci95": {t: [v[1], v[2]] for t, v in a.items()} for k, a in alphas.items()},
+        "alpha_n_items": {t: sum(1 for q in questions if instrument.item(q).trait == t) for t in alpha_model},
+        "alpha_n_items_full": {t: sum(1 for q in items_full if instrument.item(q).trait == t) for t in alpha_human_full},
         "human_lower_bound": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in bounds.items()},
     }
     return section, per_q

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.instruments import Inventory
+from bench.instruments import Inventory, load_inventory
 from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
 from bench.populations import distances as fid
 from bench.populations.human import GroupCounts
@@ -129,9 +129,13 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
     pop = resolve_population(cfg)
     if pop is None:
         return None
-    if pop.get("instrument") and pop["instrument"] != inventory.id:
-        raise PopulationError(f"population {pop['name']} lines up with instrument {pop['instrument']!r}, not "
-                              f"{inventory.id!r}; choose inventory={pop['instrument']} or another population")
+    if pop.get("instrument"):
+        wanted = load_inventory(pop["instrument"]).id  # an inventory id or the path of one
+        if wanted != inventory.id:
+            choose = (f"inventory={pop['instrument']}" if wanted == pop["instrument"]
+                      else f"inventory=custom inventory.path={pop['instrument']}")
+            raise PopulationError(f"population {pop['name']} lines up with instrument {wanted!r}, not "
+                                  f"{inventory.id!r}; choose {choose} or another population")
     temps = sorted(float(t) for t in responses["temperature"].unique())
     temp = float(pop.get("temperature", temps[-1]))
     if temp not in temps:
@@ -167,6 +171,11 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
         section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0))))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
+        if not isinstance(human, GroupCounts):
+            section["human_missing_cells"] = int(human.blanked)  # cells the population's `missing` codes blanked
+            section["missing_codes"] = list(pop.get("missing") or [])
+            if human.pairing:  # columns matched by item wording: every pairing, for the user to check
+                section["human_columns"] = [{"item": i, "column": c, "similarity": r} for i, c, r in human.pairing]
         sections[name] = section
         tables.append(table.assign(method=name))
     return sections, pd.concat(tables, ignore_index=True)

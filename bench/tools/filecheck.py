@@ -80,7 +80,7 @@ def detect(data: dict) -> str | None:
     if "personas" in data or "roles" in data or "set" in data or data.get("kind") in CORPUS_KINDS:
         return "persona set"
     if any(k in data for k in ("reference", "instrument", "demographics", "attributes")) or (
-            set(data) - {"defaults"} == {"name"} and data["name"] in ("none", "auto")):
+            set(data) - {"defaults", "path", "missing"} == {"name"} and data["name"] in ("none", "auto")):
         return "population config"
     return None
 
@@ -100,6 +100,26 @@ def check_population_file(data: dict, report: FileReport) -> None:
     report.problems += problems
     report.notes += notes
     report.summary = str(data.get("name", ""))
+    ref = data.get("reference") or {}
+    if not problems and ref.get("kind") in ("csv", "sav") and ref.get("path") != "???":  # ???: given at run time
+        read_population_data(data, report)
+
+
+def read_population_data(data: dict, report: FileReport) -> None:
+    """A population file's own table, read as a run would read it: what it holds, or why it cannot be read."""
+    from bench.populations.reference import load_human
+
+    try:
+        human = load_human(data)
+    except BenchError as err:
+        report.problems.append(str(err))
+        return
+    report.summary += f": {human.n:,} respondents x {human.answers.shape[1]} items"
+    if human.blanked:
+        report.notes.append(f"{human.blanked:,} cells hold a missing-answer code {data.get('missing')} (blanked)")
+    if human.pairing:
+        report.notes.append("columns paired by wording: " + "; ".join(f"{i} <- {c!r} ({r:.2f})"
+                                                                       for i, c, r in human.pairing))
 
 
 def check_persona_file(data: dict, report: FileReport) -> None:

