@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.administration.prompts import PromptRenderer
-from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
+from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, TransformersEngine
 from tests.test_engines import real_prompts
 
 PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
@@ -18,7 +18,8 @@ PERSONA = "You are a retired sea captain who loves long stories, strict routines
 @pytest.fixture
 def engine(hf_engine):
     yield hf_engine
-    hf_engine.prefix_reuse = True
+    hf_engine.prefix_reuse, hf_engine.prefix_cache = True, PREFIX_CACHE
+    hf_engine.reset()
 
 
 def test_shared_prefix_is_the_longest_common_prefix():
@@ -39,6 +40,45 @@ def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
     full = engine.label_logprobs(prompts, labels)
     np.testing.assert_allclose(reused, full, atol=1e-4)
     # (tests/test_engines.py also checks the default, reusing path against each prompt run alone)
+
+
+def run_probs(admin, tmp_path, name: str) -> np.ndarray:
+    from bench.results.store import RunStore
+
+    store = RunStore(tmp_path / name)
+    admin.run(store, progress=False)
+    r = pd.DataFrame(store.read_parts()).sort_values(["participant_id", "item_id"])
+    return np.stack(r["option_probs"].map(np.asarray))
+
+
+def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine, tmp_path):
+    """A persona design whose batches straddle conditions: each persona's prefix is computed once for the
+    run (kept caches, copied per batch, cut to what a later batch shares), with the plain batch's numbers."""
+    from bench.tools.perf import build, compose_config
+
+    cfg = compose_config("persona=traits", "templates=[describe]", "option_orders=[original,reversed]",
+                         "temperatures=[1.0]", "repetitions=1", "batch_size=4", "max_items=3", "progress=false")
+    cfg["persona"]["personas"] = cfg["persona"]["personas"][:2]
+    admin = build(cfg, engine)
+    work = {}
+    for name, reuse, keep in (("run", True, 8), ("batch", True, 0), ("plain", False, 0)):
+        engine.reset()
+        engine.prefix_reuse, engine.prefix_cache = reuse, keep
+        work[name] = (run_probs(admin, tmp_path, name), dict(engine.counters))
+    run, batch, plain = (work[k][0] for k in ("run", "batch", "plain"))
+    assert run.shape == (2 * 2 * 3, 5)
+    np.testing.assert_allclose(run, plain, atol=1e-4)
+    np.testing.assert_allclose(batch, plain, atol=1e-4)
+    assert not np.allclose(plain, plain[:1])  # the answers move with persona and item: a real comparison
+    counts = {k: w[1] for k, w in work.items()}
+    # 12 prompts in 3 units of 4, split by condition: 2 persona prefixes computed, every other call reuses one
+    assert counts["run"]["prefix_misses"] == 2 and counts["run"]["prefix_hits"] >= 4
+    assert counts["run"]["tokens"] < counts["batch"]["tokens"] < counts["plain"]["tokens"]
+    assert engine.kept_prefixes <= 8
+    engine.reset()
+    engine.prefix_reuse, engine.prefix_cache = True, 1
+    np.testing.assert_allclose(run_probs(admin, tmp_path, "one"), plain, atol=1e-4)
+    assert engine.kept_prefixes == 1
 
 
 def test_benchmark_paths_score_the_same_distributions(engine):
