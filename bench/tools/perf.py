@@ -546,6 +546,8 @@ def design_table(d: dict) -> str:
 
 def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: str | None, gpu: dict | None,
              vllm_note: str) -> str:
+    from bench.engines.transformers_engine import PREFIX_CACHE
+
     lines = [
         "# Performance", "",
         f"Measured by `persona-bench perf {' '.join(argv)}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.", "",
@@ -578,6 +580,22 @@ def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: st
                          f"{a['argmax_same']}/{a['n']}.")
         lines += d.get("notes", []) + [""]
     lines += ["## Targets", ""] + targets(designs) + [""]
+    lines += ["## How the prefixes are computed once", "",
+              "Units (the resumable parts of a run) are condition-major: every item of a persona x template x "
+              "order condition, then the next, so the work sharing a prefix already runs together; the "
+              "Administrator now calls the engine once per condition within a unit, so each call shares one "
+              "long prefix. The transformers engine keeps the batch-1 KV caches of the last "
+              f"{PREFIX_CACHE} prefixes it computed (an LRU; a few MB each for this model); a call takes "
+              "the kept cache sharing most tokens with its prefix, copies it, cuts it to what they share and "
+              "computes only the missing tokens, then copies it to each row and computes the rows' own "
+              "suffixes. Reordering is of engine work only: participant ids, seeds, units and parts are as "
+              "before, and the probabilities stay within 1e-4 of the plain batch (tests/test_perf.py). vLLM "
+              "gets its requests in the same order; its own prefix cache does the rest.", "",
+              "**Conversation mode (not done):** each participant's growing conversation is not kept item to "
+              "item. The kept-prefix cache serves what a chunk of participants shares (persona, template and "
+              "the turns before their first differing answer); past that each item recomputes the "
+              "participant's whole conversation. Keeping one cache per participant would need per-row caches "
+              "of different lengths merged into one padded batch, which was not built in the time.", ""]
     if vllm_note:
         lines += ["## vLLM", "", vllm_note, ""]
     lines += ["## Realistic model size on a GPU", ""]
