@@ -586,8 +586,8 @@ def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: st
     lines += ["## How the prefixes are computed once", "",
               "Units (the resumable parts of a run) are condition-major: every item of a persona x template x "
               "order condition, then the next, so the work sharing a prefix already runs together; the "
-              "Administrator now calls the engine once per condition within a unit, so each call shares one "
-              "long prefix. The transformers engine keeps the batch-1 KV caches of the last "
+              "Administrator now calls the engine once per persona x template within a unit (option orders "
+              "share everything up to the options), so each call shares one long prefix. The transformers engine keeps the batch-1 KV caches of the last "
               f"{PREFIX_CACHE} prefixes it computed (an LRU; a few MB each for this model); a call takes "
               "the kept cache sharing most tokens with its prefix, copies it, cuts it to what they share and "
               "computes only the missing tokens, then copies it to each row and computes the rows' own "
@@ -640,9 +640,10 @@ def targets(designs: dict) -> list[str]:
                    + f" lm-eval computes {bound:.1f}x the minimum tokens (and logits at every position, where "
                    "(c) keeps the last only): what computing only the minimum can gain on these prompts.")
     for name, d in designs.items():
-        ratio = d["runs"]["kept"][0].tokens / d["minimum"]["minimum"]
-        out.append(f"- {name}: tokens computed <= 1.2x the minimum: **{ratio:.2f}x**, "
-                   + ("met." if ratio <= 1.2 else f"missed by {ratio - 1.2:.2f}x."))
+        tokens, m = d["runs"]["kept"][0].tokens, d["minimum"]
+        ratio = tokens / m["trie"]  # judged on the trie, the stricter floor (<= the minimum)
+        out.append(f"- {name}: tokens computed <= 1.2x the minimum: **{tokens / m['minimum']:.2f}x** the minimum, "
+                   f"**{ratio:.2f}x** the trie bound, " + ("met." if ratio <= 1.2 else f"missed by {ratio - 1.2:.2f}x."))
         if "lm-eval vs (c)" in d["agreement"]:
             a = d["agreement"]["lm-eval vs (c)"]["max_abs_diff"]
             out.append(f"- {name}: probabilities within 1e-4 of lm-eval: **{a:.1e}**, "
