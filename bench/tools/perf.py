@@ -264,7 +264,8 @@ def find_peer(peer_python: str | None) -> str:
             raise PerfError(f"--peer-python: '{peer_python}' is not a file (give a venv's bin/python with lm-eval)")
         probe = subprocess.run([peer_python, "-c", "import lm_eval"], capture_output=True, text=True)
         if probe.returncode:
-            raise PerfError(f"--peer-python: '{peer_python}' cannot import lm_eval ({probe.stderr.strip()[-300:]}); "
+            last = probe.stderr.strip().splitlines()[-1:] or ["no message"]
+            raise PerfError(f"--peer-python: '{peer_python}' cannot import lm_eval ({last[0][-300:]}); "
                             f"install it there: {peer_python} -m pip install lm-eval==0.4.13")
         return peer_python
     try:
