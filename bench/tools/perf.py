@@ -684,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persona-bench perf", description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     parser.add_argument("--items-none", type=int, default=22, help="first N BFI-44 items, no-persona design")
-    parser.add_argument("--items-traits", type=int, default=4, help="first N BFI-44 items, trait-persona design")
+    parser.add_argument("--items-traits", type=int, default=3, help="first N BFI-44 items, trait-persona design")
     parser.add_argument("--items-seed", type=int, default=1, help="first N type-inventory items, seed design")
     parser.add_argument("--personas", type=int, default=None, help="first N personas of each design (default all)")
     parser.add_argument("--batch-size", type=int, default=16)
