@@ -250,6 +250,9 @@ def test_engines(cfg):
             "device")
     refused({**cfg, "engine": {"name": "vllm", "gpu_memory_utilization": 0.0}}, "engine.gpu_memory_utilization")
     validate("config", {**cfg, "engine": {"name": "transformers", "device": "cpu", "prefix_reuse": False}})
+    refused({**cfg, "engine": {"name": "transformers", "prefix_cache": -1}}, "engine.prefix_cache", "-1", ">= 0")
+    refused({**cfg, "engine": {"name": "transformers", "prefix_cache": "lots"}}, "engine.prefix_cache", "lots")
+    validate("config", {**cfg, "engine": {"name": "transformers", "prefix_cache": 0}})
 
 
 def test_personas(cfg, tmp_path):

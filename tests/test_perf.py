@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.administration.prompts import PromptRenderer
-from bench.engines.transformers_engine import MIN_SHARED_PREFIX, TransformersEngine
+from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, TransformersEngine
 from tests.test_engines import real_prompts
 
 PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
@@ -18,7 +18,8 @@ PERSONA = "You are a retired sea captain who loves long stories, strict routines
 @pytest.fixture
 def engine(hf_engine):
     yield hf_engine
-    hf_engine.prefix_reuse = True
+    hf_engine.prefix_reuse, hf_engine.prefix_cache = True, PREFIX_CACHE
+    hf_engine.reset()
 
 
 def test_shared_prefix_is_the_longest_common_prefix():
@@ -41,24 +42,116 @@ def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
     # (tests/test_engines.py also checks the default, reusing path against each prompt run alone)
 
 
-def test_benchmark_paths_score_the_same_distributions(engine):
-    from bench.tools.perf import (
-        build,
-        consistency,
-        design_config,
-        path_logprob,
-        path_per_option,
-    )
+def run_probs(admin, tmp_path, name: str) -> np.ndarray:
+    from bench.results.store import RunStore
 
-    cfg = design_config(personas=1, temperatures=[0.0, 1.0], repetitions=2, items=2, batch_size=8)
+    store = RunStore(tmp_path / name)
+    admin.run(store, progress=False)
+    r = pd.DataFrame(store.read_parts()).sort_values(["participant_id", "item_id"])
+    return np.stack(r["option_probs"].map(np.asarray))
+
+
+def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine, tmp_path):
+    """A persona design whose batches straddle conditions: each persona's prefix is computed once for the
+    run (kept caches, copied per batch, cut to what a later batch shares), with the plain batch's numbers."""
+    from bench.tools.perf import build, compose_config
+
+    cfg = compose_config("persona=traits", "templates=[describe]", "option_orders=[original,reversed]",
+                         "temperatures=[1.0]", "repetitions=1", "batch_size=4", "max_items=3", "progress=false")
+    cfg["persona"]["personas"] = cfg["persona"]["personas"][:2]
     admin = build(cfg, engine)
-    c, responses = path_logprob(admin)
-    assert c.administrations == len(responses) == 1 * 2 * 2 * 2 and c.model_calls == 1
-    c_off, responses_off = path_logprob(admin, prefix_reuse=False)
-    b, loglik = path_per_option(admin, sample=2)
-    assert b.model_calls == 2 and len(loglik) == 2  # 10 option requests in batches of 8
-    check = consistency(admin, loglik, responses, responses_off)
-    assert check["max_abs_diff"] < 1e-4 and check["prefix_max_diff"] < 1e-4
+    work = {}
+    for name, reuse, keep in (("run", True, 8), ("plain", False, 0)):  # per-batch: the next test
+        engine.reset()
+        engine.prefix_reuse, engine.prefix_cache = reuse, keep
+        work[name] = (run_probs(admin, tmp_path, name), dict(engine.counters))
+    run, plain = work["run"][0], work["plain"][0]
+    assert run.shape == (2 * 2 * 3, 5)
+    np.testing.assert_allclose(run, plain, atol=1e-4)
+    assert not np.allclose(plain, plain[:1])  # the answers move with persona and item: a real comparison
+    counts = {k: w[1] for k, w in work.items()}
+    # 12 prompts in 3 units of 4, one call per persona x template in a unit: [A A A A], [A A | B B], [B B B B];
+    # each persona's prefix computed once, the later calls served by the kept one
+    assert counts["run"]["prefix_misses"] == 2 and counts["run"]["prefix_hits"] == 2
+    assert counts["run"]["tokens"] < counts["plain"]["tokens"]
+    assert engine.kept_prefixes <= 8
+    engine.reset()
+    engine.prefix_reuse, engine.prefix_cache = True, 1
+    np.testing.assert_allclose(run_probs(admin, tmp_path, "one"), plain, atol=1e-4)
+    assert engine.kept_prefixes == 1
+
+
+def test_minimum_tokens_counts_each_prefix_once():
+    from bench.tools.perf import minimum_tokens
+
+    # group 1 shares [1, 2, 3]; group 2 shares [1, 2, 3] too (same prefix: counted once) and then [4]
+    groups = [[[1, 2, 3, 4, 5], [1, 2, 3, 6]], [[1, 2, 3, 4, 7, 8], [1, 2, 3, 4, 9]]]
+    m = minimum_tokens(groups)
+    assert m["prefixes"] == 2  # [1, 2, 3] and [1, 2, 3, 4]
+    assert m["minimum"] == (3 + 4) + (2 + 1) + (2 + 1)
+    # the trie: 1,2,3 | 4,5 | 6 | 7,8 | 9 -> 3 + 2 + 1 + 2 + 1 (4 is shared by three prompts, counted once)
+    assert m["trie"] == 9 and m["prompt_tokens"] == 20 and m["prompts"] == 4
+    assert minimum_tokens([[[5, 6, 7]], [[5, 6, 7]]])["minimum"] == 3  # one prompt, twice: computed once
+
+
+def test_benchmark_counts_the_tokens_each_variant_computes(engine):
+    from bench.tools.perf import agreement, build, design_config, design_minimum, path_logprob
+
+    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)  # 6 prompts, 2 units
+    minimum = design_minimum(admin)
+    runs = {mode: path_logprob(admin, mode) for mode in ("kept", "batch", "plain")}
+    kept, batch, plain = (runs[m][0] for m in ("kept", "batch", "plain"))
+    assert kept.prompts == plain.prompts == minimum["prompts"] == 6
+    assert kept.administrations == 6 * 3 * 5 == len(runs["kept"][1])
+    # plain: every prompt whole, plus padding; kept: each persona prefix once, close to the minimum
+    assert plain.tokens >= minimum["prompt_tokens"] and plain.tokens - plain.padding == minimum["prompt_tokens"]
+    assert minimum["minimum"] <= kept.tokens <= batch.tokens < plain.tokens
+    assert kept.tokens <= 1.2 * minimum["minimum"]
+    assert agreement(runs["plain"][2], runs["kept"][2])["max_abs_diff"] < 1e-4
+
+
+def peer_python() -> str | None:
+    """lm-eval's interpreter for the side-by-side test: PERSONA_BENCH_PEER_PYTHON, or this one if it has lm-eval."""
+    import importlib.util
+    import os
+    import sys
+
+    given = os.environ.get("PERSONA_BENCH_PEER_PYTHON")
+    if given:
+        return given
+    return sys.executable if importlib.util.find_spec("lm_eval") else None
+
+
+@pytest.mark.skipif(peer_python() is None, reason="lm-eval not installed (pip install '.[peer]', or set "
+                                                  "PERSONA_BENCH_PEER_PYTHON to a venv's python that has it)")
+def test_lmeval_scores_our_prompts_with_our_probabilities(engine):
+    """The real peer on two of our rendered persona prompts: same option probabilities within 1e-4."""
+    from bench.tools.perf import agreement, build, design_config, find_peer, path_lmeval, path_logprob
+
+    admin = build(design_config("traits", items=2, batch_size=4, personas=1), engine)
+    ours = path_logprob(admin, "kept")[2]
+    peer, loglik = path_lmeval(admin, find_peer(peer_python()), threads=1)
+    assert peer.prompts == 2 and peer.extra["version"].startswith("0.4")
+    a = agreement(ours, loglik)
+    assert a["n"] == 2 and a["max_abs_diff"] < 1e-4 and a["argmax_same"] == 2
+    # lm-eval's raw log-likelihoods include log P(" " | ...Answer:) for every option: renormalising matters
+    assert not np.allclose(np.exp(next(iter(loglik.values()))).sum(), 1.0, atol=1e-3)
+
+
+def test_a_peer_python_that_cannot_run_lmeval_is_refused_before_model_work(tmp_path):
+    import sys
+
+    from bench.errors import ConfigError
+    from bench.tools.perf import find_peer, main
+
+    with pytest.raises(ConfigError, match="--peer-python: '.*nosuch' is not a file"):
+        find_peer(str(tmp_path / "nosuch"))
+    with pytest.raises(ConfigError, match="--peer-python: '.*nosuch' is not a file"):
+        main(["--peer-python", str(tmp_path / "nosuch"), "--out", str(tmp_path / "perf.md")])
+    if peer_python() != sys.executable:  # this interpreter has no lm-eval: named, with the install command
+        with pytest.raises(ConfigError, match="cannot import lm_eval.*pip install lm-eval"):
+            find_peer(sys.executable)
+    assert not (tmp_path / "perf.md").exists()
 
 
 def test_roofline_runs_and_counts_parameters():

@@ -62,17 +62,26 @@ class Administrator:
             self._label_ids[n] = self.renderer.labels_for(n)
         return self._label_ids[n]
 
-    def label_logprobs(self, prompts: list[list[int]], item_indices: list[int]) -> list[np.ndarray]:
-        """Label log-probs per prompt; questions with different option counts go in separate calls."""
+    def label_logprobs(self, prompts: list[list[int]], item_indices: list[int],
+                       prefix_groups: list | None = None) -> list[np.ndarray]:
+        """Label log-probs per prompt; questions with different option counts go in separate calls, and
+        so do prompts of different prefix groups (persona x template; option orders share everything up
+        to the options): each call then shares one long prefix that the engine computes once and can keep
+        for the group's next batch."""
         out: list[np.ndarray | None] = [None] * len(prompts)
-        groups: dict[int, list[int]] = defaultdict(list)
+        groups: dict[tuple, list[int]] = defaultdict(list)
         for j, i in enumerate(item_indices):
-            groups[len(self.label_ids(i))].append(j)
+            groups[(len(self.label_ids(i)), None if prefix_groups is None else prefix_groups[j])].append(j)
         for idx in groups.values():
             logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]))
             for j, lp in zip(idx, logp):
                 out[j] = lp
         return out
+
+    @staticmethod
+    def prefix_group(p: Participant) -> tuple[str, str]:
+        """What the start of a participant's prompts depends on: persona and template (not the option order)."""
+        return (p.persona.id, p.template.id)
 
     # -- planning -------------------------------------------------------------------------
     def units(self) -> list[Unit]:
@@ -247,7 +256,8 @@ class Administrator:
         rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
         rows = []
         if self.scoring == "logprob":
-            logp = self.label_logprobs([r[4] for r in rendered], [r[1] for r in rendered])
+            logp = self.label_logprobs([r[4] for r in rendered], [r[1] for r in rendered],
+                                       [self.prefix_group(self.conditions[r[0]][0]) for r in rendered])
             for (c, i, perm, text, _), lp in zip(rendered, logp):
                 rows += [self._from_logprobs(p, i, perm, text, lp) for p in self.conditions[c]]
         else:
@@ -281,9 +291,12 @@ class Administrator:
         if self.scoring == "logprob":
             # Participants with the same history see the same prompt (e.g. repetitions at T = 0): one pass each.
             unique: dict[tuple, int] = {}
+            group: list[tuple] = []
             for r in rendered:
-                unique.setdefault(tuple(r[3]), len(unique))
-            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique))
+                if tuple(r[3]) not in unique:
+                    unique[tuple(r[3])] = len(unique)
+                    group.append(self.prefix_group(r[0]))
+            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique), group)
             logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:

@@ -309,6 +309,7 @@ def check_engine(cfg: dict) -> None:
 ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option of bench.engines.ENGINE_OPTIONS
     "device": lambda cfg, field: text(cfg, field, optional=True),
     "prefix_reuse": boolean,
+    "prefix_cache": lambda cfg, field: integer(cfg, field, 0),
     "enforce_eager": lambda cfg, field: boolean(cfg, field, optional=True),
     "gpu_memory_utilization": lambda cfg, field: number(cfg, field, 0, 1, low_open=True),
 }

@@ -14,7 +14,7 @@ ENGINES = {
     "vllm": "bench.engines.vllm_engine:VLLMEngine",
 }
 ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
-    "transformers": ("device", "prefix_reuse"),
+    "transformers": ("device", "prefix_reuse", "prefix_cache"),
     "vllm": ("enforce_eager", "gpu_memory_utilization"),
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -10,15 +12,22 @@ from bench.engines.base import Engine
 
 # Below this many shared tokens the extra cache copy costs more than it saves.
 MIN_SHARED_PREFIX = 16
+# Prefix KV caches kept across batches (batch-1 caches of a few MB each for a small model): enough for
+# the prefixes one stretch of a run alternates between (a persona's templates and option orders).
+PREFIX_CACHE = 8
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, spec, seed: int = 0, device: str | None = None, prefix_reuse: bool = True, **options):
+    def __init__(self, spec, seed: int = 0, device: str | None = None, prefix_reuse: bool = True,
+                 prefix_cache: int = PREFIX_CACHE, **options):
         super().__init__(spec, seed=seed, **options)
         self.prefix_reuse = prefix_reuse
+        self.prefix_cache = prefix_cache  # 0: a batch's shared prefix is computed for that batch only
+        self._prefixes: OrderedDict[tuple[int, ...], object] = OrderedDict()  # prefix tokens -> batch-1 KV cache
+        self.counters = self.new_counters()
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -52,26 +61,95 @@ class TransformersEngine(Engine):
             n = next((k for k in range(n) if p[k] != first[k]), n)
         return max(n, 0)
 
+    @staticmethod
+    def new_counters() -> dict:
+        """Work done since the last reset: positions the model computed (padding included), the padding
+        among them, and how often a kept prefix cache served a batch."""
+        return {"tokens": 0, "padding": 0, "prefix_hits": 0, "prefix_misses": 0, "calls": 0}
+
+    @property
+    def kept_prefixes(self) -> int:
+        return len(self._prefixes)
+
+    def reset(self) -> None:
+        """Forget kept prefix caches and zero the counters (a benchmark's paths start alike)."""
+        self._prefixes.clear()
+        self.counters = self.new_counters()
+
     @torch.inference_mode()
     def label_logprobs(self, prompts, label_ids):
-        n = self.shared_prefix(prompts) if self.prefix_reuse and len(prompts) > 1 else 0
-        if n >= MIN_SHARED_PREFIX:
+        self.counters["calls"] += 1
+        n = min(len(p) for p in prompts) - 1 if len(prompts) == 1 else self.shared_prefix(prompts)
+        logits = None
+        if self.prefix_reuse and n >= MIN_SHARED_PREFIX:
             logits = self._last_logits_after_prefix(prompts, n)
-        else:
+        if logits is None:
             ids, mask, positions = self.batch_inputs(prompts)
+            self._count(mask)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                 logits_to_keep=1).logits[:, -1, :]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         return logprobs[:, list(label_ids)].double().cpu().numpy()
 
+    def _count(self, mask) -> None:
+        self.counters["tokens"] += mask.numel()
+        self.counters["padding"] += int(mask.numel() - mask.sum())
+
+    def _kept_prefix(self, head: tuple[int, ...]):
+        """The kept cache sharing the most leading tokens with `head`, as (tokens shared, cache)."""
+        best, cache = 0, None
+        for key, kept in self._prefixes.items():
+            k = next((j for j, (a, b) in enumerate(zip(key, head)) if a != b), min(len(key), len(head)))
+            if k > best:
+                best, cache = k, key
+        if cache is not None and best >= MIN_SHARED_PREFIX:
+            self._prefixes.move_to_end(cache)
+            return best, self._prefixes[cache]
+        return 0, None
+
+    def _prefix_cache(self, head: tuple[int, ...], keep: bool):
+        """A batch-1 KV cache of `head`: the longest kept prefix is copied, cut to what it shares, and
+        extended by the tokens it lacks, so a persona's prefix is computed once per run rather than once
+        per batch. The kept caches are never modified (each use works on a copy)."""
+        k, kept = self._kept_prefix(head) if self.prefix_cache else (0, None)
+        self.counters["prefix_hits" if k else "prefix_misses"] += 1
+        if kept is not None and kept.get_seq_length() == k == len(head):
+            return kept
+        cache = None
+        if kept is not None:
+            cache = copy.deepcopy(kept)
+            if cache.get_seq_length() > k:
+                cache.crop(k - cache.get_seq_length())  # a negative value removes that many tokens
+            if k == len(head):
+                return cache
+        rest = torch.tensor([list(head[k:])], dtype=torch.long, device=self.device)
+        positions = torch.arange(k, len(head), device=self.device).unsqueeze(0)
+        self.counters["tokens"] += rest.numel()
+        cache = self.model(input_ids=rest, position_ids=positions, past_key_values=cache, use_cache=True,
+                           logits_to_keep=1).past_key_values
+        if keep and self.prefix_cache:
+            self._prefixes[head] = cache
+            while len(self._prefixes) > self.prefix_cache:
+                self._prefixes.popitem(last=False)
+        return cache
+
     def _last_logits_after_prefix(self, prompts, n: int):
-        """The shared prefix goes through the model once; its KV cache is copied to every row and
-        only the (left-padded) rest of each prompt is computed. Same numbers as the full batch
-        (tests/test_engines.py), less work by the prefix's share of the tokens."""
-        head = torch.tensor([list(prompts[0][:n])], dtype=torch.long, device=self.device)
-        cache = self.model(input_ids=head, use_cache=True, logits_to_keep=1).past_key_values
-        cache.batch_repeat_interleave(len(prompts))
+        """The shared prefix goes through the model once (or comes from a kept cache); its KV cache is
+        copied to every row and only the (left-padded) rest of each prompt is computed. Same numbers as
+        the full batch (tests/test_engines.py, tests/test_perf.py), less work by the prefix's share.
+        A single prompt only uses a kept prefix (None when there is none: nothing would be saved)."""
+        head = tuple(prompts[0][:n])
+        if len(prompts) == 1:
+            k, _ = self._kept_prefix(head) if self.prefix_cache else (0, None)
+            if not k:
+                return None
+            head = head[:k]
+        cache = copy.deepcopy(self._prefix_cache(head, keep=len(prompts) > 1))
+        n = len(head)
+        if len(prompts) > 1:
+            cache.batch_repeat_interleave(len(prompts))
         ids, mask, _ = self.batch_inputs([p[n:] for p in prompts])
+        self._count(mask)
         full_mask = torch.cat([torch.ones((len(prompts), n), dtype=mask.dtype, device=mask.device), mask], dim=1)
         positions = n + (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,
@@ -101,6 +179,7 @@ class TransformersEngine(Engine):
         return texts
 
     def close(self):
+        self._prefixes.clear()
         del self.model
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -28,7 +28,7 @@ class VLLMEngine(Engine):
     name = "vllm"
 
     def __init__(self, spec, seed: int = 0, enforce_eager: bool | None = None,
-                 gpu_memory_utilization: float = 0.85, **options):
+                 gpu_memory_utilization: float = 0.85, log_stats: bool = False, **options):
         super().__init__(spec, seed=seed, **options)
         cpu = _cpu_only()
         if cpu:  # measured defaults for small CPU machines (shared/notes/engines.md)
@@ -50,6 +50,7 @@ class VLLMEngine(Engine):
             max_model_len=spec.max_model_len,
             enable_prefix_caching=True,
             enforce_eager=cpu if enforce_eager is None else enforce_eager,
+            disable_log_stats=not log_stats,  # the benchmark turns stats on to read the prefix-cache counters
         )
         if not cpu:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
@@ -91,6 +92,16 @@ class VLLMEngine(Engine):
             for s in seeds
         ]
         return [out.outputs[0].text for out in self._run(prompts, params)]
+
+    def prefix_cache_stats(self) -> dict:
+        """vLLM's own prefix-cache counters so far, in prompt tokens (whole blocks only); needs log_stats."""
+        out = {"queries": 0, "hits": 0}
+        for metric in self.llm.get_metrics():
+            if metric.name == "vllm:prefix_cache_queries":
+                out["queries"] += int(metric.value)
+            elif metric.name == "vllm:prefix_cache_hits":
+                out["hits"] += int(metric.value)
+        return out
 
     def close(self):
         del self.llm

@@ -1,24 +1,31 @@
-"""Benchmark: three ways to administer the same inventory design, side by side on one engine.
+"""Benchmark: persona-bench's logprob path beside the real peer, lm-evaluation-harness, on the same prompts.
 
-(a) per-item sampled generation, one `generate` per repetition per temperature (PsychoBench-style);
-(b) per-option log-likelihood, one forward pass over prompt + option per option (lm-eval-style
-    multiple choice), scored once per prompt and reused for every repetition and temperature;
-(c) persona-bench's logprob path (`Administrator.run`: one last-position forward pass per prompt,
-    batched, shared prefix computed once, fanned out to every temperature and repetition).
+For each design (BFI-44 with no persona, BFI-44 with the 10 trait personas, and the seed paper's 16
+type personas x the type inventory, T in {0.01, 0.7}, 30 repetitions, 3 templates x 2 orders; "Open
+Models, Closed Minds?", arXiv 2401.07115), scaled to fit the machine, it times on one engine:
 
-The design is that of "Open Models, Closed Minds?" (arXiv 2401.07115; 16 personas x 2 temperatures x
-30 repetitions per model on a personality inventory), scaled to fit the machine. Path (a) is timed on
-a sample of the design's administrations (its rate does not depend on how many are run). Writes
-docs/performance.md. On a CUDA machine it also times a randomly initialised model of a real
-architecture (Llama-3-8B config, bf16) against the matrix-multiply roofline.
+(c) persona-bench's logprob path (`Administrator.run`: one last-position pass per distinct prompt,
+    fanned out to every temperature and repetition), with each prefix's KV cache kept across batches
+    (default), kept for its batch only, and off (the plain batch);
+lm-eval, run for real in its own interpreter (`bench/tools/peer_lmeval.py`): its `hf` model scoring the
+    same rendered prompts as a multiple-choice task, same model folder, dtype, batch size and threads;
+(a) per-item sampled generation, PsychoBench-style, timed on a sample (seed design only).
 
-    persona-bench perf                       # CPU figures -> docs/performance.md
-    persona-bench perf --personas 16 --repetitions 30 --sample-admins 64
+The paths are interleaved and repeated (other work on a shared machine slows whichever runs at the
+time), the option probabilities are checked against lm-eval's, and the tokens each path computes are
+counted against the minimum (each distinct prefix once, plus every prompt's own suffix). With vllm
+installed, the same designs run on vLLM (prefix caching on) in a child process, with the engine's own
+prefix-cache hit rate. Writes docs/performance.md. On a CUDA machine it also times a randomly
+initialised model of a real architecture (Llama-3-8B config, bf16) against the matrix-multiply roofline.
+
+    persona-bench perf --threads 1 --peer-python /path/to/venv/bin/python   # -> docs/performance.md
+    pip install '.[peer]' && persona-bench perf --threads 1                  # lm-eval importable here
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -32,22 +39,50 @@ from pathlib import Path
 
 import numpy as np
 
-PAPER = "16 personas x 2 temperatures x 30 repetitions per model (arXiv 2401.07115)"
+from bench.errors import ConfigError
+
+PAPER = "16 personas x 2 temperatures x 30 repetitions x 3 templates x 2 option orders (arXiv 2401.07115)"
+PEER_SCRIPT = Path(__file__).with_name("peer_lmeval.py")
+DESIGNS = {  # name: (what it is, config overrides); items are cut with --items-<name>
+    "none": ("BFI-44, no persona (the model's default system prompt), 1 template, original order, "
+             "T in {0, 0.7, 1}, 5 repetitions",
+             ["persona=none", "inventory=bfi", "templates=[describe]", "option_orders=[original]",
+              "temperatures=[0.0,0.7,1.0]", "repetitions=5"]),
+    "traits": ("BFI-44 x the 10 trait personas, 1 template, original order, T in {0, 0.7, 1}, 5 repetitions",
+               ["persona=traits", "inventory=bfi", "templates=[describe]", "option_orders=[original]",
+                "temperatures=[0.0,0.7,1.0]", "repetitions=5"]),
+    "seed": ("the seed paper's: 16 type personas x the type inventory, T in {0.01, 0.7}, 30 repetitions, "
+             "3 templates x 2 option orders",
+             ["persona=mbti_types", "inventory=mbti", "templates=null", "option_orders=[original,reversed]",
+              "temperatures=[0.01,0.7]", "repetitions=30"]),
+}
+MODES = {  # (c) variants: (prefix_reuse, prefix_cache)
+    "kept": (True, None), "batch": (True, 0), "plain": (False, 0)}
+MODE_NAMES = {"kept": "(c) logprob, prefixes kept across batches", "batch": "(c) logprob, prefix per batch",
+              "plain": "(c) logprob, plain batch", "lm-eval": "lm-eval `hf` multiple choice",
+              "sampled": "(a) per-item sampled generation"}
+
+
+class PerfError(ConfigError):
+    """The peer named on the command line cannot be run (checked before any model work)."""
 
 
 @dataclass
 class PathResult:
     name: str
-    administrations: int  # (participant, item) answers the path produced for the design
+    prompts: int  # distinct prompts the path scored
+    administrations: int  # (participant, item) answers it produced for the design
     seconds: float
     peak_rss_mb: float
-    model_calls: int
+    tokens: int = 0  # positions the model computed (padding included)
+    padding: int = 0
+    load: float = float("nan")  # 1-minute load average when the path started
     note: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
-    def items_per_s(self) -> float:
-        return self.administrations / self.seconds
+    def prompts_per_s(self) -> float:
+        return self.prompts / self.seconds
 
 
 class PeakRSS:
@@ -84,13 +119,11 @@ def compose_config(*overrides: str) -> dict:
     return compose("config", overrides)
 
 
-def design_config(personas: int, temperatures: list[float], repetitions: int, items: int | None,
-                  batch_size: int) -> dict:
-    cfg = compose_config("persona=mbti_types", "templates=[describe]", "option_orders=[original]",
-                         f"temperatures=[{','.join(map(str, temperatures))}]", f"repetitions={repetitions}",
-                         f"batch_size={batch_size}", "progress=false",
+def design_config(name: str, items: int | None, batch_size: int, personas: int | None = None) -> dict:
+    cfg = compose_config(*DESIGNS[name][1], f"batch_size={batch_size}", "progress=false",
                          *([f"max_items={items}"] if items else []))
-    cfg["persona"]["personas"] = cfg["persona"]["personas"][:personas]
+    if personas:
+        cfg["persona"]["personas"] = cfg["persona"]["personas"][:personas]
     return cfg
 
 
@@ -104,11 +137,97 @@ def build(cfg: dict, engine):
     inventory, plan, spec = prepare(cfg)
     renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
     constants = {"run_config_hash": "", "model_id": spec.id, "model_sha256": spec.sha256, "adapter_sha256": "",
-                 "engine": "transformers", "scoring_mode": "logprob", "administration": "single",
+                 "engine": engine.name, "scoring_mode": "logprob", "administration": "single",
                  "inventory_id": inventory.id, "inventory_version": inventory.version, "persona_set": "bench",
                  "seed": int(cfg["seed"]), "env_hash": "", "git_commit": ""}
     return Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
                          constants)
+
+
+def distinct_prompts(admin) -> list[tuple[tuple[int, int], str, list[int]]]:
+    """Every (condition, item) prompt of a single-item design: (key, text, token ids)."""
+    return [((c, i), *admin.render_single(c, i)[1:]) for c in range(len(admin.conditions))
+            for i in range(len(admin.plan.items))]
+
+
+def minimum_tokens(groups: list[list[list[int]]]) -> dict:
+    """The least a prefix-reusing engine must compute for these prompts, grouped by what they share
+    (a condition: persona, template, order). `minimum`: each distinct group prefix (the group's longest
+    common prefix) once, plus every distinct prompt's own suffix after it. `trie`: every distinct token
+    prefix of any prompt once (prompts of different groups that share more, e.g. two option orders up to
+    the options, counted once too), the bound no order of work can beat."""
+    prefixes, suffix, prompts = set(), 0, set()
+    for group in groups:
+        distinct = sorted({tuple(p) for p in group})
+        if len(distinct) == 1:
+            n = len(distinct[0])
+        else:
+            first, n = distinct[0], min(map(len, distinct))
+            for p in distinct[1:]:
+                n = next((k for k in range(n) if p[k] != first[k]), n)
+        prefixes.add(distinct[0][:n])
+        suffix += sum(len(p) - n for p in distinct)
+        prompts.update(distinct)
+    trie, previous = 0, ()
+    for p in sorted(prompts):
+        shared = next((k for k, (a, b) in enumerate(zip(p, previous)) if a != b), min(len(p), len(previous)))
+        trie += len(p) - shared
+        previous = p
+    return {"minimum": sum(map(len, prefixes)) + suffix, "trie": trie, "prefixes": len(prefixes),
+            "prompt_tokens": sum(map(len, prompts)), "prompts": len(prompts)}
+
+
+def design_minimum(admin) -> dict:
+    by_condition: dict[int, list[list[int]]] = {}
+    for (c, _), _, ids in distinct_prompts(admin):
+        by_condition.setdefault(c, []).append(ids)
+    return minimum_tokens(list(by_condition.values()))
+
+
+def path_logprob(admin, mode: str = "kept") -> tuple[PathResult, object, dict]:
+    """(c) persona-bench's own path, writing its parquet parts like a run does. Returns its responses
+    and the label log-probs it computed per prompt (token ids -> row)."""
+    import pandas as pd
+
+    from bench.engines.transformers_engine import PREFIX_CACHE
+    from bench.results.store import RunStore
+
+    engine = admin.engine
+    reuse, keep = MODES[mode]
+    engine.reset()
+    engine.prefix_reuse = reuse
+    engine.prefix_cache = PREFIX_CACHE if keep is None else keep
+    logp: dict[tuple, np.ndarray] = {}
+    original = engine.label_logprobs
+
+    engine_s = 0.0
+
+    def recorded(prompts, labels):
+        nonlocal engine_s
+        t = time.perf_counter()
+        out = original(prompts, labels)
+        engine_s += time.perf_counter() - t
+        logp.update((tuple(p), row) for p, row in zip(prompts, out))
+        return out
+
+    engine.label_logprobs = recorded
+    load = os.getloadavg()[0]
+    try:
+        with tempfile.TemporaryDirectory() as tmp, PeakRSS() as mem:
+            start = time.perf_counter()
+            store = RunStore(Path(tmp))
+            admin.run(store, progress=False)
+            seconds = time.perf_counter() - start
+            responses = store.read_parts()
+    finally:
+        del engine.label_logprobs
+    counters = {**engine.counters, "engine_seconds": engine_s}
+    return (PathResult(MODE_NAMES[mode], len(logp), len(responses), seconds, mem.peak, counters["tokens"],
+                       counters["padding"], load,
+                       f"{len(admin.units())} units of up to {admin.batch_size} prompts, {counters['calls']} engine calls"
+                       f"; kept prefix served {counters['prefix_hits']}, computed {counters['prefix_misses']}; "
+                       f"{engine_s:.1f} s in the engine",
+                       counters), pd.DataFrame(responses), logp)
 
 
 def path_sampled(admin, sample: int) -> PathResult:
@@ -122,6 +241,7 @@ def path_sampled(admin, sample: int) -> PathResult:
     chosen = jobs[::step][:sample]  # spread over personas, temperatures and items
     condition_index = {g[0].condition: c for c, g in enumerate(admin.conditions)}
     valid = 0
+    load = os.getloadavg()[0]
     with PeakRSS() as mem:
         start = time.perf_counter()
         for p, i in chosen:
@@ -130,90 +250,167 @@ def path_sampled(admin, sample: int) -> PathResult:
                                          [stable_int(p.seed, admin.plan.items[i].id)])[0]
             valid += parse_answer(text, [admin.plan.inventory.scale.labels[c] for c in perm]).position is not None
         seconds = time.perf_counter() - start
-    return PathResult("(a) per-item sampled generation", len(chosen), seconds, mem.peak, len(chosen),
-                      f"timed on {len(chosen)} of {len(jobs)} administrations; {valid} parsed as valid",
-                      {"total_design": len(jobs)})
+    admin.engine.prefix_reuse = True
+    return PathResult(MODE_NAMES["sampled"], len(chosen), len(chosen), seconds, mem.peak, load=load,
+                      note=f"timed on {len(chosen)} of {len(jobs)} administrations; {valid} parsed as valid",
+                      extra={"total_design": len(jobs)})
 
 
-def path_per_option(admin, sample: int) -> tuple[PathResult, dict]:
-    """(b) lm-eval-style: log P(option | prompt) from a full forward pass over prompt + option, one
-    request per option, length-sorted batches, full logits (timed on a sample of the prompts)."""
-    import torch
-
-    engine = admin.engine
-    keys = [(c, i) for c in range(len(admin.conditions)) for i in range(len(admin.plan.items))]
-    chosen = keys[::max(1, len(keys) // sample)][:sample]
-    requests = []  # (key, option position, context + continuation ids)
-    for key in chosen:
-        ids = admin.render_single(*key)[2]
-        requests += [(key, o, list(ids) + [t]) for o, t in enumerate(admin.label_ids(0))]
-    requests.sort(key=lambda r: -len(r[2]))  # lm-eval sorts by length to batch
-    loglik = {key: np.full(len(admin.label_ids(0)), np.nan) for key in chosen}
-    calls = 0
-    with PeakRSS() as mem, torch.inference_mode():
-        start = time.perf_counter()
-        for s in range(0, len(requests), admin.batch_size):
-            chunk = requests[s:s + admin.batch_size]
-            ids, mask, positions = engine.batch_inputs([r[2] for r in chunk])
-            logits = engine.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-            logp = torch.log_softmax(logits[:, -2, :].float(), dim=-1)  # predicts the continuation token
-            for row, (key, o, seq) in enumerate(chunk):
-                loglik[key][o] = float(logp[row, seq[-1]])
-            calls += 1
-        seconds = time.perf_counter() - start
-    fan_out = len(admin.plan.participants) // len(admin.conditions)
-    return (PathResult("(b) per-option log-likelihood", len(chosen) * fan_out, seconds, mem.peak, calls,
-                       f"timed on {len(chosen)} of {len(keys)} prompts ({len(requests)} option requests, "
-                       f"{calls} batches); scored once per prompt and reused for its {fan_out} temperature x "
-                       "repetition answers"), loglik)
+# -- the peer ---------------------------------------------------------------------------------------
+def find_peer(peer_python: str | None) -> str:
+    """The interpreter that runs lm-eval: the one given, or this one when lm_eval imports here."""
+    if peer_python:
+        if not Path(peer_python).is_file():
+            raise PerfError(f"--peer-python: '{peer_python}' is not a file (give a venv's bin/python with lm-eval)")
+        probe = subprocess.run([peer_python, "-c", "import lm_eval"], capture_output=True, text=True)
+        if probe.returncode:
+            last = probe.stderr.strip().splitlines()[-1:] or ["no message"]
+            raise PerfError(f"--peer-python: '{peer_python}' cannot import lm_eval ({last[0][-300:]}); "
+                            f"install it there: {peer_python} -m pip install lm-eval==0.4.13")
+        return peer_python
+    try:
+        import lm_eval  # noqa: F401
+    except ImportError as err:
+        raise PerfError("lm-eval is not importable here: `pip install '.[peer]'`, or pass --peer-python "
+                        "<venv>/bin/python of a venv that has it (or --no-peer to skip the comparison)") from err
+    return sys.executable
 
 
-def path_logprob(admin, prefix_reuse: bool = True) -> tuple[PathResult, "object"]:
-    """(c) persona-bench's own path, writing its parquet parts like a run does."""
-    import pandas as pd
+def path_lmeval(admin, peer_python: str, threads: int | None) -> tuple[PathResult, dict]:
+    """lm-eval in its own process on this design's distinct prompts; its per-option log-likelihoods
+    by prompt token ids. Its tokens: one row per prompt (it reuses the logits of continuations that
+    differ only in their last token), prompt + label, padding not counted."""
+    prompts = distinct_prompts(admin)
+    labels = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "prompts.jsonl", Path(tmp) / "out.json"
+        with data.open("w") as fh:
+            for k, ((c, i), text, ids) in enumerate(prompts):
+                n = len(admin.label_ids(i))
+                labels[str(k)] = tuple(ids)
+                fh.write(json.dumps({"id": str(k), "text": text, "choices": [str(d) for d in range(1, n + 1)]}) + "\n")
+        cmd = [peer_python, str(PEER_SCRIPT), str(data), str(out), "--model", admin.engine.spec.path,
+               "--dtype", admin.engine.spec.dtype, "--batch-size", str(admin.batch_size), "--device", "cpu",
+               *(["--threads", str(threads)] if threads else [])]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+        load = os.getloadavg()[0]
+        peak, proc = 0.0, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        err = []
+        drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+        drain.start()
+        while proc.poll() is None:
+            peak = max(peak, _vm_hwm_mb(proc.pid))
+            time.sleep(0.1)
+        drain.join()
+        if proc.returncode:
+            raise RuntimeError(f"lm-eval failed (rc {proc.returncode}): {''.join(err)[-2000:]}")
+        result = json.loads(out.read_text())
+    loglik = {labels[k]: np.asarray(v) for k, v in result["loglik"].items()}
+    tokens = sum(len(ids) + 1 for ids in loglik)
+    return (PathResult(MODE_NAMES["lm-eval"], len(loglik), len(loglik), result["seconds"], peak, tokens, 0, load,
+                       f"lm-eval {result['lm_eval_version']}, {result['torch_threads']} torch thread(s); "
+                       f"time in its loglikelihood calls; set-up {result['evaluate_seconds'] - result['seconds']:.1f} s "
+                       f"and model load {result['load_seconds']:.1f} s not counted",
+                       {"version": result["lm_eval_version"]}), loglik)
 
+
+def agreement(ours: dict, peer: dict) -> dict:
+    """Option probabilities (renormalised over the options) of ours vs another path, prompt by prompt."""
+    from scipy.special import softmax
+
+    diffs, same = [], 0
+    for key, lp in peer.items():
+        a, b = softmax(np.asarray(ours[key], dtype=float)), softmax(np.asarray(lp, dtype=float))
+        diffs.append(np.abs(a - b).max())
+        same += int(np.argmax(a) == np.argmax(b))
+    return {"max_abs_diff": float(max(diffs)), "mean_abs_diff": float(np.mean(diffs)), "argmax_same": same,
+            "n": len(diffs)}
+
+
+# -- vLLM (child process: it needs its own spawn-guarded main and ~4.5 GB) ---------------------------
+def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, out: str) -> int:
+    """The designs on one vLLM engine (its start costs a minute or two), each timed after a warm-up
+    request, with the engine's own prefix-cache counters."""
+    from bench.engines import make_engine
+    from bench.engines.models import resolve_model
     from bench.results.store import RunStore
 
-    admin.engine.prefix_reuse = prefix_reuse
-    calls = 0
-    original = admin.engine.label_logprobs
+    first = design_config(designs[0][0], designs[0][1], batch_size, personas)
+    spec = resolve_model(first["model"])
+    start = time.perf_counter()
+    engine = make_engine("vllm", spec, seed=int(first["seed"]), log_stats=True)
+    start_s = time.perf_counter() - start
+    original = engine.label_logprobs
+    results = {}
+    for name, items in designs:
+        admin = build(design_config(name, items, batch_size, personas), engine)
+        prompts = distinct_prompts(admin)
+        original([prompts[-1][2][:8]], admin.label_ids(0))  # warm-up, sharing no whole block with the design
+        before = engine.prefix_cache_stats()
+        logp: dict[tuple, list] = {}
 
-    def counted(prompts, labels):
-        nonlocal calls
-        calls += 1
-        return original(prompts, labels)
+        def recorded(batch, labels):
+            rows = original(batch, labels)
+            logp.update((tuple(p), list(map(float, r))) for p, r in zip(batch, rows))
+            return rows
 
-    admin.engine.label_logprobs = counted
-    try:
-        with tempfile.TemporaryDirectory() as tmp, PeakRSS() as mem:
-            start = time.perf_counter()
+        engine.label_logprobs = recorded
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
             store = RunStore(Path(tmp))
             admin.run(store, progress=False)
-            seconds = time.perf_counter() - start
-            responses = store.read_parts()
-    finally:
-        del admin.engine.label_logprobs
-    name = "(c) persona-bench logprob path" + ("" if prefix_reuse else ", shared-prefix reuse off")
-    return PathResult(name, len(responses), seconds, mem.peak, calls,
-                      f"{len(admin.units())} batches of up to {admin.batch_size} prompts"), pd.DataFrame(responses)
+            seconds = time.perf_counter() - t
+            rows = len(store.read_parts(columns=["participant_id"]))
+        after = engine.prefix_cache_stats()
+        results[name] = {"seconds": seconds, "start_s": start_s, "prompts": len(logp), "rows": rows, "load": load,
+                         "queries": after["queries"] - before["queries"], "hits": after["hits"] - before["hits"],
+                         "vllm_version": __import__("vllm").__version__,
+                         "logp": [[list(k), v] for k, v in logp.items()]}
+    Path(out).write_text(json.dumps(results))
+    engine.close()
+    return 0
 
 
-def default_run_rss(results: Path) -> tuple[float, float]:
-    """Peak RSS (MB) and wall time of a full default `python -m bench` run, in a child process.
+def path_vllm(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, threads: int | None):
+    """Run `vllm_child` in a child process; per design (PathResult, log-probs by prompt), or the reason
+    it did not run. Peak RSS: the child's whole process tree (vLLM's engine core is a process of its own)."""
+    import psutil
 
-    Read from the child's own VmHWM: getrusage(RUSAGE_CHILDREN) would report this (large) process's
-    peak, which a forked child inherits before exec."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bench", f"results_dir={results}", "progress=false"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
-    peak = 0.0
-    while proc.poll() is None:
-        peak = max(peak, _vm_hwm_mb(proc.pid))
-        time.sleep(0.1)
-    if proc.returncode:
-        raise RuntimeError(f"python -m bench failed: {proc.stderr.read()[-2000:]}")
-    return peak, time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "vllm.json"
+        cmd = [sys.executable, "-m", "bench.tools.perf", "--vllm-child", out.as_posix(), "--batch-size",
+               str(batch_size), "--designs", *[n for n, _ in designs],
+               *[a for n, items in designs if items for a in (f"--items-{n}", str(items))],
+               *(["--personas", str(personas)] if personas else [])]
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
+               "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_NUM_THREADS": str(os.cpu_count())}
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env,
+                                    cwd=Path(__file__).resolve().parents[2])
+            peak, tree = 0.0, psutil.Process(proc.pid)
+            while proc.poll() is None:
+                try:
+                    procs = [tree, *tree.children(recursive=True)]
+                    peak = max(peak, sum(p.memory_info().rss for p in procs) / 2**20)
+                except psutil.Error:
+                    pass
+                time.sleep(0.2)
+            if proc.returncode:
+                err.seek(0)
+                return {}, f"vLLM did not run: {err.read().strip()[-600:]}"
+        results = json.loads(out.read_text())
+    got = {}
+    for name, r in results.items():
+        logp = {tuple(k): np.asarray(v) for k, v in r["logp"]}
+        res = PathResult(f"vLLM {r['vllm_version']} (prefix caching)", r["prompts"], r["rows"], r["seconds"], peak,
+                         r["queries"] - r["hits"], 0, r["load"],
+                         f"prefix-cache hit rate {r['hits'] / max(r['queries'], 1):.1%} of {r['queries']} prompt "
+                         f"tokens; peak RSS of its process tree over all designs; engine start {r['start_s']:.0f} s "
+                         "not counted", {"hits": r["hits"], "queries": r["queries"]})
+        got[name] = (res, logp)
+    return got, ""
 
 
 def _vm_hwm_mb(pid: int) -> float:
@@ -315,57 +512,97 @@ def cpu_name() -> str:
 # -- report -----------------------------------------------------------------------------------------
 def machine() -> str:
     import torch
+    import transformers
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = os.getloadavg()
-    return (f"{cpu_name()}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, torch {torch.__version__} with "
-            f"{torch.get_num_threads()} threads, Python {platform.python_version()}; load average at start "
-            f"{load[0]:.1f} (other work on the machine slows every path alike)")
+    return (f"{cpu_name()}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+            f"torch {torch.__version__} with {torch.get_num_threads()} thread(s), transformers {transformers.__version__}")
 
 
-def markdown(args, design: str, results: list[PathResult], check: dict, default_run: tuple | None,
-             gpu: dict | None, machine_line: str) -> str:
+def spread(values) -> str:
+    values = [v for v in values if v == v]
+    if not values:
+        return "n/a"
+    lo, hi = min(values), max(values)
+    return f"{lo:.2f}" if len(values) == 1 or f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}"
+
+
+def design_table(d: dict) -> str:
     import pandas as pd
 
-    base = results[0].items_per_s
-    table = pd.DataFrame([{
-        "path": r.name, "administrations": r.administrations, "seconds": round(r.seconds, 2),
-        "items/s": round(r.items_per_s, 2), "x (a)": round(r.items_per_s / base, 1),
-        "model calls": r.model_calls, "peak RSS MB": round(r.peak_rss_mb), "how": r.note} for r in results])
-    c = next(r for r in results if r.name.startswith("(c)") and "off" not in r.name)
+    peer = d["runs"].get("lm-eval", [])
+    rows = []
+    for mode, runs in d["runs"].items():
+        ratio = [r.prompts_per_s / p.prompts_per_s for r, p in zip(runs, peer)] if peer else []
+        rows.append({"path": runs[0].name, "prompts": runs[0].prompts, "answers": runs[0].administrations,
+                     "seconds": ", ".join(f"{r.seconds:.1f}" for r in runs),
+                     "prompts/s": spread([r.prompts_per_s for r in runs]),
+                     "x lm-eval": spread(ratio) if mode != "lm-eval" else "1",
+                     "tokens computed": runs[0].tokens or "",
+                     "x minimum": f"{runs[0].tokens / d['minimum']['minimum']:.2f}" if runs[0].tokens else "",
+                     "x trie": f"{runs[0].tokens / d['minimum']['trie']:.2f}" if runs[0].tokens else "",
+                     "peak RSS MB": round(max(r.peak_rss_mb for r in runs)),
+                     "load avg": ", ".join(f"{r.load:.1f}" for r in runs), "how": runs[0].note})
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: str | None, gpu: dict | None,
+             vllm_note: str) -> str:
+    from bench.engines.transformers_engine import PREFIX_CACHE
+
     lines = [
         "# Performance", "",
-        f"Measured by `persona-bench perf {' '.join(sys.argv[1:])}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.",
-        "", f"**Machine:** {machine_line}.", "",
-        f"**Design:** {design}. The paper's design is {PAPER}; here it is scaled to fit the machine.", "",
-        "## Three paths, same engine (transformers, fp32, SmolLM2-135M-Instruct) and same prompts", "",
-        table.to_markdown(index=False), "",
-        f"The logprob path is **{c.items_per_s / base:.0f}x** per-item sampling and "
-        f"**{c.items_per_s / results[1].items_per_s:.1f}x** per-option scoring on this design "
-        "(target: >= 100x per-item sampling).", "",
-        "- items/s: (participant x item) answers produced per second for the design. (a) is timed on a "
-        "sample of the administrations and (b) on a sample of the prompts; a rate does not depend on how many "
-        "are run. (b) is deterministic, so it is scored once per prompt and reused for every temperature and repetition, the reading "
-        "most favourable to it.",
-        "- Peak RSS: the largest resident size of this one process during each path (the model is "
-        "loaded before the first path, so it is included in all).",
-        f"- Check: (b)'s option probabilities (its log-likelihoods renormalised over the options) equal "
-        f"(c)'s at each temperature within {check['max_abs_diff']:.1e} (max over {check['n']} prompt x temperature x option values): both paths "
-        "score the same quantity.",
-        f"- Shared-prefix reuse (the chat template, persona and instruction that every prompt of a batch "
-        f"starts with, computed once and its KV cache copied to each row): "
-        f"{check.get('prefix_speedup', float('nan')):.2f}x on (c); probabilities differ from the full "
-        f"batch by at most {check.get('prefix_max_diff', float('nan')):.1e}.",
+        f"Measured by `persona-bench perf {' '.join(argv)}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.", "",
+        f"**Machine:** {machine_line}; lm-eval {peer_version or 'not run'}. The machine is shared (other "
+        "engineers' jobs ran on the same 2 cores): every path of a design is run in turn, the order rotated "
+        "between repetitions, and ratios are taken between runs of the same repetition; `load avg` is the "
+        "1-minute load average when each run started. Ranges are min-max over the repetitions, the only "
+        "uncertainty measured; with two repetitions under a varying load they are rough.", "",
+        "**Model:** SmolLM2-135M-Instruct (the embedded model, fp32 HF folder), same folder, dtype, batch size "
+        "and thread count for every path. **prompts/s**: distinct prompts scored per second (one per condition "
+        "x item; persona-bench fans each out to every temperature and repetition, `answers`). lm-eval's "
+        "seconds are the time inside its model's loglikelihood calls only (task set-up and model load "
+        "excluded), ours the whole `Administrator.run` including rendering and writing parquet parts: the "
+        "comparison favours lm-eval.", "",
+        "**Tokens computed** are the positions the model ran over, padding included (lm-eval: prompt + label "
+        "per prompt, padding not counted; vLLM: prompt tokens not served from its prefix cache). "
+        "**Minimum**: each distinct prefix (the longest common prefix of a condition's prompts: chat template, "
+        "persona turn, instruction) once, plus every prompt's own suffix; `trie` is the bound no order of work "
+        "can beat (every distinct token prefix once). A condition with one prompt (the seed design at one "
+        "item) has no prefix of its own: its whole prompt counts in the minimum, and the trie is the floor "
+        "that matters there.", "",
     ]
-    if default_run:
-        lines += ["", "## Memory of a full default run", "",
-                  f"`python -m bench` (BFI-44, no persona, 3 templates x 2 orders x 3 temperatures x 5 "
-                  f"repetitions, fp32 on CPU): peak RSS **{default_run[0]:.0f} MB**, {default_run[1]:.0f} s wall "
-                  "including model load. Responses are written part by part (one parquet file per batch) and "
-                  "gathered into responses.parquet by streaming the parts, so no table of all responses "
-                  "is built during administration; scoring and the reliability metrics then read "
-                  "responses.parquet as one table, which they need whole."]
-    lines += ["", "## Realistic model size on a GPU", ""]
+    for name, d in designs.items():
+        m = d["minimum"]
+        lines += [f"## {name}: {d['label']}", "",
+                  f"{d['scale']}. {m['prompts']} distinct prompts, {m['prompt_tokens']} prompt tokens, "
+                  f"minimum **{m['minimum']}** ({m['prefixes']} distinct prefixes), trie bound {m['trie']}.", "",
+                  design_table(d), ""]
+        for label, a in d["agreement"].items():
+            lines.append(f"- {label}: option probabilities differ by at most **{a['max_abs_diff']:.1e}** "
+                         f"(mean {a['mean_abs_diff']:.1e}) over {a['n']} prompts; same most likely option on "
+                         f"{a['argmax_same']}/{a['n']}.")
+        lines += d.get("notes", []) + [""]
+    lines += ["## Targets", ""] + targets(designs) + [""]
+    lines += ["## How the prefixes are computed once", "",
+              "Units (the resumable parts of a run) are condition-major: every item of a persona x template x "
+              "order condition, then the next, so the work sharing a prefix already runs together; the "
+              "Administrator now calls the engine once per persona x template within a unit (option orders "
+              "share everything up to the options), so each call shares one long prefix. The transformers engine keeps the batch-1 KV caches of the last "
+              f"{PREFIX_CACHE} prefixes it computed (an LRU; a few MB each for this model); a call takes "
+              "the kept cache sharing most tokens with its prefix, copies it, cuts it to what they share and "
+              "computes only the missing tokens, then copies it to each row and computes the rows' own "
+              "suffixes. Reordering is of engine work only: participant ids, seeds, units and parts are as "
+              "before, and the probabilities stay within 1e-4 of the plain batch (tests/test_perf.py). vLLM "
+              "gets its requests in the same order; its own prefix cache does the rest.", "",
+              "**Conversation mode (not done):** each participant's growing conversation is not kept item to "
+              "item. The kept-prefix cache serves what a chunk of participants shares (persona, template and "
+              "the turns before their first differing answer); past that each item recomputes the "
+              "participant's whole conversation. Keeping one cache per participant would need per-row caches "
+              "of different lengths merged into one padded batch, which was not built in the time.", ""]
+    if vllm_note:
+        lines += ["## vLLM", "", vllm_note, ""]
+    lines += ["## Realistic model size on a GPU", ""]
     if gpu:
         lines += [
             f"A **randomly initialised** Llama-3-8B architecture ({gpu['parameters'] / 1e9:.2f} B parameters, "
@@ -379,39 +616,99 @@ def markdown(args, design: str, results: list[PathResult], check: dict, default_
             f"| achieved fraction of the roofline | {gpu['prefill_tokens_s'] / gpu['roofline_tokens_s']:.0%} |",
             f"| (c) one prompt in a batched last-position pass | {gpu['prompt_s_logprob'] * 1e3:.1f} ms |",
             f"| (a) one prompt, {gpu['new_tokens']} sampled tokens, alone | {gpu['prompt_s_generate'] * 1e3:.0f} ms |",
-            f"| (a)/(c) per prompt, before the temperature x repetition fan-out | "
-            f"{gpu['prompt_s_generate'] / gpu['prompt_s_logprob']:.0f}x |",
         ] + ([f"| peak GPU memory | {gpu['peak_gpu_mb']:,.0f} MB |"] if "peak_gpu_mb" in gpu else [])
     else:
-        lines += ["**Not run yet**: no CUDA device was available where these figures were taken. "
-                  "On a CUDA machine `persona-bench perf` adds this section by itself: a randomly initialised "
-                  "Llama-3-8B architecture in bf16, prefill tokens/s with last-position logits against the "
-                  "roofline 2 x parameters x tokens at the matrix-multiply rate measured there, and per-prompt "
-                  "cost of (a) vs (c) on that model. (`--gpu-only` runs just that part.)"]
+        lines += ["**Not run**: there is no CUDA device on the machine these figures were taken on. On a CUDA "
+                  "machine `persona-bench perf` adds this section by itself: a randomly initialised Llama-3-8B "
+                  "architecture in bf16, prefill tokens/s with last-position logits against the roofline "
+                  "2 x parameters x tokens at the matrix-multiply rate measured there, and the per-prompt cost "
+                  "of (a) vs (c) on that model (`--gpu-only` runs just that part)."]
     return "\n".join(lines) + "\n"
 
 
+def targets(designs: dict) -> list[str]:
+    out = []
+    for name, want in (("none", 3.0), ("traits", 5.0)):
+        d = designs.get(name)
+        if not d or "lm-eval" not in d["runs"]:
+            out.append(f"- {name}: >= {want:.0f}x lm-eval: not measured in this run.")
+            continue
+        ratios = [r.prompts_per_s / p.prompts_per_s for r, p in zip(d["runs"]["kept"], d["runs"]["lm-eval"])]
+        got = min(ratios)
+        bound = d["runs"]["lm-eval"][0].tokens / d["minimum"]["minimum"]
+        out.append(f"- {name}: >= {want:.0f}x lm-eval: **{spread(ratios)}x**, "
+                   + ("met." if got >= want else f"missed by {want - got:.1f}x at the lowest repetition.")
+                   + f" lm-eval computes {bound:.1f}x the minimum tokens (and logits at every position, where "
+                   "(c) keeps the last only): what computing only the minimum can gain on these prompts.")
+    for name, d in designs.items():
+        tokens, m = d["runs"]["kept"][0].tokens, d["minimum"]
+        ratio = tokens / m["trie"]  # judged on the trie, the stricter floor (<= the minimum)
+        out.append(f"- {name}: tokens computed <= 1.2x the minimum: **{tokens / m['minimum']:.2f}x** the minimum, "
+                   f"**{ratio:.2f}x** the trie bound, " + ("met." if ratio <= 1.2 else f"missed by {ratio - 1.2:.2f}x."))
+        if "lm-eval vs (c)" in d["agreement"]:
+            a = d["agreement"]["lm-eval vs (c)"]["max_abs_diff"]
+            out.append(f"- {name}: probabilities within 1e-4 of lm-eval: **{a:.1e}**, "
+                       + ("met." if a <= 1e-4 else "missed."))
+    return out
+
+
+def run_design(name: str, admin, args, peer_python: str | None, scale: str) -> dict:
+    d = {"label": DESIGNS[name][0], "scale": scale, "minimum": design_minimum(admin), "runs": {}, "agreement": {}}
+    modes = ["kept", "batch", "plain"] + (["lm-eval"] if peer_python else [])
+    logps = {}
+    for rep in range(args.repeats):
+        # The ratio that matters (kept prefixes vs lm-eval) is repeated; the other (c) variants, which
+        # only show where the gain comes from, run in the first repetition.
+        order = modes if rep == 0 else [m for m in ("lm-eval", "kept") if m in modes]
+        order = order if rep % 2 == 0 else order[::-1]
+        for mode in order:
+            print(f"  [{name} rep {rep + 1}] {mode} ...", flush=True)
+            if mode == "lm-eval":
+                res, logp = path_lmeval(admin, peer_python, args.threads)
+            else:
+                res, _, logp = path_logprob(admin, mode)
+            print(f"    {res.prompts_per_s:.2f} prompts/s, {res.tokens} tokens", flush=True)
+            d["runs"].setdefault(mode, []).append(res)
+            logps.setdefault(mode, logp)
+    d["runs"] = {m: d["runs"][m] for m in modes}
+    if "lm-eval" in logps:
+        d["agreement"]["lm-eval vs (c)"] = agreement(logps["kept"], logps["lm-eval"])
+    d["agreement"]["(c) kept prefixes vs plain batch"] = agreement(logps["plain"], logps["kept"])
+    d["agreement"]["(c) per-batch prefix vs plain batch"] = agreement(logps["plain"], logps["batch"])
+    d["logp"] = logps["kept"]
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="persona-bench perf", description=__doc__.splitlines()[0])
-    parser.add_argument("--personas", type=int, default=2, help="first N of the 16 MBTI-type personas")
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.7, 1.0])
-    parser.add_argument("--repetitions", type=int, default=30)
-    parser.add_argument("--items", type=int, default=None, help="first N BFI-44 items (default all)")
+    parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
+    parser.add_argument("--items-none", type=int, default=22, help="first N BFI-44 items, no-persona design")
+    parser.add_argument("--items-traits", type=int, default=3, help="first N BFI-44 items, trait-persona design")
+    parser.add_argument("--items-seed", type=int, default=1, help="first N type-inventory items, seed design")
+    parser.add_argument("--personas", type=int, default=None, help="first N personas of each design (default all)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--sample-admins", type=int, default=16, help="administrations timed for path (a)")
-    parser.add_argument("--sample-prompts", type=int, default=16, help="prompts timed for path (b)")
-    parser.add_argument("--skip-default-run", action="store_true", help="do not measure `python -m bench` RSS")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved repetitions of every path")
+    parser.add_argument("--sample-admins", type=int, default=8, help="administrations timed for (a), seed design")
+    parser.add_argument("--peer-python", default=None, help="python of a venv with lm-eval (default: this one)")
+    parser.add_argument("--no-peer", action="store_true", help="skip lm-eval")
+    parser.add_argument("--no-vllm", action="store_true", help="skip vLLM even when it is installed")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice); 1 gives steadier figures on a shared machine")
+                        help="torch CPU threads for every path (default: torch's choice); 1 is steadier on a shared machine")
     parser.add_argument("--gpu-only", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "performance.md"))
+    parser.add_argument("--vllm-child", metavar="OUT", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs" / "performance.md"))
     args = parser.parse_args(argv)
+    if args.vllm_child:
+        return vllm_child([(n, getattr(args, f"items_{n}")) for n in args.designs], args.batch_size, args.personas,
+                          args.vllm_child)
+    peer_python = None if args.no_peer or args.gpu_only else find_peer(args.peer_python)  # before any model work
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # and for the default run's child process
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     gpu = None
     if torch.cuda.is_available():
         print("GPU: timing a random-initialised Llama-3-8B architecture ...", flush=True)
@@ -426,67 +723,64 @@ def main(argv: list[str] | None = None) -> int:
     from bench.engines.models import resolve_model
 
     machine_line = machine()
-    cfg = design_config(args.personas, args.temperatures, args.repetitions, args.items, args.batch_size)
-    spec = resolve_model(cfg["model"])
-    engine = make_engine("transformers", spec, seed=int(cfg["seed"]), device="cpu")
-    admin = build(cfg, engine)
-    n_items = len(admin.plan.items)
-    design = (f"{args.personas} personas x {len(args.temperatures)} temperatures ({', '.join(map(str, args.temperatures))})"
-              f" x {args.repetitions} repetitions x {n_items} BFI-44 items = {len(admin.plan.participants) * n_items} "
-              f"administrations, 1 template, original option order, batch size {args.batch_size}")
-    print(design, flush=True)
-    warm = [admin.render_single(0, i)[2] for i in range(min(2, n_items))]
-    engine.label_logprobs(warm, admin.label_ids(0))  # first calls pay one-off set-up costs
-    engine.generate(warm[:1], 1.0, 2, [0])
-    print("(c) logprob path ...", flush=True)
-    c, responses = path_logprob(admin)
-    print(f"  {c.items_per_s:.1f} items/s", flush=True)
-    print("(c) without shared-prefix reuse ...", flush=True)
-    c_off, responses_off = path_logprob(admin, prefix_reuse=False)
-    print(f"  {c_off.items_per_s:.1f} items/s", flush=True)
-    print("(b) per-option log-likelihood ...", flush=True)
-    b, loglik = path_per_option(admin, args.sample_prompts)
-    print(f"  {b.items_per_s:.1f} items/s", flush=True)
-    print("(a) per-item sampled generation ...", flush=True)
-    a = path_sampled(admin, args.sample_admins)
-    print(f"  {a.items_per_s:.2f} items/s", flush=True)
-    results = [a, b, c, c_off]
-
-    check = consistency(admin, loglik, responses, responses_off)
-    check["prefix_speedup"] = c.items_per_s / c_off.items_per_s
+    first = design_config(args.designs[0], getattr(args, f"items_{args.designs[0]}"), args.batch_size, args.personas)
+    engine = make_engine("transformers", resolve_model(first["model"]), seed=int(first["seed"]), device="cpu")
+    designs, peer_version, vllm_lines = {}, None, []
+    run_vllm = not args.no_vllm and vllm_installed()
+    for name in args.designs:
+        items = getattr(args, f"items_{name}")
+        cfg = design_config(name, items, args.batch_size, args.personas)
+        admin = build(cfg, engine)
+        plan = admin.plan
+        scale = (f"Scaled: {len({p.persona.id for p in plan.participants})} personas x "
+                 f"{len({p.template.id for p in plan.participants})} template(s) x "
+                 f"{len({p.option_order for p in plan.participants})} order(s) x {len(plan.items)} item(s) = "
+                 f"{len(admin.conditions) * len(plan.items)} prompts, fanned out to "
+                 f"{len(plan.participants) * len(plan.items)} answers; batch size {args.batch_size}")
+        print(f"{name}: {scale}", flush=True)
+        warm = [p[2] for p in distinct_prompts(admin)[:2]]
+        engine.label_logprobs(warm, admin.label_ids(0))  # first calls pay one-off set-up costs
+        d = run_design(name, admin, args, peer_python, scale)
+        if "lm-eval" in d["runs"]:
+            peer_version = d["runs"]["lm-eval"][0].extra["version"]
+        if name == "seed" and args.sample_admins:
+            print("  (a) per-item sampled generation ...", flush=True)
+            a = path_sampled(admin, args.sample_admins)
+            c = d["runs"]["kept"][0]
+            d["notes"] = [f"- (a) per-item sampled generation (PsychoBench-style, one `generate` per answer, "
+                          f"{admin.max_new_tokens} new tokens): {a.administrations / a.seconds:.2f} answers/s "
+                          f"({a.note}; load avg {a.load:.1f}); (c) gives {c.administrations / c.seconds:.0f} "
+                          f"answers/s on this design, **{(c.administrations / c.seconds) / (a.administrations / a.seconds):.0f}x**."]
+        designs[name] = d
     engine.close()
-    default_run = None
-    if not args.skip_default_run:
-        print("full default run (child process) ...", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            default_run = default_run_rss(Path(tmp))
-    text = markdown(args, design, results, check, default_run, gpu, machine_line)
+    if run_vllm:
+        print("vLLM, all designs (child process) ...", flush=True)
+        got, why = path_vllm([(n, getattr(args, f"items_{n}")) for n in args.designs], args.batch_size,
+                             args.personas, args.threads)
+        for name, (res, logp) in got.items():
+            designs[name]["runs"]["vllm"] = [res]
+            designs[name]["agreement"]["vLLM vs (c) transformers"] = agreement(designs[name]["logp"], logp)
+        if why:
+            vllm_lines.append(why)
+    if not run_vllm:
+        vllm_lines.append("vLLM was not run (" + ("--no-vllm" if args.no_vllm else "not installed") + ").")
+    else:
+        vllm_lines.insert(0, "Each design also ran on vLLM (vllm-cpu, prefix caching on, eager, fp32, 2 OMP "
+                          "threads as its CPU backend wants) in a child process, once, after a warm-up request; "
+                          "its row in each design's table gives prompts/s, the hit rate its own counters report "
+                          "(`LLM.get_metrics()`: vllm:prefix_cache_hits / vllm:prefix_cache_queries, in tokens, "
+                          "whole blocks only) and the tokens it computed (queries - hits).")
+    text = markdown(argv, designs, machine_line, peer_version, gpu, "\n".join(vllm_lines))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)
     return 0
 
 
-def consistency(admin, loglik: dict, responses, responses_off) -> dict:
-    """(b) and (c) must give the same answer distributions; prefix reuse must not move them."""
-    import pandas as pd
+def vllm_installed() -> bool:
+    import importlib.util
 
-    from bench.administration.distributions import tempered
-
-    diffs = []
-    for (c, i), lp in loglik.items():
-        ids = {p.id for p in admin.conditions[c]}
-        rows = responses[responses["participant_id"].isin(ids) & (responses["item_index"] == i)]
-        for _, row in rows.drop_duplicates("temperature").iterrows():
-            canon = np.empty(len(lp))
-            canon[list(row["option_permutation"])] = tempered(lp, row["temperature"])
-            diffs.append(np.abs(canon - np.asarray(row["option_probs"])).max())
-    merged = pd.merge(responses[["participant_id", "item_id", "option_probs"]],
-                      responses_off[["participant_id", "item_id", "option_probs"]], on=["participant_id", "item_id"])
-    prefix = max(np.abs(np.asarray(x) - np.asarray(y)).max() for x, y in zip(merged["option_probs_x"],
-                                                                               merged["option_probs_y"]))
-    return {"max_abs_diff": float(max(diffs)), "n": len(diffs) * len(admin.label_ids(0)),
-            "prefix_max_diff": float(prefix)}
+    return importlib.util.find_spec("vllm") is not None
 
 
 def markdown_gpu_only(gpu: dict) -> str:
