@@ -38,7 +38,9 @@ def installed(tmp_path_factory) -> dict:
     # system site-packages: torch, transformers and the model package are reused, not downloaded again
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     py = env_dir / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)], check=True,
+    # --ignore-installed: a persona-bench already in the system site-packages (an editable checkout) must
+    # neither stand in for the wheel nor be touched
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", str(wheel)], check=True,
                    capture_output=True, timeout=TIMEOUT)
     work = root / "elsewhere"
     work.mkdir()
