@@ -303,3 +303,47 @@ def test_smollm2_report_names_its_position_collapse_in_one_line(tmp_path, capsys
     assert "position_bias: at T=0.01 every answer lands on shown option" in capsys.readouterr().err
     for row in metrics["trait_summary"]:
         assert "ci_low" in row and row["warning"]  # one persona, one template, collapsed: never a bare number
+
+
+# ------------------------------------------------------------------------------------------
+# figures that had no interval: Frobenius distances, MTMM means, survey shares, leaderboard means
+
+
+def factor_population(rng, n_personas: int, reps: int, inv: Inventory, loading: float = 0.8) -> pd.DataFrame:
+    """Answers 1..5 driven by one latent factor per persona (its repetitions near copies): a planted
+    population whose correlation structure a large draw of the same generator gives."""
+    rows = []
+    for persona in range(n_personas):
+        z = rng.normal()
+        base = loading * z + np.sqrt(1 - loading**2) * rng.normal(size=len(inv.items))
+        for rep in range(reps):
+            for j, item in enumerate(inv.items):
+                a = float(np.clip(np.round(3 + 1.2 * base[j] + 0.2 * rng.normal()), 1, 5))
+                rows.append(dict(participant_id=f"p{persona}|t|original|1.0|{rep}", persona_id=f"p{persona}",
+                                 template_id="t", item_id=item.id, option_probs=None, answer=a, invalid=False))
+    return pd.DataFrame(rows)
+
+
+def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate():
+    from bench.populations import distances as fid
+    from bench.populations.fidelity import distance_intervals, model_answers
+
+    inv = likert_inventory([(f"q{i}", "E", 1) for i in range(4)])
+    scales = {it.id: inv.scale_of(it) for it in inv.items}
+    qs = [it.id for it in inv.items]
+    human_corr = pd.DataFrame(np.eye(4), index=qs, columns=qs)  # uncorrelated humans: distance = model's RMS r
+    human = {q: np.full(5, 0.2) for q in qs}
+
+    def frobenius_of(r):
+        return fid.frobenius(fid.weighted_correlation(fid.ordinal_frame(model_answers(r), scales)), human_corr)
+
+    truth = frobenius_of(factor_population(np.random.default_rng(1), 20000, 1, inv))
+    r = factor_population(np.random.default_rng(2), 40, 3, inv)
+    w = pd.Series(1.0, index=r["participant_id"].unique())
+    ci = distance_intervals(r, inv, w, human, scales, seed=5, human_corr=human_corr)
+    point = frobenius_of(r)
+    for name in ("frobenius", "frobenius_normalized"):
+        assert ci[f"{name}_ci_low"] <= point[name] <= ci[f"{name}_ci_high"], (name, ci)
+        assert ci[f"{name}_ci_low"] <= truth[name] <= ci[f"{name}_ci_high"], (name, truth, ci)
+    assert ci == distance_intervals(r, inv, w, human, scales, seed=5, human_corr=human_corr)  # seeded
+    assert "frobenius_ci_low" not in distance_intervals(r, inv, w, human, scales, seed=5)  # no human matrix
