@@ -347,3 +347,30 @@ def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate()
         assert ci[f"{name}_ci_low"] <= truth[name] <= ci[f"{name}_ci_high"], (name, truth, ci)
     assert ci == distance_intervals(r, inv, w, human, scales, seed=5, human_corr=human_corr)  # seeded
     assert "frobenius_ci_low" not in distance_intervals(r, inv, w, human, scales, seed=5)  # no human matrix
+
+
+def test_survey_share_intervals_match_wilson_and_ignore_repetitions():
+    """One sampled answer per persona: the cluster-bootstrap interval of a share is the binomial one (Wilson
+    within 0.03); three identical repetitions per persona leave it as it was instead of narrowing it."""
+    import dataclasses
+
+    from bench.metrics import question_distributions
+
+    inv = dataclasses.replace(likert_inventory([("q1", "E", 1)]), kind="survey", traits=())
+    rng = np.random.default_rng(8)
+    picks = rng.choice(5, size=200, p=[0.3, 0.1, 0.2, 0.1, 0.3]) + 1
+
+    def table(reps: int) -> pd.DataFrame:
+        answers = {f"p{i}-{rep}": {"q1": int(a)} for i, a in enumerate(picks) for rep in range(reps)}
+        meta = {f"p{i}-{rep}": {"persona_id": f"p{i}", "repetition": rep} for i in range(200) for rep in range(reps)}
+        return responses_table(inv, answers, meta).assign(option_probs=None)
+
+    one = question_distributions(table(1), inv, seed=2)
+    for row in one.itertuples():
+        k = int((picks == int(row.option)).sum())
+        assert row.share == pytest.approx(k / 200)
+        assert (row.share_ci_low, row.share_ci_high) == pytest.approx(wilson_interval(k, 200), abs=0.03)
+    three = question_distributions(table(3), inv, seed=2)
+    assert np.allclose(three["share_ci_low"], one["share_ci_low"], atol=0.02)
+    metrics = compute_metrics(table(1), pd.DataFrame(), inv, seed=2)
+    assert metrics["question_distributions"][0]["share_ci_high"] == pytest.approx(one["share_ci_high"][0])

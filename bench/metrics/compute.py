@@ -64,7 +64,7 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
                 "scoring": inventory.scoring,
                 "n_participants": int(responses["participant_id"].nunique()),
                 "n_responses": int(len(responses)),
-                "question_distributions": question_distributions(responses, inventory),
+                "question_distributions": question_distributions(responses, inventory, n_boot=n_boot, seed=seed),
                 "invalid_rates": rates,
             }
         )

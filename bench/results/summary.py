@@ -67,7 +67,8 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         "",
     ]
     if inventory.kind == "survey":
-        dist = pd.DataFrame(metrics["question_distributions"])
+        dist = _rows_with_ci(metrics["question_distributions"],
+                             {"share [95% CI]": ("share", "share_ci_low", "share_ci_high")}, ["item_id", "option"])
         rates = metrics["invalid_rates"]
         out += ["## Answer distribution per question (all participants)", markdown_table(dist), "",
                 _rates_line(rates)]
