@@ -374,3 +374,50 @@ def test_survey_share_intervals_match_wilson_and_ignore_repetitions():
     assert np.allclose(three["share_ci_low"], one["share_ci_low"], atol=0.02)
     metrics = compute_metrics(table(1), pd.DataFrame(), inv, seed=2)
     assert metrics["question_distributions"][0]["share_ci_high"] == pytest.approx(one["share_ci_high"][0])
+
+
+def planted_robustness_scores(n_personas: int = 30, seed: int = 6) -> pd.DataFrame:
+    """Trait scores with a planted option-order shift (E +0.4, A -0.2: |shift| mean 0.3) and template effect
+    on E only, persona levels shared by all of a persona's conditions, two near-copy repetitions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_personas):
+        level = rng.normal(3, 0.6, size=2)
+        for tmpl, t_eff in (("t0", 0.0), ("t1", 0.5)):
+            for order in ("original", "reversed"):
+                for j, (trait, shift) in enumerate((("E", 0.4), ("A", -0.2))):
+                    cond = level[j] + (t_eff if trait == "E" else 0.0) + (shift if order == "reversed" else 0.0)
+                    cond += rng.normal(0, 0.3)
+                    for rep in range(2):
+                        rows.append(dict(participant_id=f"p{p}|{tmpl}|{order}|1.0|{rep}", persona_id=f"p{p}",
+                                         persona_target="", template_id=tmpl, option_order=order, temperature=1.0,
+                                         repetition=rep, trait=trait, score=cond + rng.normal(0, 0.02)))
+    return pd.DataFrame(rows)
+
+
+def test_robustness_means_over_traits_cover_the_planted_shift_and_feed_the_leaderboard(tmp_path):
+    from bench.leaderboard.collect import RunRecord
+    from bench.leaderboard.table import run_row
+    from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
+
+    scores = planted_robustness_scores()
+    sens, sym = prompt_sensitivity(scores, seed=1), option_order_symmetry(scores)
+    out = robustness_summary(scores, sens, sym, seed=1)
+    eta, shift = "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean"
+    assert out[eta] == pytest.approx(sens["eta2_h"].mean())
+    assert out[shift] == pytest.approx(sym["mean_shift"].abs().mean())
+    assert out[f"{shift}_ci_low"] <= 0.3 <= out[f"{shift}_ci_high"], out
+    assert out[f"{eta}_ci_low"] <= out[eta] <= out[f"{eta}_ci_high"] and out[f"{eta}_ci_low"] > 0  # E's template effect
+    assert out == robustness_summary(scores, sens, sym, seed=1)
+    # the leaderboard takes value and interval from metrics.json; an older metrics.json without them still loads
+    metrics = {"inventory": "t", "scoring": "sampled", "n_participants": 1, "n_responses": 1, "trait_summary": [],
+               "prompt_sensitivity": sens.to_dict("records"), "option_order_symmetry": sym.to_dict("records"),
+               "invalid_rates": {"invalid_rate": 0.0, "refusal_rate": 0.0}, "robustness_summary": out}
+    cfg = {"model": {"id": "m"}, "inventory": {"name": "t"}, "engine": {"name": "hf"}, "seed": 1}
+    row = run_row(RunRecord(path=tmp_path, config=cfg, metrics=metrics, provenance={}))
+    for col in (eta, shift):
+        assert (row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"]) == (out[col], out[f"{col}_ci_low"],
+                                                                          out[f"{col}_ci_high"])
+    metrics.pop("robustness_summary")
+    old = run_row(RunRecord(path=tmp_path, config=cfg, metrics=metrics, provenance={}))
+    assert old[shift] == pytest.approx(out[shift]) and f"{shift}_ci_low" not in old

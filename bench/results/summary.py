@@ -103,6 +103,13 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         both.columns = ["trait", "KW H (templates)", "p", "eta2_H [95% CI]", "order shift (rev - orig) [95% CI]",
                         "pairs"]
         out += ["## Reliability across prompt variants and option orders", markdown_table(both), ""]
+        robust = metrics.get("robustness_summary") or {}
+        if robust:
+            eta, shift = "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean"
+            out += [f"Mean over traits (bootstrap over personas): eta2_H "
+                    f"{with_ci(robust.get(eta), robust.get(f'{eta}_ci_low'), robust.get(f'{eta}_ci_high'))}, "
+                    f"|order shift| "
+                    f"{with_ci(robust.get(shift), robust.get(f'{shift}_ci_low'), robust.get(f'{shift}_ci_high'))}", ""]
     icc = metrics["icc_repetitions"]["pooled"]
     rates = metrics["invalid_rates"]
     out.append(f"ICC across repetitions (ICC2, mean over conditions): "
