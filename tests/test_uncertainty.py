@@ -303,3 +303,121 @@ def test_smollm2_report_names_its_position_collapse_in_one_line(tmp_path, capsys
     assert "position_bias: at T=0.01 every answer lands on shown option" in capsys.readouterr().err
     for row in metrics["trait_summary"]:
         assert "ci_low" in row and row["warning"]  # one persona, one template, collapsed: never a bare number
+
+
+# ------------------------------------------------------------------------------------------
+# figures that had no interval: Frobenius distances, MTMM means, survey shares, leaderboard means
+
+
+def factor_population(rng, n_personas: int, reps: int, inv: Inventory, loading: float = 0.8) -> pd.DataFrame:
+    """Answers 1..5 driven by one latent factor per persona (its repetitions near copies): a planted
+    population whose correlation structure a large draw of the same generator gives."""
+    rows = []
+    for persona in range(n_personas):
+        z = rng.normal()
+        base = loading * z + np.sqrt(1 - loading**2) * rng.normal(size=len(inv.items))
+        for rep in range(reps):
+            for j, item in enumerate(inv.items):
+                a = float(np.clip(np.round(3 + 1.2 * base[j] + 0.2 * rng.normal()), 1, 5))
+                rows.append(dict(participant_id=f"p{persona}|t|original|1.0|{rep}", persona_id=f"p{persona}",
+                                 template_id="t", item_id=item.id, option_probs=None, answer=a, invalid=False))
+    return pd.DataFrame(rows)
+
+
+def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate():
+    from bench.populations import distances as fid
+    from bench.populations.fidelity import distance_intervals, model_answers
+
+    inv = likert_inventory([(f"q{i}", "E", 1) for i in range(4)])
+    scales = {it.id: inv.scale_of(it) for it in inv.items}
+    qs = [it.id for it in inv.items]
+    human_corr = pd.DataFrame(np.eye(4), index=qs, columns=qs)  # uncorrelated humans: distance = model's RMS r
+    human = {q: np.full(5, 0.2) for q in qs}
+
+    def frobenius_of(r):
+        return fid.frobenius(fid.weighted_correlation(fid.ordinal_frame(model_answers(r), scales)), human_corr)
+
+    truth = frobenius_of(factor_population(np.random.default_rng(1), 20000, 1, inv))
+    r = factor_population(np.random.default_rng(2), 40, 3, inv)
+    w = pd.Series(1.0, index=r["participant_id"].unique())
+    ci = distance_intervals(r, inv, w, human, scales, seed=5, human_corr=human_corr)
+    point = frobenius_of(r)
+    for name in ("frobenius", "frobenius_normalized"):
+        assert ci[f"{name}_ci_low"] <= point[name] <= ci[f"{name}_ci_high"], (name, ci)
+        assert ci[f"{name}_ci_low"] <= truth[name] <= ci[f"{name}_ci_high"], (name, truth, ci)
+    assert ci == distance_intervals(r, inv, w, human, scales, seed=5, human_corr=human_corr)  # seeded
+    assert "frobenius_ci_low" not in distance_intervals(r, inv, w, human, scales, seed=5)  # no human matrix
+
+
+def test_survey_share_intervals_match_wilson_and_ignore_repetitions():
+    """One sampled answer per persona: the cluster-bootstrap interval of a share is the binomial one (Wilson
+    within 0.03); three identical repetitions per persona leave it as it was instead of narrowing it."""
+    import dataclasses
+
+    from bench.metrics import question_distributions
+
+    inv = dataclasses.replace(likert_inventory([("q1", "E", 1)]), kind="survey", traits=())
+    rng = np.random.default_rng(8)
+    picks = rng.choice(5, size=200, p=[0.3, 0.1, 0.2, 0.1, 0.3]) + 1
+
+    def table(reps: int) -> pd.DataFrame:
+        answers = {f"p{i}-{rep}": {"q1": int(a)} for i, a in enumerate(picks) for rep in range(reps)}
+        meta = {f"p{i}-{rep}": {"persona_id": f"p{i}", "repetition": rep} for i in range(200) for rep in range(reps)}
+        return responses_table(inv, answers, meta).assign(option_probs=None)
+
+    one = question_distributions(table(1), inv, seed=2)
+    for row in one.itertuples():
+        k = int((picks == int(row.option)).sum())
+        assert row.share == pytest.approx(k / 200)
+        assert (row.share_ci_low, row.share_ci_high) == pytest.approx(wilson_interval(k, 200), abs=0.03)
+    three = question_distributions(table(3), inv, seed=2)
+    assert np.allclose(three["share_ci_low"], one["share_ci_low"], atol=0.02)
+    metrics = compute_metrics(table(1), pd.DataFrame(), inv, seed=2)
+    assert metrics["question_distributions"][0]["share_ci_high"] == pytest.approx(one["share_ci_high"][0])
+
+
+def planted_robustness_scores(n_personas: int = 30, seed: int = 6) -> pd.DataFrame:
+    """Trait scores with a planted option-order shift (E +0.4, A -0.2: |shift| mean 0.3) and template effect
+    on E only, persona levels shared by all of a persona's conditions, two near-copy repetitions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_personas):
+        level = rng.normal(3, 0.6, size=2)
+        for tmpl, t_eff in (("t0", 0.0), ("t1", 0.5)):
+            for order in ("original", "reversed"):
+                for j, (trait, shift) in enumerate((("E", 0.4), ("A", -0.2))):
+                    cond = level[j] + (t_eff if trait == "E" else 0.0) + (shift if order == "reversed" else 0.0)
+                    cond += rng.normal(0, 0.3)
+                    for rep in range(2):
+                        rows.append(dict(participant_id=f"p{p}|{tmpl}|{order}|1.0|{rep}", persona_id=f"p{p}",
+                                         persona_target="", template_id=tmpl, option_order=order, temperature=1.0,
+                                         repetition=rep, trait=trait, score=cond + rng.normal(0, 0.02)))
+    return pd.DataFrame(rows)
+
+
+def test_robustness_means_over_traits_cover_the_planted_shift_and_feed_the_leaderboard(tmp_path):
+    from bench.leaderboard.collect import RunRecord
+    from bench.leaderboard.table import run_row
+    from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
+
+    scores = planted_robustness_scores()
+    sens, sym = prompt_sensitivity(scores, seed=1), option_order_symmetry(scores)
+    out = robustness_summary(scores, sens, sym, seed=1)
+    eta, shift = "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean"
+    assert out[eta] == pytest.approx(sens["eta2_h"].mean())
+    assert out[shift] == pytest.approx(sym["mean_shift"].abs().mean())
+    assert out[f"{shift}_ci_low"] <= 0.3 <= out[f"{shift}_ci_high"], out
+    assert out[f"{eta}_ci_low"] <= out[eta] <= out[f"{eta}_ci_high"] and out[f"{eta}_ci_low"] > 0  # E's template effect
+    assert out == robustness_summary(scores, sens, sym, seed=1)
+    # the leaderboard takes value and interval from metrics.json; an older metrics.json without them still loads
+    metrics = {"inventory": "t", "scoring": "sampled", "n_participants": 1, "n_responses": 1, "trait_summary": [],
+               "prompt_sensitivity": sens.to_dict("records"), "option_order_symmetry": sym.to_dict("records"),
+               "invalid_rates": {"invalid_rate": 0.0, "refusal_rate": 0.0}, "robustness_summary": out}
+    cfg = {"model": {"id": "m"}, "inventory": {"name": "t"}, "engine": {"name": "hf"}, "seed": 1}
+    row = run_row(RunRecord(path=tmp_path, config=cfg, metrics=metrics, provenance={}))
+    for col in (eta, shift):
+        assert (row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"]) == (out[col], out[f"{col}_ci_low"],
+                                                                          out[f"{col}_ci_high"])
+    metrics.pop("robustness_summary")
+    old = run_row(RunRecord(path=tmp_path, config=cfg, metrics=metrics, provenance={}))
+    assert old[shift] == pytest.approx(out[shift]) and f"{shift}_ci_low" not in old

@@ -186,3 +186,30 @@ def test_bfi_by_ipip120_on_smollm2(tmp_path):
     assert (out / "validity_config.yaml").is_file() and not (out / "config.yaml").exists()  # not a run folder
     again = validity(cfg)  # the runs resume (nothing to compute), the analysis is the same
     assert again == out and json.loads((out / "validity.json").read_text())["pairs"] == result["pairs"]
+
+
+def test_mean_r_intervals_cover_the_planted_means_resampling_personas():
+    """60 personas x 3 near-copy repetitions: the 95% cluster-bootstrap intervals of the mean convergent and
+    discriminant r cover the planted values, and are seeded."""
+    loadings = {"bfi": 0.9, "ipip120": 0.7}
+    base = simulate(loadings, n=60, seed=3)
+    rng = np.random.default_rng(4)
+    long = pd.concat([base.assign(participant_id="p" + base["participant_id"] + f"|t|original|1.0|{rep}",
+                                  score=base["score"] + 0.1 * rng.standard_normal(len(base))) for rep in range(3)],
+                     ignore_index=True)
+    res = mtmm(long, seed=9)
+    means = res["mean_r"]
+    a, b = loadings.values()
+    tri = [(i, j) for i in range(5) for j in range(i + 1, 5)]
+    planted = {"convergent": a * b,
+               "heterotrait_heteromethod": a * b * np.mean([LATENT[i, j] for i, j in tri]),
+               "heterotrait_monomethod": np.mean([(a * a + b * b) / 2 * LATENT[i, j] for i, j in tri])}
+    # discriminant: 20 heteromethod and 20 monomethod pairs, equally weighted
+    planted["discriminant"] = (planted["heterotrait_heteromethod"] + planted["heterotrait_monomethod"]) / 2
+    for kind, value in planted.items():
+        assert means[f"{kind}_ci_low"] <= value <= means[f"{kind}_ci_high"], (kind, value, means)
+        assert means[f"{kind}_ci_low"] <= means[kind] <= means[f"{kind}_ci_high"]
+    assert means["convergent_ci_high"] - means["convergent_ci_low"] < 0.2
+    assert mtmm(long, seed=9)["mean_r"] == means
+    few = long[long["participant_id"].str.split("|").str[0].isin(["p0", "p1", "p2", "p3"])]
+    assert np.isnan(mtmm(few)["mean_r"]["convergent_ci_low"])  # 4 personas: no bootstrap interval

@@ -29,7 +29,8 @@ KEY = ["model", "inventory", "persona", "scoring", "engine"]
 # #3, "clone" from #4) is an extra section whose numeric scalars become columns, flattened with dots.
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
-                 "trait_target_shift", "question_distributions", "reliability_summary", "warnings"}
+                 "trait_target_shift", "question_distributions", "reliability_summary", "robustness_summary",
+                 "warnings"}
 CI_SUFFIXES = ("_ci_low", "_ci_high")  # a column's 95% interval: "<column>_ci_low", "<column>_ci_high"
 KINDS = ("inventory", "type inventory", "survey", "clone report", "behaviour")
 SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
@@ -153,10 +154,16 @@ def run_row(rec: RunRecord) -> dict:
                      "invalid_rate": (rates, "invalid_rate"), "refusal_rate": (rates, "refusal_rate")}
         eta = _by_trait(m.get("prompt_sensitivity") or [], "eta2_h")
         row.update({f"prompt_sensitivity_eta2.{t}": v for t, v in eta.items()})
-        row["prompt_sensitivity_eta2_mean"] = _mean(eta.values())
+        robust = m.get("robustness_summary")  # written since these means got intervals; older runs: plain means
+        robust = robust if isinstance(robust, dict) else {}
+        row["prompt_sensitivity_eta2_mean"] = (_number(robust["prompt_sensitivity_eta2_mean"])
+                                               if "prompt_sensitivity_eta2_mean" in robust else _mean(eta.values()))
         shift = _by_trait(m.get("option_order_symmetry") or [], "mean_shift")
         row.update({f"option_order_shift.{t}": v for t, v in shift.items()})
-        row["option_order_abs_shift_mean"] = _mean(abs(v) for v in shift.values() if v is not None)
+        row["option_order_abs_shift_mean"] = (_number(robust["option_order_abs_shift_mean"])
+                                              if "option_order_abs_shift_mean" in robust else
+                                              _mean(abs(v) for v in shift.values() if v is not None))
+        intervals.update({c: (robust, c) for c in ("prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean")})
         row["invalid_rate"], row["refusal_rate"] = _number(rates["invalid_rate"]), _number(rates.get("refusal_rate"))
         if isinstance(m.get("mbti"), dict):
             row["mbti.exact"] = _number((m["mbti"].get("accuracy") or {}).get("exact"))

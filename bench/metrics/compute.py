@@ -13,7 +13,7 @@ from bench.metrics.norms import norm_comparison
 from bench.metrics.position import position_bias
 from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, reliability
 from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
-from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity
+from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
 from bench.metrics.trust import annotate
 from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of, t_interval
 
@@ -64,11 +64,12 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
                 "scoring": inventory.scoring,
                 "n_participants": int(responses["participant_id"].nunique()),
                 "n_responses": int(len(responses)),
-                "question_distributions": question_distributions(responses, inventory),
+                "question_distributions": question_distributions(responses, inventory, n_boot=n_boot, seed=seed),
                 "invalid_rates": rates,
             }
         )
     icc = icc_repetitions(responses)
+    sensitivity, symmetry = prompt_sensitivity(scores, n_boot=n_boot, seed=seed), option_order_symmetry(scores)
     out: dict[str, Any] = {
         "inventory": inventory.id,
         "scoring": inventory.scoring,
@@ -78,8 +79,9 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
         "reliability": reliability(responses, inventory, n_boot=n_boot, seed=seed),
         "reliability_summary": mean_alpha(responses, inventory, n_boot=n_boot, seed=seed),
         "icc_repetitions": {"conditions": icc, "pooled": pooled_icc(icc, n_boot=n_boot, seed=seed)},
-        "prompt_sensitivity": prompt_sensitivity(scores, n_boot=n_boot, seed=seed),
-        "option_order_symmetry": option_order_symmetry(scores),
+        "prompt_sensitivity": sensitivity,
+        "option_order_symmetry": symmetry,
+        "robustness_summary": robustness_summary(scores, sensitivity, symmetry, n_boot=n_boot, seed=seed),
         "invalid_rates": rates,
     }
     if inventory.scoring == "dichotomy" and inventory.dichotomies:

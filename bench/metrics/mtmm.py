@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+
 PAIR_COLS = ["method_1", "trait_1", "method_2", "trait_2", "kind", "r", "n", "ci_low", "ci_high", "p_greater"]
 KINDS = ("convergent", "heterotrait_monomethod", "heterotrait_heteromethod")
 
@@ -110,8 +112,49 @@ def campbell_fiske(corr: pd.DataFrame, pairs: pd.DataFrame, alpha: float) -> dic
     }
 
 
-def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95) -> dict:
-    """The MTMM matrix, every pair's statistics, mean correlations by kind and the Campbell-Fiske checks."""
+MEANS = (*KINDS, "discriminant", "discriminant_abs")
+
+
+def _kind_masks(columns) -> dict[str, np.ndarray]:
+    """Per mean of mean_r, which cells of the upper triangle of the correlation matrix it averages."""
+    n = len(columns)
+    kind = np.full((n, n), "", dtype=object)
+    for i, j in itertools.combinations(range(n), 2):
+        (m1, t1), (m2, t2) = columns[i], columns[j]
+        kind[i, j] = "convergent" if t1 == t2 else "heterotrait_monomethod" if m1 == m2 else "heterotrait_heteromethod"
+    masks = {k: kind == k for k in KINDS}
+    masks["discriminant"] = masks["discriminant_abs"] = masks["heterotrait_monomethod"] | masks["heterotrait_heteromethod"]
+    return masks
+
+
+def mean_r_intervals(wide: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> dict:
+    """95% cluster-bootstrap intervals of the mean correlations by kind: personas (the part of a
+    participant id before the first '|') are resampled with all their participants, the whole matrix
+    recomputed from each resample. {"<mean>_ci_low": .., "<mean>_ci_high": ..}; NaN with too few personas."""
+    ids = pd.Series(wide.index.astype(str))
+    parts = ids.str.split("|", regex=False)
+    clusters = clusters_of(pd.DataFrame({"persona_id": parts.map(lambda p: p[0]),
+                                         "template_id": parts.map(lambda p: p[1] if len(p) > 1 else "")}))
+    x = wide.to_numpy(float)
+    masks = _kind_masks(list(wide.columns))
+
+    def means(ix: np.ndarray) -> np.ndarray:
+        corr = pd.DataFrame(x[ix]).corr(method="pearson", min_periods=3).to_numpy(float)
+        out = []
+        for name in MEANS:
+            v = corr[masks[name]]
+            v = np.abs(v) if name == "discriminant_abs" else v
+            out.append(np.nanmean(v) if np.isfinite(v).any() else np.nan)
+        return np.asarray(out, float)
+
+    with np.errstate(all="ignore"):
+        lo, hi = cluster_bootstrap(clusters, means, n_boot=n_boot, seed=seed, level=level)
+    return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(MEANS) for end, v in (("low", lo), ("high", hi))}
+
+
+def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """The MTMM matrix, every pair's statistics, mean correlations by kind (each with its 95% cluster-
+    bootstrap interval, see mean_r_intervals; drawn from `seed`) and the Campbell-Fiske checks."""
     wide = mtmm_columns(long)
     corr = wide.corr(method="pearson", min_periods=3)
     pairs = mtmm_pairs(wide, level)
@@ -120,6 +163,7 @@ def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95) -> dict:
     hetero = pairs.loc[pairs["kind"] != "convergent", "r"]
     means["discriminant"] = float(hetero.mean()) if hetero.notna().any() else None
     means["discriminant_abs"] = float(hetero.abs().mean()) if hetero.notna().any() else None
+    means.update(mean_r_intervals(wide, n_boot=n_boot, seed=seed, level=level))
     return {
         "methods": list(dict.fromkeys(m for m, _ in wide.columns)),
         "traits": list(dict.fromkeys(t for _, t in wide.columns)),

@@ -67,17 +67,10 @@ def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
     (scipy.stats.wilcoxon, zeros dropped) when n_pairs >= 2 and some shift is non-zero; a 95% t
     interval for the mean shift over the pairs.
     """
-    keys = ["persona_id", "template_id", "temperature"]
-    means = condition_means(scores)
-    sub = means[means["option_order"].isin(["original", "reversed"])]
+    shifts = order_shifts(scores)
     rows = []
     for trait in dict.fromkeys(scores["trait"]):
-        t = sub[sub["trait"] == trait]
-        wide = t.pivot_table(index=keys, columns="option_order", values="score", aggfunc="mean")
-        if {"original", "reversed"} <= set(wide.columns):
-            diff = (wide["reversed"] - wide["original"]).dropna().to_numpy(float)
-        else:
-            diff = np.array([], float)
+        diff = shifts.loc[shifts["trait"] == trait, "shift"].to_numpy(float)
         n = int(diff.size)
         mean = float(diff.mean()) if n else float("nan")
         sd = float(diff.std(ddof=1)) if n >= 2 else float("nan")
@@ -88,3 +81,60 @@ def option_order_symmetry(scores: pd.DataFrame) -> pd.DataFrame:
                 p = nan_if_not_finite(stats.wilcoxon(diff).pvalue)
         rows.append([trait, mean, *t_interval(diff), sd, n, p])
     return pd.DataFrame(rows, columns=["trait", "mean_shift", "ci_low", "ci_high", "sd_shift", "n_pairs", "wilcoxon_p"])
+
+
+def order_shifts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per trait and persona x template x temperature, reversed minus original (repetitions averaged)."""
+    keys = ["trait", "persona_id", "template_id", "temperature"]
+    means = condition_means(scores)
+    sub = means[means["option_order"].isin(["original", "reversed"])]
+    wide = sub.pivot_table(index=keys, columns="option_order", values="score", aggfunc="mean")
+    if not {"original", "reversed"} <= set(wide.columns):
+        return pd.DataFrame(columns=[*keys, "shift"])
+    return (wide["reversed"] - wide["original"]).dropna().rename("shift").reset_index()
+
+
+def _mean_over_traits(values) -> float:
+    v = np.asarray(list(values), float)
+    return float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
+
+
+def robustness_summary(scores: pd.DataFrame, sensitivity: pd.DataFrame, symmetry: pd.DataFrame,
+                       n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """The leaderboard's means over traits of eta^2_H and of |mean order shift|, each with a 95% cluster-
+    bootstrap interval: personas resampled with all their conditions, every trait's figure recomputed
+    from the same resample (so the traits' shared sampling moves together)."""
+    eta = _mean_over_traits(sensitivity["eta2_h"]) if len(sensitivity) else float("nan")
+    shift = _mean_over_traits(np.abs(symmetry["mean_shift"].to_numpy(float))) if len(symmetry) else float("nan")
+    out = {"prompt_sensitivity_eta2_mean": eta, "option_order_abs_shift_mean": shift}
+    lo = hi = float("nan")
+    if finite(eta):
+        cond = condition_means(scores).dropna(subset=["score"]).reset_index(drop=True)
+        score, template = cond["score"].to_numpy(float), cond["template_id"].astype(str).to_numpy()
+        by_trait = [np.flatnonzero(cond["trait"].to_numpy() == t) for t in dict.fromkeys(cond["trait"])]
+        pos = np.empty(len(cond), int)
+
+        def eta_mean(ix: np.ndarray) -> float:
+            pos[:] = 0
+            np.add.at(pos, ix, 1)
+            values = []
+            for rows in by_trait:
+                pick = np.repeat(rows, pos[rows])
+                values.append(_eta2_h(score[pick], template[pick]))
+            return _mean_over_traits(values)
+
+        lo, hi = cluster_bootstrap(clusters_of(cond), eta_mean, n_boot=n_boot, seed=seed)
+    out["prompt_sensitivity_eta2_mean_ci_low"], out["prompt_sensitivity_eta2_mean_ci_high"] = lo, hi
+    lo = hi = float("nan")
+    shifts = order_shifts(scores).reset_index(drop=True)
+    if finite(shift) and len(shifts):
+        diff, trait = shifts["shift"].to_numpy(float), shifts["trait"].to_numpy()
+        traits = list(dict.fromkeys(trait))
+
+        def shift_mean(ix: np.ndarray) -> float:
+            return _mean_over_traits(abs(diff[ix][trait[ix] == t].mean()) if (trait[ix] == t).any() else np.nan
+                                     for t in traits)
+
+        lo, hi = cluster_bootstrap(clusters_of(shifts), shift_mean, n_boot=n_boot, seed=seed)
+    out["option_order_abs_shift_mean_ci_low"], out["option_order_abs_shift_mean_ci_high"] = lo, hi
+    return out

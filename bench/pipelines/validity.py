@@ -28,7 +28,7 @@ from bench.pipelines.run import run
 from bench.results.provenance import config_hash, git_commit
 from bench.results.run_folder import make_run_dir
 from bench.results.store import atomic_write_json, atomic_write_text, folder_lock
-from bench.results.summary import markdown_table
+from bench.results.summary import markdown_table, with_ci
 
 BEHAVIOUR_COLS = ("participant_id", "persona_id", "trait", "score", "rater")
 
@@ -115,6 +115,9 @@ def summary(result: dict, runs: dict, out: Path) -> str:
     def f(x):
         return "-" if x is None else f"{x:.3f}"
 
+    def ci(kind: str) -> str:
+        return with_ci(means[kind], means.get(f"{kind}_ci_low"), means.get(f"{kind}_ci_high"))
+
     lines = [f"# persona-bench validity: {' x '.join(result['methods'])}", "",
              f"{result['n_participants']} participants, traits {', '.join(result['traits'])}; results: {out}", "",
              "Runs: " + "; ".join(f"{m}: {p}" for m, p in runs.items()), "",
@@ -122,10 +125,10 @@ def summary(result: dict, runs: dict, out: Path) -> str:
              "## Convergent correlations (same trait, other method; 95% interval from scipy)",
              markdown_table(conv[["trait_1", "method_1", "method_2", "r", "ci_low", "ci_high", "n", "p_greater"]]
                             .rename(columns={"trait_1": "trait", "p_greater": "p (r > 0)"})), "",
-             f"mean convergent r {f(means['convergent'])}; mean discriminant r {f(means['discriminant'])} "
-             f"(mean abs(r) {f(means['discriminant_abs'])}): heterotrait-monomethod {f(means['heterotrait_monomethod'])}, "
-             f"heterotrait-heteromethod {f(means['heterotrait_heteromethod'])}. Means are plain means of r; only "
-             "each r has an interval.", "",
+             f"mean convergent r {ci('convergent')}; mean discriminant r {ci('discriminant')} "
+             f"(mean abs(r) {ci('discriminant_abs')}): heterotrait-monomethod {ci('heterotrait_monomethod')}, "
+             f"heterotrait-heteromethod {ci('heterotrait_heteromethod')}. Means with a 95% cluster-bootstrap "
+             "interval (personas resampled, the matrix recomputed; none with fewer than 5 personas).", "",
              "## Campbell-Fiske checks", "",
              "| check | holds | passed |", "|---|---|---|"]
     names = {"convergent_significant": f"convergent r > 0 (one-sided p < {cf['convergent_significant']['alpha']})",
@@ -177,7 +180,7 @@ def validity(cfg: dict, progress: bool | None = None) -> Path:
     if not (shared >= 2).any():
         raise ValidityError(f"validity.inventories={opts['inventories']}: the runs share no participant "
                             "(inventories of different item kinds, likert and bipolar, have different templates)")
-    result = mtmm(long, alpha=float(opts["alpha"]))
+    result = mtmm(long, alpha=float(opts["alpha"]), seed=int(base.get("seed") or 0))
     if not result["traits"]:
         raise ValidityError(f"validity.inventories={opts['inventories']}: no trait is measured by two methods; map "
                             "their trait codes onto common names with validity.trait_map")

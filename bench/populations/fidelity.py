@@ -81,23 +81,35 @@ def participant_distributions(r: pd.DataFrame, inventory: Inventory) -> tuple[pd
 
 
 def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series, human: dict[str, np.ndarray],
-                       scales: dict, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+                       scales: dict, n_boot: int = N_BOOT, seed: int = 0,
+                       human_corr: pd.DataFrame | None = None) -> dict:
     """95% cluster-bootstrap intervals (personas resampled with their participants) of mean_wd,
-    mean_wd_normalized and mean_tv: the model population is redrawn, the human reference held fixed
-    (its own sampling spread is the human_lower_bound)."""
+    mean_wd_normalized and mean_tv, and, given the humans' question correlation matrix, of frobenius and
+    frobenius_normalized: the model population is redrawn, the human reference held fixed (its own
+    sampling spread is the human_lower_bound). A participant drawn k times weighs k times its weight."""
     parts, mats = participant_distributions(r, inventory)
     mats = {q: m for q, m in mats.items() if q in human}
     w = parts["participant_id"].map(weights).fillna(0.0).to_numpy(float)
+    names = ["mean_wd", "mean_wd_normalized", "mean_tv"]
+    ordinal = None
+    if human_corr is not None:
+        qs = [q for q in human_corr.index if q in mats]
+        ordinal = fid.ordinal_frame(model_answers(r).reindex(index=parts["participant_id"], columns=qs), scales)
+        names += ["frobenius", "frobenius_normalized"]
 
     def means(ix: np.ndarray) -> np.ndarray:
-        per_q = fid.question_distances(_weighted(mats, w * np.bincount(ix, minlength=len(w))), human, scales)
-        if per_q.empty:
-            return np.full(3, np.nan)
-        return np.array([np.nanmean(per_q[c]) for c in ("wd", "wd_normalized", "tv")])
+        k = np.bincount(ix, minlength=len(w))
+        per_q = fid.question_distances(_weighted(mats, w * k), human, scales)
+        out = np.full(len(names), np.nan)
+        if not per_q.empty:
+            out[:3] = [np.nanmean(per_q[c]) for c in ("wd", "wd_normalized", "tv")]
+        if ordinal is not None:
+            fro = fid.frobenius(fid.weighted_correlation(ordinal, w * k), human_corr)
+            out[3:] = fro["frobenius"], fro["frobenius_normalized"]
+        return out
 
     lo, hi = cluster_bootstrap(clusters_of(parts), means, n_boot=n_boot, seed=seed)
-    return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(("mean_wd", "mean_wd_normalized", "mean_tv"))
-            for end, v in (("low", lo), ("high", hi))}
+    return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(names) for end, v in (("low", lo), ("high", hi))}
 
 
 def model_answers(r: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +180,12 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
         table = _with_distributions(table, dists, human, scales)
         human_dists = {q: table.loc[table["item_id"] == q, [f"human_p{k + 1}" for k in range(len(scales[q].values))]]
                        .to_numpy(float)[0] for q in table["item_id"]}
-        section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0))))
+        human_corr = None  # group counts have no respondents, hence no correlations (frobenius is NaN)
+        if not isinstance(human, GroupCounts):
+            qs = list(table["item_id"])
+            human_corr = fid.weighted_correlation(fid.ordinal_frame(human.answers[qs], scales), human.weights)
+        section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0)),
+                                          human_corr=human_corr))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
         if not isinstance(human, GroupCounts):

@@ -21,7 +21,7 @@ def _ci(lo, hi, digits: int = 3) -> str:
     return "-" if _fmt(lo, digits) == "-" or _fmt(hi, digits) == "-" else f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
-def _with_ci(value, lo, hi, warning=None, digits: int = 3) -> str:
+def with_ci(value, lo, hi, warning=None, digits: int = 3) -> str:
     """A figure, its 95% interval and a mark when it cannot be trusted: "0.512 [0.401, 0.620] ⚠"."""
     text = _fmt(value, digits)
     if _ci(lo, hi, digits) != "-":
@@ -35,14 +35,14 @@ def _rows_with_ci(rows: list[dict], spec: dict[str, tuple[str, str, str]], keep:
     for r in rows:
         row = {k: r.get(k) for k in keep}
         for header, (v, lo, hi) in spec.items():
-            row[header] = _with_ci(r.get(v), r.get(lo), r.get(hi), r.get("warning"))
+            row[header] = with_ci(r.get(v), r.get(lo), r.get(hi), r.get("warning"))
         out.append(row)
     return pd.DataFrame(out)
 
 
 def _rates_line(rates: dict) -> str:
-    return (f"invalid rate {_with_ci(*(rates.get(f'invalid_rate{e}') for e in ('', '_ci_low', '_ci_high')))}, "
-            f"refusal rate {_with_ci(*(rates.get(f'refusal_rate{e}') for e in ('', '_ci_low', '_ci_high')))}")
+    return (f"invalid rate {with_ci(*(rates.get(f'invalid_rate{e}') for e in ('', '_ci_low', '_ci_high')))}, "
+            f"refusal rate {with_ci(*(rates.get(f'refusal_rate{e}') for e in ('', '_ci_low', '_ci_high')))}")
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -67,7 +67,8 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         "",
     ]
     if inventory.kind == "survey":
-        dist = pd.DataFrame(metrics["question_distributions"])
+        dist = _rows_with_ci(metrics["question_distributions"],
+                             {"share [95% CI]": ("share", "share_ci_low", "share_ci_high")}, ["item_id", "option"])
         rates = metrics["invalid_rates"]
         out += ["## Answer distribution per question (all participants)", markdown_table(dist), "",
                 _rates_line(rates)]
@@ -102,10 +103,17 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         both.columns = ["trait", "KW H (templates)", "p", "eta2_H [95% CI]", "order shift (rev - orig) [95% CI]",
                         "pairs"]
         out += ["## Reliability across prompt variants and option orders", markdown_table(both), ""]
+        robust = metrics.get("robustness_summary") or {}
+        if robust:
+            eta, shift = "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean"
+            out += [f"Mean over traits (bootstrap over personas): eta2_H "
+                    f"{with_ci(robust.get(eta), robust.get(f'{eta}_ci_low'), robust.get(f'{eta}_ci_high'))}, "
+                    f"|order shift| "
+                    f"{with_ci(robust.get(shift), robust.get(f'{shift}_ci_low'), robust.get(f'{shift}_ci_high'))}", ""]
     icc = metrics["icc_repetitions"]["pooled"]
     rates = metrics["invalid_rates"]
     out.append(f"ICC across repetitions (ICC2, mean over conditions): "
-               f"{_with_ci(icc.get('icc2_mean'), icc.get('icc2_mean_ci_low'), icc.get('icc2_mean_ci_high'))} "
+               f"{with_ci(icc.get('icc2_mean'), icc.get('icc2_mean_ci_low'), icc.get('icc2_mean_ci_high'))} "
                f"({icc.get('n_computable')} of {icc.get('n_conditions')} conditions computable)")
     out.append(_rates_line(rates))
     if cfg["scoring"] == "logprob":
@@ -116,10 +124,10 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         mbti = metrics["mbti"]
         acc = mbti["accuracy"]
         per_ci = acc.get("per_dichotomy_ci") or {}
-        per = ", ".join(f"{k} {_with_ci(v, *(per_ci.get(k) or [None, None]))}"
+        per = ", ".join(f"{k} {with_ci(v, *(per_ci.get(k) or [None, None]))}"
                         for k, v in (acc.get("per_dichotomy") or {}).items())
         out.append(f"MBTI type accuracy vs persona target (Wilson 95% CI): "
-                   f"{_with_ci(acc.get('exact'), acc.get('exact_ci_low'), acc.get('exact_ci_high'), mbti.get('warning'))} "
+                   f"{with_ci(acc.get('exact'), acc.get('exact_ci_low'), acc.get('exact_ci_high'), mbti.get('warning'))} "
                    f"(per dichotomy {per}; n {acc.get('n')})")
     if "trait_target_shift" in metrics:
         shift = pd.DataFrame(metrics["trait_target_shift"])
@@ -159,12 +167,12 @@ def position_text(section: dict | None) -> list[str]:
         out.append(section.get("note", ""))
         return out
     out.append(f"position effect (total variation of the position shares from uniform): "
-               f"{_with_ci(section.get('effect'), section.get('effect_ci_low'), section.get('effect_ci_high'))}"
+               f"{with_ci(section.get('effect'), section.get('effect_ci_low'), section.get('effect_ci_high'))}"
                + (" (mirror orders only: the part of a position preference that is symmetric about the middle "
                   "stays in the preference)" if section.get("mirror_only") else ""))
     pos = pd.DataFrame(section.get("positions") or [])
     if len(pos):
-        pos["log-odds vs position 1 [95% CI]"] = [_with_ci(v, lo, hi) for v, lo, hi in
+        pos["log-odds vs position 1 [95% CI]"] = [with_ci(v, lo, hi) for v, lo, hi in
                                                  zip(pos["log_odds_vs_1"], pos["ci_low"], pos["ci_high"])]
         out += [markdown_table(pos[["position", "log-odds vs position 1 [95% CI]", "share"]])]
     if section.get("trait_summary"):
@@ -191,7 +199,7 @@ def fidelity_text(metrics: dict) -> str:
     if not sections:
         return ""
     cols = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
-    rows = [{"population": s.get("method"), **{c: _with_ci(s.get(c), s.get(f"{c}_ci_low"), s.get(f"{c}_ci_high"))
+    rows = [{"population": s.get("method"), **{c: with_ci(s.get(c), s.get(f"{c}_ci_low"), s.get(f"{c}_ci_high"))
                                                for c in cols}} for s in sections.values()]
     bound = next(iter(sections.values())).get("human_lower_bound") or {}
     rows.append({"population": "human split-half (mean)", **{c: _fmt((bound.get(c) or {}).get("mean")) for c in cols}})
