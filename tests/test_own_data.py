@@ -259,8 +259,35 @@ def test_self_reports_from_a_tsv(tmp_path):
     assert reports["b2"].mbti is None
     win = tmp_path / "reports.csv"
     win.write_bytes("author,E\nz\xe9,3\n".encode("cp1252"))
-    with pytest.raises(BenchError, match="byte 11 .*row 2 of the file.*save it as UTF-8"):
+    with pytest.raises(BenchError, match="byte 11 .*row 2 of the file.*report.self_report_encoding=cp1252"):
         load_self_reports(str(win))
+    assert list(load_self_reports(str(win), encoding="cp1252")) == ["z\xe9"]
+    semi = tmp_path / "semicolons.csv"
+    semi.write_text("author;E\na1;4.5\n")
+    assert load_self_reports(str(semi), sep="semicolon")["a1"].trait_scores == {"E": 4.5}
+    with pytest.raises(BenchError, match="field 'author': column missing"):  # the given separator is the one used
+        load_self_reports(str(semi), sep="comma")
+
+
+def test_self_report_reading_options_are_checked_and_leave_report_names_alone(tmp_path):
+    from bench.pipelines.clone_report import report_run_name
+
+    path = tmp_path / "reports.csv"
+    path.write_text("author,E\na1,3\n")
+    base = compose_clone(f"corpus.path={path}", f"report.self_report={path}")
+    assert base["report"]["self_report_encoding"] is None and base["report"]["self_report_sep"] is None
+    validate("clone", base)
+    validate("clone", compose_clone(f"corpus.path={path}", f"report.self_report={path}", "report.self_report_sep=tab"))
+    with pytest.raises(ConfigError, match="report.self_report_encoding.*nope.*not a known text encoding"):
+        validate("clone", compose_clone(f"corpus.path={path}", f"report.self_report={path}",
+                                        "report.self_report_encoding=nope"))
+    with pytest.raises(ConfigError, match="report.self_report_sep.*::"):
+        validate("clone", compose_clone(f"corpus.path={path}", f"report.self_report={path}", "report.self_report_sep=::"))
+    set_ = compose_clone("corpus.path=/c", f"report.self_report={path}", "report.self_report_encoding=cp1252")
+    older = {**base, "report": {k: v for k, v in base["report"].items() if not k.startswith("self_report_")}}
+    # unset, the new fields leave the report's run name (its resume key) as it was before they existed
+    assert report_run_name(base, "a1", "x") == report_run_name(older, "a1", "x")
+    assert report_run_name(set_, "a1", "x") != report_run_name(base, "a1", "x")
 
 
 def test_one_results_dir_for_the_clone_report():

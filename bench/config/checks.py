@@ -196,10 +196,6 @@ def corpus_path(cfg: dict, field: str) -> None:
 
 def corpus_fields(cfg: dict, at: str) -> None:
     """The corpus block's author selection and file-reading fields (each may be absent in an older config)."""
-    import codecs
-
-    from bench.userfiles import UserFileError, separator
-
     if get(cfg, f"{at}.authors") is not MISSING:
         string_list(cfg, f"{at}.authors", optional=True)
     if get(cfg, f"{at}.min_documents") is not MISSING:
@@ -207,18 +203,27 @@ def corpus_fields(cfg: dict, at: str) -> None:
     for field in ("label_column", "sep", "encoding"):
         if get(cfg, f"{at}.{field}") is not MISSING:
             text(cfg, f"{at}.{field}", optional=True)
-    sep = get(cfg, f"{at}.sep")
+    table_reading(cfg, f"{at}.sep", f"{at}.encoding")
+
+
+def table_reading(cfg: dict, sep_field: str, encoding_field: str) -> None:
+    """A text table's separator and encoding, when given: known to the reader before any file is read."""
+    import codecs
+
+    from bench.userfiles import UserFileError, separator
+
+    sep = get(cfg, sep_field)
     if isinstance(sep, str):
         try:
-            separator(sep, at)
+            separator(sep, sep_field)
         except UserFileError:
-            raise bad(f"{at}.sep", sep, "must be one character or tab, comma, semicolon, pipe, space") from None
-    enc = get(cfg, f"{at}.encoding")
+            raise bad(sep_field, sep, "must be one character or tab, comma, semicolon, pipe, space") from None
+    enc = get(cfg, encoding_field)
     if isinstance(enc, str):
         try:
             codecs.lookup(enc)
         except LookupError:
-            raise bad(f"{at}.encoding", enc, "is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+            raise bad(encoding_field, enc, "is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
 
 
 def output_folder(cfg: dict, field: str, optional: bool = False) -> None:
@@ -639,6 +644,10 @@ def check_clone_report(cfg: dict, inventories, engines) -> None:
 
     existing(cfg, "report.adapter", "folder", what=" (the clone's adapter folder)")
     existing(cfg, "report.self_report", "file", what=" (the person's own scores)")
+    for field in ("report.self_report_sep", "report.self_report_encoding"):
+        if get(cfg, field) is not MISSING:
+            text(cfg, field, optional=True)
+    table_reading(cfg, "report.self_report_sep", "report.self_report_encoding")
     for field in ("report.inventory", "report.mbti_inventory"):
         v = get(cfg, field)
         if isinstance(v, str) and ("/" in v or v.endswith((".yaml", ".yml"))):

@@ -234,6 +234,8 @@ class TrainSchema:
 class CloneReportSchema:
     adapter: Optional[str] = MISSING
     self_report: Optional[str] = MISSING
+    self_report_sep: Optional[str] = None  # null: detected
+    self_report_encoding: Optional[str] = None  # null: UTF-8
     inventory: str = MISSING
     mbti_inventory: Optional[str] = MISSING
     engine: str = MISSING

@@ -209,6 +209,10 @@ def pca_plot(matrix: pd.DataFrame, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# Report fields added after report runs were made: left out of the run name while unset, so those runs resume.
+REPORT_ADDED_DEFAULTS = ("self_report_sep", "self_report_encoding")
+
+
 def report_run_name(cfg: dict, author: str, corpus_sha256: str) -> str:
     """Keyed by the clone, the report settings and the corpus text's hash: when the person writes
     more, the report's runs (its RAG and profile personas read the corpus) start afresh."""
@@ -216,7 +220,8 @@ def report_run_name(cfg: dict, author: str, corpus_sha256: str) -> str:
     if r.get("run_name"):
         return str(r["run_name"])
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(author))
-    keyed = {k: v for k, v in r.items() if k not in ("results_dir", "run_name")}
+    keyed = {k: v for k, v in r.items() if k not in ("results_dir", "run_name")
+             and not (k in REPORT_ADDED_DEFAULTS and v is None)}  # added later: hashed only when set
     return f"clone-{safe}-{digest([training_hash(cfg), keyed, corpus_sha256])[:10]}"
 
 
@@ -235,7 +240,7 @@ def clone_report(cfg: dict) -> dict:
     inventory = load_inventory(r["inventory"])
     self_report = None
     if r.get("self_report"):
-        reports = self_reports_for(r["self_report"], inventory)
+        reports = self_reports_for(r, inventory)
         self_report = reports.get(data.corpus.author) or (next(iter(reports.values())) if len(reports) == 1 else None)
         if self_report is None:
             raise CorpusError(f"{r['self_report']}: no report for author '{data.corpus.author}'")
@@ -339,11 +344,13 @@ def report_text(cfg, data, card, inventory, self_report, result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def self_reports_for(path: str, inventory) -> dict:
-    """The self-reports on the inventory's scale and traits, read before any model work: a typo in a
-    trait code or a score off the scale fails now, named, not after the runs."""
+def self_reports_for(report: dict, inventory) -> dict:
+    """The self-reports (`report.self_report`, read with its `self_report_sep` / `self_report_encoding`)
+    on the inventory's scale and traits, read before any model work: a typo in a trait code or a score
+    off the scale fails now, named, not after the runs."""
     target = (inventory.scale.low, inventory.scale.high) if inventory.scale is not None else (1.0, 5.0)
-    return load_self_reports(path, target, tuple(inventory.trait_names))
+    return load_self_reports(report["self_report"], target, tuple(inventory.trait_names),
+                             sep=report.get("self_report_sep"), encoding=report.get("self_report_encoding"))
 
 
 def population_report(cfg: dict) -> dict:
@@ -352,7 +359,7 @@ def population_report(cfg: dict) -> dict:
     if not r.get("self_report"):
         raise CorpusError("report.self_report: a population report (author column, no corpus.author) needs the "
                           "authors' self-reports (YAML or CSV)")
-    reports = self_reports_for(r["self_report"], load_inventory(r["inventory"]))
+    reports = self_reports_for(r, load_inventory(r["inventory"]))
     corpus_cfg = cfg["corpus"]
     if float(corpus_cfg.get("held_out") or 0) > 0:  # a held-out split needs two documents per author
         corpus_cfg = {**corpus_cfg, "min_documents": max(2, int(corpus_cfg.get("min_documents") or 0))}

@@ -302,11 +302,15 @@ def _num(v: float):
     return int(v) if float(v).is_integer() else v
 
 
-def _report_table(p: Path) -> dict:
+SELF_REPORT_ENCODING_FIX = ("give report.self_report_encoding=<the file's encoding>, e.g. "
+                            "report.self_report_encoding=cp1252 (Windows), or save it as UTF-8")
+
+
+def _report_table(p: Path, sep: str | None = None, encoding: str | None = None) -> dict:
     """A CSV of self-reports (author, trait columns, mbti) as the YAML form's mapping."""
     try:
-        df = read_user_table(p, what="self-report table",  # text cells: author ids stay as written
-                             encoding_fix="save it as UTF-8 text (a self-report table is read as UTF-8)")
+        df = read_user_table(p, sep=sep, encoding=encoding, what="self-report table",  # text cells: ids as written
+                             encoding_fix=SELF_REPORT_ENCODING_FIX)
     except UserFileError as err:
         raise CorpusError(str(err)) from None
     if "author" not in df.columns:
@@ -321,12 +325,13 @@ def _report_table(p: Path) -> dict:
 
 
 def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
-                      traits: tuple[str, ...] | None = None) -> dict[str, SelfReport]:
+                      traits: tuple[str, ...] | None = None, sep: str | None = None,
+                      encoding: str | None = None) -> dict[str, SelfReport]:
     """A person's own Big Five scores and/or MBTI type.
 
     YAML: `{author: id, scale: [1, 5], traits: {E: 3.1, ...}, mbti: INTJ}` for one person, or
     `{scale: [1, 5], authors: {id: {traits: ..., mbti: ...}, ...}}` for many. A table (CSV/TSV with its
-    separator detected, .sav, .parquet, .xlsx): an `author` column,
+    separator detected or `sep`, UTF-8 or `encoding`; .sav, .parquet, .xlsx): an `author` column,
     trait-code columns and optionally `mbti`. Scores given on another `scale` are mapped linearly
     onto the inventory's (`target_scale`); without one they must lie on it. With `traits` (the
     inventory's codes), an unknown code is refused: a typo must not silently drop out of the comparison.
@@ -337,7 +342,7 @@ def load_self_reports(path: str, target_scale: tuple[float, float] = (1.0, 5.0),
     if not p.is_file():
         raise CorpusError(f"self_report '{path}': no such file")
     if p.suffix.lower() in TEXT_TABLE_SUFFIXES + tuple(BINARY_TABLE_SUFFIXES):
-        data = _report_table(p)
+        data = _report_table(p, sep, encoding)
     else:
         try:
             data = load_yaml(p, what="self-report file")
