@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from bench.administration.distributions import label_mass, tempered
 from bench.administration.prompts import PromptRenderer, option_lines, prompt_hash, statement
+from bench.behaviour.texts import write_missing_units
 from bench.engines.base import Engine
 from bench.errors import ConfigError
 from bench.instruments import Inventory
@@ -96,15 +96,7 @@ class Rater:
         return max(len(self.render(j)[2]) for j, (t, _, _) in enumerate(self.jobs) if t == longest_text)
 
     def run(self, store: RunStore, progress: bool = False) -> None:
-        done = store.done_units()
-        units = self.units()
-        todo = [(u, idx) for u, idx in enumerate(units) if u not in done]
-        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=f"rating ({self.name})", unit="batch",
-                   disable=not progress)
-        for u, idx in todo:
-            store.write_part(u, self.run_unit(idx))
-            bar.update(1)
-        bar.close()
+        write_missing_units(store, self.units(), self.run_unit, f"rating ({self.name})", progress)
 
     def run_unit(self, idx: list[int]) -> pa.Table:
         rendered = [self.render(j) for j in idx]

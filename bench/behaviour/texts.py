@@ -34,6 +34,17 @@ TEXT_SCHEMA = pa.schema([
 TEXT_KEY = ("participant_id", "text_id")
 
 
+def write_missing_units(store: RunStore, units: list, run_unit, desc: str, progress: bool) -> None:
+    """Each unit the store has no part for, run and written as its part: a resumed run redoes only those."""
+    done = store.done_units()
+    todo = [(u, idx) for u, idx in enumerate(units) if u not in done]
+    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=desc, unit="batch", disable=not progress)
+    for u, idx in todo:
+        store.write_part(u, run_unit(idx))
+        bar.update(1)
+    bar.close()
+
+
 @dataclass(frozen=True)
 class WritingPrompt:
     id: str
@@ -111,14 +122,7 @@ class Writer:
         return max(len(self.renderer.render(self.messages(j))[1]) for j in self.jobs)
 
     def run(self, store: RunStore, progress: bool = False) -> None:
-        done = store.done_units()
-        todo = [(u, idx) for u, idx in enumerate(self.units()) if u not in done]
-        bar = tqdm(total=len(self.units()), initial=len(self.units()) - len(todo), desc="writing", unit="batch",
-                   disable=not progress)
-        for u, idx in todo:
-            store.write_part(u, self.run_unit(idx))
-            bar.update(1)
-        bar.close()
+        write_missing_units(store, self.units(), self.run_unit, "writing", progress)
 
     def run_unit(self, idx: list[int]) -> pa.Table:
         rendered = {j: self.renderer.render(self.messages(self.jobs[j]))[1] for j in idx}
