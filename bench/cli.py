@@ -1,6 +1,9 @@
 """`persona-bench <command> ...`: every tool of the harness behind one command.
 
     persona-bench run [overrides] [-m]        one run (or a Hydra multirun sweep); also `python -m bench ...`
+    persona-bench compare models=[a,b] [overrides]  | runs=[folder,folder]
+                                              models on one design side by side: traits, types, alpha,
+                                              fidelity, position bias, label mass, differences with tests
     persona-bench clone train|report [overrides]
     persona-bench fidelity-table [overrides]  one run per conditioning method, plus the human floor
     persona-bench tv-check [overrides]        logprob distributions vs sampled answers
@@ -35,6 +38,7 @@ HYDRA_TOOLS = {  # command -> (config name, the function that runs on the compos
     "fidelity-table": "fidelity_table",
     "tv-check": "tv_check",
     "validity": "validity",
+    "compare": "compare",
     "norms-table": "norms_table",
     "behaviour": "behaviour",
     "leaderboard": "leaderboard",

@@ -146,6 +146,23 @@ def behaviour_task(cfg: dict) -> None:
     behaviour(cfg)
 
 
+def compare_task(cfg: dict) -> None:
+    from bench.pipelines.compare import compare
+
+    compare(cfg)
+
+
+COMPARE_ALIASES = ("models", "runs")  # `models=[a,b]` stands for `compare.models=[a,b]`
+
+
+def compare_overrides(handler: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """`models=...` and `runs=...` as the compare section's `compare.models=...`, `compare.runs=...`."""
+    def wrapped(args: list[str]) -> int:
+        return handler([f"compare.{a}" if a.split("=", 1)[0] in COMPARE_ALIASES and "=" in a else a for a in args])
+
+    return wrapped
+
+
 RATER_ALIASES = ("rater", "rater2")  # `rater=hf` stands for Hydra's `model@rater=hf`
 
 
@@ -234,6 +251,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "validity": hydra_command("validity", validity_task, "persona-bench validity"),
     "norms-table": hydra_command("norms_table", norms_table_task, "persona-bench norms-table"),
     "behaviour": rater_overrides(hydra_command("behaviour", behaviour_task, "persona-bench behaviour")),
+    "compare": compare_overrides(hydra_command("compare", compare_task, "persona-bench compare")),
     "leaderboard": hydra_command("leaderboard", leaderboard_task, "persona-bench leaderboard"),
     "sweep status": sweep_command("status"),
     "sweep rerun": sweep_command("rerun"),

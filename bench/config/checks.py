@@ -597,6 +597,67 @@ def check_behaviour(cfg: dict) -> None:
     boolean(cfg, "behaviour.publish_texts")
 
 
+def compare_models(cfg: dict) -> list[tuple[str, dict]]:
+    """(label, model node) of each entry of compare.models: a model entry's name, or {model: <entry>,
+    label: <name>, <model field>: <value>, ...}; each node checked as `model` is."""
+    from bench.config.load import model_entries, model_node
+
+    specs = get(cfg, "compare.models")
+    if not isinstance(specs, list):
+        raise bad("compare.models", specs, "must be a list of model entries, e.g. [smollm2, gemma3_270m]")
+    known = model_entries()
+    out = []
+    for i, spec in enumerate(specs):
+        field = f"compare.models[{i}]"
+        settings = dict(spec) if isinstance(spec, dict) else {}
+        entry = settings.pop("model", None) if isinstance(spec, dict) else spec
+        label = settings.pop("label", None) or entry
+        if not isinstance(entry, str) or entry not in known:
+            why = ("names no model entry: give {model: <entry>, ...}" if isinstance(spec, dict) and entry is None
+                   else f"{shown(entry)} is not a model entry")
+            raise bad(field, spec, f"{why}; model entries: {', '.join(known)}")
+        if not isinstance(label, str) or not label.strip():
+            raise bad(f"{field}.label", label, "must be a non-empty name")
+        try:
+            node = model_node(entry, settings)
+            check_model({"model": node}, "model")
+        except ConfigError as err:
+            raise ConfigError(f"{field} ({entry}): {err}") from None
+        if node.get("requires_adapter"):
+            raise bad(field, spec, "a model that needs an adapter runs with the run's one adapter; compare clones "
+                                   "as run folders (compare.runs)")
+        out.append((label, node))
+    labels = [label for label, _ in out]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise bad("compare.models", specs, f"{', '.join(twice)} named twice: give each its own label, e.g. "
+                                           f"{{model: {twice[0]}, label: {twice[0]}_2, ...}}")
+    return out
+
+
+def check_compare(cfg: dict) -> None:
+    """Two or more models and finished run folders in all; each model entry known, its settings typed."""
+    check_run(run_part(cfg, "compare"))
+    models = compare_models(cfg)
+    runs = get(cfg, "compare.runs")
+    if runs:
+        string_list(cfg, "compare.runs")
+        for i, folder in enumerate(runs):
+            path = Path(folder).expanduser()
+            if not path.is_dir():
+                raise bad(f"compare.runs[{i}]", folder, "does not exist" if not path.exists() else "is not a folder")
+            missing = [f for f in ("config.yaml", "metrics.json", "scores.parquet", "responses.parquet")
+                       if not (path / f).is_file()]
+            if missing:
+                raise bad(f"compare.runs[{i}]", folder, f"is not a finished run folder (no {', '.join(missing)})")
+    elif not isinstance(runs, list):
+        raise bad("compare.runs", runs, "must be a list of run folders")
+    if len(models) + len(runs or []) < 2:
+        raise bad("compare.models", get(cfg, "compare.models"), "give two or more models (or run folders with "
+                  "compare.runs) to compare, e.g. models=[smollm2,gemma3_270m]")
+    number(cfg, "compare.alpha", 0, 1, low_open=True, high_open=True)
+
+
 def check_clone(cfg: dict) -> None:
     from bench.clone.examples import FORMATS
     from bench.engines import ENGINES
@@ -683,6 +744,7 @@ CHECKS: dict[str, Callable[[dict], None]] = {
     "validity": check_validity,
     "norms_table": check_norms_table,
     "behaviour": check_behaviour,
+    "compare": check_compare,
     "clone": check_clone,
     "leaderboard": check_leaderboard,
 }

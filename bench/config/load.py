@@ -79,3 +79,26 @@ def explain(err: BaseException) -> str:
     elif key and not text.startswith(f"{key}:"):
         text = f"{key}: {text}"
     return text
+
+
+def model_entries() -> list[str]:
+    """The shipped model entries (bench/conf/model/*.yaml), the names `model=` takes."""
+    return sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+
+
+def model_node(entry: str, settings: dict | None = None) -> dict:
+    """The model node `model=<entry> model.<key>=<value> ...` composes to: the entry's yaml, then each
+    setting merged into its typed schema (so values take the types the command line gives them)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bench.config.schema import MODEL_SCHEMAS
+
+    node = compose("config", [f"model={entry}"])["model"]
+    if not settings:
+        return node
+    shape = "gguf" if {"package", "gguf_file"} & node.keys() else "path"
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(MODEL_SCHEMAS[shape]), node, settings)
+        return OmegaConf.to_container(merged, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"model {entry}: {one_line(err)}") from None

@@ -179,6 +179,19 @@ class BehaviourSchema(RunSchema):
     behaviour: BehaviourSection = field(default_factory=BehaviourSection)
 
 
+@dataclass
+class CompareSection:
+    models: List[Any] = MISSING
+    runs: List[str] = MISSING
+    alpha: float = MISSING
+
+
+@dataclass
+class CompareSchema(RunSchema):
+    """`persona-bench compare`: the run config, given once per model, plus the models and run folders."""
+    compare: CompareSection = field(default_factory=CompareSection)
+
+
 # -- clones ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -297,6 +310,7 @@ SCHEMAS = {
     "validity": ValiditySchema,
     "norms_table": NormsTableSchema,
     "behaviour": BehaviourSchema,
+    "compare": CompareSchema,
     "clone": CloneSchema,
     "leaderboard": LeaderboardSchema,
 }

@@ -57,7 +57,7 @@ def _omega_total(wide: pd.DataFrame) -> float:
     return nan_if_not_finite(common / (common + psi.sum()))
 
 
-def _alpha(wide: pd.DataFrame) -> tuple[float, float, float]:
+def cronbach_alpha(wide: pd.DataFrame) -> tuple[float, float, float]:
     """pingouin's alpha and its Feldt 95% CI, NaN when not finite."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -109,7 +109,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_B
         n, k = wide.shape
         alpha = lo = hi = omega = o_lo = o_hi = float("nan")
         if n >= 2 and k >= 2:
-            alpha, lo, hi = _alpha(wide)
+            alpha, lo, hi = cronbach_alpha(wide)
             omega = _omega_total(wide)
             if finite(omega):
                 o_lo, o_hi = cluster_bootstrap(wide.index.map(cluster), lambda ix: _omega_total(wide.iloc[ix]),
@@ -133,7 +133,7 @@ def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BO
         alphas = []
         for w in wides.values():
             sub = w.reindex(picked[picked.isin(w.index)])
-            alphas.append(_alpha(sub)[0] if len(sub) >= 2 else float("nan"))
+            alphas.append(cronbach_alpha(sub)[0] if len(sub) >= 2 else float("nan"))
         return float(np.nanmean(alphas)) if np.isfinite(alphas).any() else float("nan")
 
     value = mean_of(np.arange(len(ids))) if wides else float("nan")
