@@ -250,17 +250,21 @@ def test_two_models_compared_end_to_end(compared):
     assert (mass["mean"] > 0).all() and (mass["mean"] <= 1).all() and mass["ci_low"].notna().all()
     text = (out / "summary.md").read_text()
     assert "smollm2 vs smollm2_bf16" in text and "## Position bias" in text and "## Label mass" in text
+    norms = pd.DataFrame(data["human_norms"])  # BFI carries human norms: each run's distance from them
+    own = json.loads(open(runs["smollm2"]["folder"] + "/metrics.json").read())["human_norms"]["rows"]
+    assert norms.query("model == 'smollm2' and trait == 'E'")["value"].iloc[0] == pytest.approx(
+        next(r["diff_sd"] for r in own if r["trait"] == "E"))
     table = pd.read_csv(out / "comparison.csv")
     assert {"traits", "profiles", "position_shares", "label_mass"} <= set(table["section"])
 
 
 def test_compare_again_reuses_the_runs(compared, capsys):
     cfg, out, results = compared
-    before = {p: p.stat().st_mtime_ns for p in results.glob("*/responses.parquet")}
-    assert len(before) == 2
+    before = {p: p.stat().st_mtime_ns for p in results.glob("*/parts/*.parquet")}
+    assert len({p.parent.parent for p in before}) == 2
     again = compare(cfg)
     assert again == out
-    assert {p: p.stat().st_mtime_ns for p in results.glob("*/responses.parquet")} == before  # no model work redone
+    assert {p: p.stat().st_mtime_ns for p in results.glob("*/parts/*.parquet")} == before  # no model work redone
     assert "smollm2 vs smollm2_bf16" in capsys.readouterr().out
 
 

@@ -217,18 +217,20 @@ def position_test(shares: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "option_order", "chi2", "dof", "p", "n_answers"])
 
 
-def side_by_side(metrics: dict[str, dict], section: str, figures, key: str | None = None) -> pd.DataFrame:
+def side_by_side(metrics: dict[str, dict], section: str, figures, keys: tuple[str, ...] = ()) -> pd.DataFrame:
     """Figures that each run's metrics.json already holds with their intervals, one row per model (and
-    per `key` value when the section is a list of rows): value, ci_low, ci_high, warning."""
+    per `keys` values when the section, a dotted path, is a list of rows): value, ci_low, ci_high, warning."""
     rows = []
     for label, m in metrics.items():
-        node = m.get(section)
+        node = m
+        for part in section.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
         items = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
         for item in items:
             for fig in figures:
                 if not isinstance(item, dict) or item.get(fig) is None:
                     continue
-                row = {"model": label, **({key: item.get(key)} if key else {}), "figure": fig,
+                row = {"model": label, **{k: item.get(k) for k in keys}, "figure": fig,
                        "value": item.get(fig), "ci_low": item.get(f"{fig}_ci_low"),
                        "ci_high": item.get(f"{fig}_ci_high"), "warning": item.get("warning")}
                 rows.append(row)

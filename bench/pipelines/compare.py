@@ -97,7 +97,8 @@ def analyse(runs: dict[str, dict], inventory, seed: int) -> dict:
     labels = list(runs)
     out = {"traits": cmp.trait_comparison(scores), "profiles": cmp.persona_profiles(scores),
            "label_mass": cmp.label_mass_comparison(responses),
-           "reliability": cmp.side_by_side(metrics, "reliability", ("alpha", "omega"), key="trait"),
+           "reliability": cmp.side_by_side(metrics, "reliability", ("alpha", "omega"), keys=("trait",)),
+           "human_norms": cmp.side_by_side(metrics, "human_norms.rows", ("diff_sd",), keys=("trait", "group")),
            "alpha_difference": pd.concat([cmp.alpha_difference(responses[m], responses[labels[0]], inventory, seed=seed)
                                           .assign(model=m) for m in labels[1:]], ignore_index=True),
            "fidelity": pd.concat([cmp.side_by_side(metrics, k, cmp.FIDELITY_FIGURES) for k in
@@ -175,6 +176,10 @@ def summary(result: dict, runs: dict[str, dict], out: Path, alpha: float) -> str
                       markdown_table(pd.DataFrame({"model": ad["model"], "trait": ad["trait"],
                                                    "difference": [diff_cell({**r, "p": None, "reference": False}) for r in
                                                                   ad.to_dict("records")]}))]
+    norms = result["human_norms"]
+    if not norms.empty:
+        lines += ["", "## Against human norms (model minus human mean, in human SDs; Welch interval)",
+                  markdown_table(wide(norms, ["trait", "group"], lambda r: with_ci(r["value"], r["ci_low"], r["ci_high"])))]
     if not result["fidelity"].empty:
         lines += ["", "## Human fidelity (distance to the human reference; lower is closer)",
                   markdown_table(wide(result["fidelity"], ["figure"],
