@@ -1,9 +1,9 @@
 """`persona-bench <command> ...`: every tool of the harness behind one command.
 
     persona-bench run [overrides] [-m]        one run (or a Hydra multirun sweep); also `python -m bench ...`
-    persona-bench compare models=[a,b] [overrides]  | runs=[folder,folder]
-                                              models on one design side by side: traits, types, alpha,
-                                              fidelity, position bias, label mass, differences with tests
+    persona-bench compare models=[a,b] | runs=[dir,dir] [overrides]
+                                              models on one design side by side: traits, types, alpha, norms,
+                                              fidelity, position bias, label mass; differences with tests
     persona-bench clone train|report [overrides]
     persona-bench fidelity-table [overrides]  one run per conditioning method, plus the human floor
     persona-bench tv-check [overrides]        logprob distributions vs sampled answers
