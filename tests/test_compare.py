@@ -288,3 +288,27 @@ def test_compare_run_folders_and_refuse_mismatched(compared, tmp_path):
         compare(compose_config("compare", [f"compare.runs=[{folders[0]},{other}]", f"results_dir={tmp_path}"]))
     with pytest.raises(BenchError, match="does not exist"):
         compare(compose_config("compare", [f"compare.runs=[{folders[0]},{tmp_path / 'gone'}]"]))
+
+
+def test_summary_shows_type_accuracy_and_fidelity_side_by_side():
+    from pathlib import Path
+
+    from bench.pipelines.compare import analyse, long_table, summary
+
+    runs = {}
+    for label, (hits, wd) in {"a": (12, 0.40), "b": (25, 0.25)}.items():
+        metrics = {"mbti": {"accuracy": {"n": 40, "exact": hits / 40}},
+                   "fidelity": {"method": "traits", "mean_wd": wd, "mean_wd_ci_low": wd - 0.1, "mean_wd_ci_high": wd + 0.1},
+                   "warnings": []}
+        runs[label] = {"folder": Path(f"/runs/{label}"), "metrics": metrics, "scores": made_scores(0.0, seed=hits),
+                       "responses": made_responses(0.0, seed=hits)}
+    result = analyse(runs, BFI, seed=0)
+    result["design"] = "made"
+    acc = result["type_accuracy"].set_index("model")
+    assert acc.loc["b", "diff"] == pytest.approx(13 / 40) and acc.loc["b", "p"] < 0.05
+    fid = result["fidelity"].set_index("model")
+    assert fid.loc["b", "value"] == 0.25 and fid.loc["a", "ci_high"] == pytest.approx(0.5)
+    text = summary(result, runs, Path("/out"), 0.05)
+    assert "## Type accuracy" in text and "0.325 [" in text  # b minus a, with Newcombe's interval
+    assert "## Human fidelity" in text and "0.250 [0.150, 0.350]" in text
+    assert {"type_accuracy", "fidelity", "alpha_difference"} <= set(long_table(result)["section"])
