@@ -110,9 +110,10 @@ def test_gemma_sample_scoring(tmp_path, gemma_spec):
                   f"results_dir={tmp_path}")
     r = pd.read_parquet(run(cfg, print_summary=False) / "responses.parquet")
     assert len(r) == 2
-    assert r["raw_answer"].map(lambda s: isinstance(s, str) and len(s) > 0).all()
-    valid = r[~r["invalid"]]
-    assert len(valid) >= 1 and valid["answer"].between(1, 5).all()
+    # the cue makes a label the first thing written (this weak base model then often goes on: "12")
+    assert r["raw_answer"].map(lambda s: isinstance(s, str) and s[:1] in "12345" and s[:1] != "").all()
+    assert (r["invalid"] == (r["parsed_option"] == -1)).all()
+    assert r.loc[~r["invalid"], "answer"].between(1, 5).all()
 
 
 def test_gemma_conversation_keeps_earlier_answers_in_plain_text(tmp_path, gemma_spec, gemma_tokenizer):
