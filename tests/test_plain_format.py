@@ -167,3 +167,16 @@ def test_bad_prompt_format_is_named_before_model_work(tmp_path):
     with pytest.raises(ConfigError, match=r"prompt.format='?markdown'?: must be one of auto, chat, plain"):
         run(cfg, print_summary=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_clone_examples_on_a_base_model_are_prompt_then_reply(gemma_tokenizer):
+    from bench.clone.examples import build_examples
+    from bench.writing.corpus import Document
+
+    docs = [Document("d1", "I walked to the sea today."), Document("d2", "Soup again.", prompt="What did you eat?")]
+    ex = build_examples(gemma_tokenizer, docs, "chat", "Write a post.", 64)
+    for e, (prompt, reply) in zip(ex, [("Write a post.", docs[0].text), ("What did you eat?", docs[1].text)]):
+        text = gemma_tokenizer.decode(list(e.input_ids))
+        assert text == f"<bos>{prompt}\n\n{reply}<eos>"
+        # loss only on the reply (and its EOS)
+        assert gemma_tokenizer.decode(list(e.input_ids[e.n_context:])) == f"{reply}<eos>"
