@@ -5,7 +5,7 @@ label distributions at each temperature."""
 from bench.administration.administer import Administrator
 from bench.administration.parse import parse_answer
 from bench.administration.plan import ORDERS, MODES, Participant, Plan, PlanError, Template, build_plan, select_templates
-from bench.administration.prompts import PromptRenderer
+from bench.engines.rendering import PromptRenderer
 
 __all__ = ["MODES", "ORDERS", "Administrator", "Participant", "Plan", "PlanError", "PromptRenderer", "Template",
            "build_plan", "parse_answer", "select_templates"]

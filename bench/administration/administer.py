@@ -25,7 +25,8 @@ from bench.administration.parse import parse_answer
 from bench.administration.plan import Participant, Plan
 from bench.hashing import stable_int
 from bench.results.schema import response_table
-from bench.administration.prompts import PromptRenderer, messages_for, prompt_hash, question_text
+from bench.administration.prompts import messages_for, prompt_hash, question_text
+from bench.engines.rendering import PromptRenderer
 from bench.results.store import RunStore
 
 SCORING_MODES = ("logprob", "sample")

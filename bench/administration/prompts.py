@@ -1,6 +1,7 @@
-"""Render one question (persona, template, item, option order) to chat messages and token ids.
+"""Render one question (persona, template, item, option order) to messages; bench.engines.rendering
+turns them into the model's prompt.
 
-The assistant turn is prefilled (e.g. "Answer: ") so the option number is the very next token:
+The answer is cued (e.g. "Answer: ") so the option number is the very next token:
 that is where the label distribution is read in logprob mode and where sampling starts.
 """
 
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from bench.instruments import MAX_OPTIONS, Inventory, Item
+from bench.engines.rendering import PromptRenderer  # noqa: F401 (moved to engines; importable here as before)
+from bench.instruments import Inventory, Item
 from bench.administration.plan import Participant
 from bench.templates import fill, fill_text
 
@@ -47,40 +49,6 @@ def messages_for(participant: Participant, questions: list[str], answers: list[s
         if i < len(answers):
             msgs.append({"role": "assistant", "content": f"{answer_prefix}{answers[i]}"})
     return msgs
-
-
-class PromptRenderer:
-    """Applies the model's chat template once, in one place, for every engine."""
-
-    # A fixed date for chat templates that print today's date (Llama 3.x): a resumed run, or a rerun
-    # on another day, must show the same prompt.
-    TEMPLATE_DATE = "01 Jan 2025"
-
-    def __init__(self, tokenizer, answer_prefix: str):
-        self.tokenizer = tokenizer
-        self.answer_prefix = answer_prefix
-
-    def labels_for(self, n_options: int) -> list[int]:
-        """Token ids of the labels "1".."n" as they follow the answer prefix (not tokenized alone:
-        SentencePiece tokenizers add a word-start piece to a lone "3")."""
-        if not 2 <= n_options <= MAX_OPTIONS:
-            raise ValueError(f"{n_options} options: option labels are the digits 1-{MAX_OPTIONS}, so 2 to "
-                             f"{MAX_OPTIONS} options are supported")
-        base = self.tokenizer(self.answer_prefix, add_special_tokens=False).input_ids
-        ids = []
-        for d in range(1, n_options + 1):
-            full = self.tokenizer(self.answer_prefix + str(d), add_special_tokens=False).input_ids
-            if full[:len(base)] != base or len(full) != len(base) + 1:
-                raise ValueError(f"option label '{d}' after the answer prefix {self.answer_prefix!r} is not one "
-                                 f"token for this tokenizer ({full[len(base) - 1:]}); change prompt.answer_prefix")
-            ids.append(full[-1])
-        return ids
-
-    def render(self, messages: list[dict]) -> tuple[str, list[int]]:
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
-                                                  date_string=self.TEMPLATE_DATE)
-        text += self.answer_prefix
-        return text, self.tokenizer(text, add_special_tokens=False).input_ids
 
 
 def prompt_hash(text: str) -> str:

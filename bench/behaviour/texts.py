@@ -16,7 +16,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from bench.administration.plan import Participant, Plan
-from bench.administration.prompts import PromptRenderer
+from bench.engines.rendering import PromptRenderer
 from bench.engines.base import Engine
 from bench.errors import ConfigError
 from bench.hashing import stable_int

@@ -1,7 +1,8 @@
 """Turn a person's documents into token examples with loss masks, the same way for training and scoring.
 
 format "chat": each document is the assistant's reply to its prompt (a conversation column) or to a
-fixed instruction, rendered with the model's chat template; only the reply's tokens carry loss, so
+fixed instruction, rendered by the harness's PromptRenderer (the chat template; for a base model without
+one, plain text: the prompt, a blank line, the reply, EOS); only the reply's tokens carry loss, so
 the clone is asked exactly as the harness asks it. format "text": plain text after an end-of-text
 token, cut into windows of max_length.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from bench.engines.rendering import PromptRenderer
 from bench.writing.corpus import Document
 
 FORMATS = ("chat", "text")
@@ -23,9 +25,13 @@ class Example:
     n_context: int  # leading tokens that carry no loss
 
 
-def chat_prefix(tokenizer, instruction: str, system: str | None = None) -> str:
-    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
-    return tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+def writing_renderer(tokenizer) -> PromptRenderer:
+    """The renderer a clone is trained and asked with: no answer cue, the model's chat template if any."""
+    return PromptRenderer(tokenizer, "", "auto")
+
+
+def instruction_messages(instruction: str, system: str | None = None) -> list[dict]:
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
 
 
 def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length: int) -> list[Example]:
@@ -33,13 +39,13 @@ def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length:
         raise ValueError(f"format: '{fmt}' is not one of {', '.join(FORMATS)}")
     out: list[Example] = []
     start = tokenizer.eos_token_id
+    renderer = writing_renderer(tokenizer)
     for doc in documents:
         doc: Document
         if fmt == "chat":
-            prompt = doc.prompt or instruction
-            prefix = tokenizer(chat_prefix(tokenizer, prompt), add_special_tokens=False).input_ids
-            msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": doc.text}]
-            full = tokenizer(tokenizer.apply_chat_template(msgs, tokenize=False), add_special_tokens=False).input_ids
+            msgs = instruction_messages(doc.prompt or instruction)
+            prefix = renderer.render(msgs)[1]
+            full = tokenizer(renderer.with_reply(msgs, doc.text), add_special_tokens=False).input_ids
             if full[: len(prefix)] != prefix:
                 raise ValueError("the chat template does not render the reply after its prompt; use format=text")
             if len(prefix) + 1 >= max_length:

@@ -282,6 +282,7 @@ def check_run(cfg: dict) -> None:
 def check_administration(cfg: dict) -> None:
     from bench.administration.administer import SCORING_MODES
     from bench.administration.plan import MODES, ORDERS
+    from bench.engines.rendering import FORMATS
 
     choice(cfg, "scoring", SCORING_MODES)
     choice(cfg, "administration", MODES)
@@ -289,6 +290,8 @@ def check_administration(cfg: dict) -> None:
     prompt = get(cfg, "prompt")
     if not isinstance(prompt, dict) or not isinstance(prompt.get("answer_prefix"), str):
         raise bad("prompt.answer_prefix", get(cfg, "prompt.answer_prefix"), "must be a string")
+    if "format" in prompt:  # absent in configs written before prompt formats: auto
+        choice(cfg, "prompt.format", FORMATS)
     ids = sorted({str(t.get("id")) for ts in prompt.values() if isinstance(ts, list) for t in ts
                   if isinstance(t, dict)})
     string_list(cfg, "templates", optional=True, options=ids)

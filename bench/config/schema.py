@@ -34,7 +34,8 @@ class ModelSchema:
 
 @dataclass
 class GgufModelSchema(ModelSchema):
-    """A model carried as a GGUF file inside a PyPI package (`source: pypi_gguf`)."""
+    """A model carried as a GGUF file inside a PyPI package (`source: pypi_gguf`), or assembled by one from
+    its chunk packages (`source: pypi_gguf_assembled`)."""
     package: Optional[str] = MISSING
     gguf_file: Optional[str] = MISSING
 

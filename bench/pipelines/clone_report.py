@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from bench.clone.arms import ARMS
-from bench.clone.examples import build_examples, chat_prefix
+from bench.clone.examples import build_examples, instruction_messages, writing_renderer
 from bench.clone.train import CARD, clone_data, output_dir_for, training_hash
 from bench.metrics.clone import mbti_letter_agreement, perplexity, trait_correlations, trait_recovery
 from bench.writing.stylometry import pca_2d, style_matrix, style_similarity
@@ -175,8 +175,9 @@ def generate_texts(cfg: dict, arm: str, spec, train, prefixes: list[str]) -> lis
     r = cfg["report"]
     engine = make_engine(r["engine"], spec, seed=int(cfg["seed"]))
     try:
-        tok = engine.tokenizer
-        prompts = [tok(chat_prefix(tok, cfg["instruction"], system) + p, add_special_tokens=False).input_ids
+        tok, renderer = engine.tokenizer, writing_renderer(engine.tokenizer)
+        prompts = [tok(renderer.text(instruction_messages(cfg["instruction"], system)) + p,
+                       add_special_tokens=False).input_ids
                    for system, p in zip(system_texts(cfg, arm, train, prefixes), prefixes)]
         seeds = [int(digest([cfg["seed"], "style", i])[:12], 16) for i in range(len(prompts))]
         out = engine.generate(prompts, float(r["style_temperature"]), int(r["style_max_new_tokens"]), seeds)

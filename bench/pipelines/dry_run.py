@@ -214,8 +214,8 @@ def dry_run(cfg: dict, n_time: int = 2) -> dict:
 
     personas, note = plan_personas(cfg)
     inventory, plan, spec = prepare(cfg, personas)
-    renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
-    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])  # rows as the run builds them, for the timing
+    renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
+    prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)  # rows as the run builds them, for the timing
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
                           row_columns(prov, cfg), group_by_persona=by_author(cfg))
     work = workload(admin)

@@ -83,8 +83,8 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
 
     from transformers import AutoTokenizer
 
-    renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
-    prov = collect(cfg, spec, inventory, cfg["engine"]["name"])
+    renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
+    prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
                           int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg))
     longest = admin.longest_prompt()

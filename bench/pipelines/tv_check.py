@@ -17,7 +17,7 @@ from bench.config import validate
 from bench.administration.distributions import label_mass, tempered, total_variation
 from bench.administration.parse import parse_answer
 from bench.hashing import stable_int
-from bench.administration.prompts import PromptRenderer
+from bench.engines.rendering import PromptRenderer
 from bench.pipelines.run import open_engine, prepare, run_dir_for
 from bench.results.store import atomic_write_json
 
@@ -40,7 +40,7 @@ def tv_check(cfg: dict) -> pd.DataFrame:
     inventory, plan, spec = prepare(cfg)
     engine = open_engine(cfg, spec)
     try:
-        renderer = PromptRenderer(engine.tokenizer, cfg["prompt"]["answer_prefix"])
+        renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"])
         admin = Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]))
         keys = [(c, i) for c in range(min(int(opts["conditions"]), len(admin.conditions)))
                 for i in range(len(plan.items))]

@@ -21,7 +21,7 @@ NON_RESULT_KEYS = ("results_dir", "run_name", "progress")
 LEGACY_TOOL_KEYS = ("tv_check", "fidelity_table")
 # Fields added after runs were made, hashed only when set (at these defaults a run keeps its old hash).
 CORPUS_ADDED = {"authors": None, "min_documents": None, "label_column": None, "sep": None, "encoding": None}
-ADDED_DEFAULTS = {"population.path": None, "population.missing": None,
+ADDED_DEFAULTS = {"population.path": None, "population.missing": None, "prompt.format": "auto",
                   **{f"persona.corpus.{k}": v for k, v in CORPUS_ADDED.items()}}
 
 
@@ -70,14 +70,16 @@ def device_name() -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def collect(cfg: dict, spec, inventory, engine_name: str) -> dict:
+def collect(cfg: dict, spec, inventory, engine_name: str, prompt_format: str) -> dict:
+    """`prompt_format`: the renderer's resolved format (chat | plain), what prompt.format=auto became."""
     versions = package_versions()
     return {
         "config_hash": config_hash(cfg),
         "seed": cfg.get("seed"),
         "engine": engine_name,
         "model": {"id": spec.id, "path": spec.path, "sha256": spec.sha256, "dtype": spec.dtype,
-                  "adapter": spec.adapter, "adapter_sha256": spec.adapter_sha256},
+                  "adapter": spec.adapter, "adapter_sha256": spec.adapter_sha256, "terms": spec.terms},
+        "prompt_format": prompt_format,
         "inventory": {"id": inventory.id, "version": inventory.version, "sha256": inventory.sha256,
                       "path": inventory.path, "licence": inventory.licence},
         "git": git_commit(),

@@ -98,7 +98,7 @@ def conf_lines(group: str) -> list[tuple[str, str]]:
                 demo = f", demographics {data['demographics']}" if data.get("demographics") else ""
                 line = f"inventory={data['instrument']}, reference {kind}{demo}: {about}"
         elif group == "model":
-            where = data.get("package") if data.get("source") == "pypi_gguf" else (data.get("path") or "model.path=...")
+            where = data.get("package") if str(data.get("source")).startswith("pypi_gguf") else (data.get("path") or "model.path=...")
             extra = ", needs adapter=..." if data.get("requires_adapter") else ""
             line = f"source {data.get('source')} ({where}), dtype {data.get('dtype')}{extra}: {about}"
         else:

@@ -131,11 +131,11 @@ def build(cfg: dict, engine):
     from transformers import AutoTokenizer
 
     from bench.administration.administer import Administrator
-    from bench.administration.prompts import PromptRenderer
+    from bench.engines.rendering import PromptRenderer
     from bench.pipelines.run import prepare
 
     inventory, plan, spec = prepare(cfg)
-    renderer = PromptRenderer(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"]["answer_prefix"])
+    renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
     constants = {"run_config_hash": "", "model_id": spec.id, "model_sha256": spec.sha256, "adapter_sha256": "",
                  "engine": engine.name, "scoring_mode": "logprob", "administration": "single",
                  "inventory_id": inventory.id, "inventory_version": inventory.version, "persona_set": "bench",
