@@ -134,6 +134,9 @@ def test_a_run_on_the_server_records_it_and_never_the_key(keyed, tmp_path):
     rows = pd.read_parquet(folder / "responses.parquet")
     assert set(rows["engine"]) == {"openai"} and set(rows["scoring_mode"]) == {"logprob"}
     assert rows["label_mass"].min() > 0.8 and all(len(p) == 5 for p in rows["option_probs"])
+    again = run(cfg, print_summary=False)  # finished: no engine opened, what the server said is kept
+    assert again == folder
+    assert pd.read_json(folder / "provenance.json", typ="series")["engine_scoring"] == "logprobs"
     written = [p for p in Path(tmp_path).rglob("*") if p.is_file()]
     assert written and not [p for p in written if key.encode() in p.read_bytes()]
 
@@ -153,6 +156,9 @@ def test_forced_sampling_parses_answers_and_says_so(keyed, tmp_path):
     assert set(rows["scoring_mode"]) == {"sample"} and rows["label_mass"].isna().all()
     assert rows["raw_answer"].str.strip().str.len().min() > 0
     assert (rows["parsed_option"].between(1, 5)).mean() >= 0.5, rows["raw_answer"].tolist()
+    assert "scoring sample" in (folder / "summary.md").read_text()
+    run(cfg, print_summary=False)  # finished: the rerun still reports the scoring that ran
+    assert pd.read_json(folder / "provenance.json", typ="series")["scoring"] == "sample"
     assert "scoring sample" in (folder / "summary.md").read_text()
 
 
