@@ -325,9 +325,15 @@ ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option 
     "api_key_env": lambda cfg, field: env_name(cfg, field),
     "timeout": lambda cfg, field: number(cfg, field, 0, low_open=True),
     "max_retries": lambda cfg, field: integer(cfg, field, 0),
-    "logprobs": lambda cfg, field: choice(cfg, field, ("auto", "logprobs", "sample")),
+    "logprobs": lambda cfg, field: choice(cfg, field, openai_modes()),
     "concurrency": lambda cfg, field: integer(cfg, field, 1),
 }
+
+
+def openai_modes() -> tuple[str, ...]:
+    from bench.engines.openai_engine import LOGPROB_MODES
+
+    return LOGPROB_MODES
 
 
 def server_url(cfg: dict, field: str) -> None:

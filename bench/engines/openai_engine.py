@@ -84,9 +84,9 @@ class OpenAIEngine(Engine):
 
     def _probe(self, required: bool) -> str:
         """One tiny request with the exact label option; a server that refuses or ignores it samples."""
-        bos = self.tokenizer.encode("1", add_special_tokens=False)
+        one = self.tokenizer.encode("1", add_special_tokens=False)
         try:
-            self._exact([bos], bos)
+            self._exact([one], one)
             return SCORINGS["logprobs"]
         except ServerError as err:
             if required:
