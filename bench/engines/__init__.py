@@ -12,10 +12,12 @@ from bench.errors import BenchError
 ENGINES = {
     "transformers": "bench.engines.transformers_engine:TransformersEngine",
     "vllm": "bench.engines.vllm_engine:VLLMEngine",
+    "openai": "bench.engines.openai_engine:OpenAIEngine",
 }
 ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
     "transformers": ("device", "prefix_reuse", "prefix_cache"),
     "vllm": ("enforce_eager", "gpu_memory_utilization"),
+    "openai": ("base_url", "model_name", "api_key_env", "timeout", "max_retries", "logprobs", "concurrency"),
 }
 
 

@@ -34,5 +34,9 @@ class Engine(ABC):
     ) -> list[str]:
         """One sampled continuation per prompt (greedy when temperature == 0)."""
 
+    def provenance(self) -> dict:
+        """What a run records about the engine beyond its name (a server's URL, how it scored)."""
+        return {}
+
     def close(self) -> None:
         """Release the model (engines hold GBs)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -102,6 +103,22 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
         return administer_and_score(cfg, run_dir, inventory, plan, spec, admin, prov, progress, print_summary)
 
 
+ENGINE_FACTS = ("engine_scoring", "engine_server", "engine_model", "scoring")  # from Engine.provenance and the fallback
+
+
+def adopt_engine_scoring(admin: Administrator, prov: dict) -> None:
+    """A server that gives no label log-probs (engine=openai): a logprob run samples and parses instead,
+    and its provenance and rows say so."""
+    facts = admin.engine.provenance()
+    if facts.get("engine_scoring") == "sample-fallback" and admin.scoring == "logprob":
+        admin.scoring = "sample"
+        admin.constants["scoring_mode"] = "sample"
+        facts["scoring"] = "sample"
+        print(f"warning: engine {prov['engine']}: no label log-probs from {facts.get('engine_server')}; "
+              "sampling answers and parsing them (scoring=sample)", file=sys.stderr)
+    prov.update(facts)
+
+
 def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan, spec: ModelSpec,
                          admin: Administrator, prov: dict, progress: bool | None, print_summary: bool) -> Path:
     """Everything that writes into the run folder; called with its lock held."""
@@ -117,15 +134,21 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     if todo:
         admin.engine = open_engine(cfg, spec)
         try:
+            adopt_engine_scoring(admin, prov)
             admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
         finally:
             admin.engine.close()
+    if not todo and (run_dir / "provenance.json").is_file():  # a finished run: what its engine said then
+        old = json.loads((run_dir / "provenance.json").read_text())
+        prov.update({k: v for k, v in old.items() if k in ENGINE_FACTS})
     prov["administration_seconds"] = round(time.time() - started, 2)
     prov["n_units"] = len(admin.units())
     atomic_write_json(run_dir / "provenance.json", prov)
 
     store.finalize()
     responses = pd.read_parquet(run_dir / "responses.parquet")
+    if "scoring" in prov:  # the engine fell back to sampling: what follows reads the scoring that ran
+        cfg = {**cfg, "scoring": prov["scoring"]}
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / "scores.parquet", scores)
     pop = resolve_population(cfg)

@@ -112,7 +112,7 @@ def engine_lines() -> list[tuple[str, str]]:
 
     out = []
     for name, target in sorted(ENGINES.items()):
-        package = "vllm" if name == "vllm" else "transformers"
+        package = {"vllm": "vllm", "openai": "openai"}.get(name, "transformers")
         installed = importlib.util.find_spec(package) is not None
         conf = CONF_DIR / "engine" / f"{name}.yaml"
         options = [k for k in (load_yaml(conf) or {}) if k != "name"] if conf.is_file() else []
