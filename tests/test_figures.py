@@ -108,3 +108,11 @@ def test_tables_latex_on_a_real_run_parses_as_a_tabular(runs, capsys):
     assert main(["tables", str(runs["bfi"]), str(runs["mbti"]), "--table", "trait_scores"]) == 0
     stacked = capsys.readouterr().out
     assert f"smollm2 ({runs['bfi'].name})" in stacked and f"smollm2 ({runs['mbti'].name})" in stacked
+
+
+def test_a_metrics_file_from_before_the_figures_data_says_so():
+    old = {"trait_summary": [{"trait": "IE", "mean": 24.0}], "mbti": {"accuracy": {}}, "position_bias": {"identified": False}}
+    drawn = draw(RunData(old))
+    assert not drawn.files
+    assert "sweep rerun" in drawn.skipped["types"] and "sweep rerun" in drawn.skipped["positions"]
+    assert drawn.skipped["profile"] == "the run holds no trait scores"

@@ -39,6 +39,7 @@ PNG_DPI = 150
 MAX_PERSONAS_DRAWN = 16  # a figure with more would be unreadable; the tables hold them all
 MAX_QUESTIONS_DRAWN = 8
 COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+OLD_METRICS = "metrics.json was written before this figure's data was (`persona-bench sweep rerun <run>` adds it)"
 _HUMAN_WIDE = re.compile(r"^human_p?(\d+)$")
 _P_COL = re.compile(r"^(model|human)_p(\d+)$")
 
@@ -63,16 +64,19 @@ def _is_survey(data: RunData) -> bool:
     return bool(data.metrics.get("question_distributions")) and not data.metrics.get("trait_summary")
 
 
-def _errors(mean, lo, hi) -> np.ndarray:
-    """matplotlib's yerr (2 x n) from interval ends; NaN (no bar, no cap) where the interval is missing."""
+def _errors(mean, lo, hi) -> list[list[float]]:
+    """matplotlib's yerr (2 x n) from interval ends; NaN (no bar, no cap) where the interval is missing.
+    Lists, not an array: matplotlib converts a (2, 1) array's rows to scalars, which numpy deprecates."""
     mean, lo, hi = (np.asarray(pd.to_numeric(pd.Series(v), errors="coerce"), float) for v in (mean, lo, hi))
     with np.errstate(invalid="ignore"):
-        return np.maximum(np.vstack([mean - lo, hi - mean]), 0.0)
+        return np.maximum(np.vstack([mean - lo, hi - mean]), 0.0).tolist()
 
 
-def _no_interval_note(ax, yerr: np.ndarray, why: str) -> None:
+def _no_interval_note(ax, yerr, why: str) -> None:
     """Say on the axes when no interval could be drawn, so a bare bar is not read as an exact one."""
-    if np.isnan(yerr).all():
+    if np.isnan(np.asarray(yerr, float)).all():
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.15 * (high - low))  # room above the bars for the note
         ax.text(0.99, 0.97, f"no interval: {why}", transform=ax.transAxes, ha="right", va="top", fontsize=7,
                 color="#555555")
 
@@ -163,7 +167,7 @@ def answer_distribution(data: RunData) -> Figure | str:
     yerr = _errors(model["share"], model["ci_low"], model["ci_high"])
     ax.bar(x - (width / 2 if human is not None else 0), model["share"], width, label="model", color=COLORS[0],
            yerr=yerr, capsize=3)
-    _no_interval_note(ax, yerr, f"fewer than {MIN_CLUSTERS} personas to resample")
+    _no_interval_note(ax, yerr, f"fewer than {MIN_CLUSTERS} personas (one persona: templates) to resample")
     if human is not None:
         ax.bar(x + width / 2, human.reindex(options, fill_value=0), width, label="humans", color=COLORS[1])
     ax.set_xticks(x, [str(o) for o in options])
@@ -239,7 +243,8 @@ def type_distribution(data: RunData) -> Figure | str:
     with Wilson intervals (metrics.json paper_tables.type_distribution)."""
     rows = ((data.metrics.get("paper_tables") or {}).get("type_distribution"))
     if not rows:
-        return "not a type inventory: no MBTI types to count"
+        return (OLD_METRICS if "mbti" in data.metrics and "paper_tables" not in data.metrics
+                else "not a type inventory: no MBTI types to count")
     table = pd.DataFrame(rows)
     personas = list(dict.fromkeys(table["persona_id"]))
     shown = personas[:MAX_PERSONAS_DRAWN]
@@ -312,7 +317,7 @@ def shown_positions(data: RunData) -> Figure | str:
         return "a survey's options have no shared positions"
     rows = (data.metrics.get("position_bias") or {}).get("shown_shares")
     if not rows:
-        return "the responses carry no shown option order"
+        return (OLD_METRICS if data.metrics.get("position_bias") else "the responses carry no shown option order")
     table = pd.DataFrame(rows)
     orders = list(dict.fromkeys(table["option_order"]))
     positions = sorted(table["position"].unique())
