@@ -18,6 +18,8 @@
     persona-bench plan [overrides] [--time-batches N | --no-time]
                                               a dry run: participants, prompts, passes, tokens, time
     persona-bench validate FILE...            inventory, survey, population, persona set or run config files
+    persona-bench tables RUN... [--format markdown|latex|csv] [--table NAME]
+                                              the paper tables of runs (several: stacked by model)
 
 Bad input prints `error: <what, where, which value>` and exits 2; `--debug` (or PERSONA_BENCH_DEBUG=1)
 shows the traceback instead.

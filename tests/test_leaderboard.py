@@ -23,7 +23,7 @@ import yaml
 
 from bench.leaderboard import build_leaderboard
 from bench.leaderboard.collect import RunFolderError, collect_runs
-from bench.leaderboard.plots import human_distribution
+from bench.results.figures import human_distribution
 from bench.leaderboard.publish import publish_gh_pages, publish_hf
 from bench.pipelines.run import run
 from tests.conftest import REPO, compose
@@ -209,10 +209,15 @@ def test_charts_and_provenance_on_run_pages(site):
     board, out = site
     for rec in board.runs:
         folder = out / "runs" / rec.path.name
-        assert (folder / "profile.svg").stat().st_size > 1000
-        assert (folder / "temperature.svg").is_file()
-        assert (folder / "answers.svg").is_file() == (rec.answers is not None)
+        for fmt in ("svg", "png"):
+            assert (folder / f"profile.{fmt}").stat().st_size > 1000
+            # a run at one temperature has no temperature figure, and its page says why
+            assert (folder / f"temperature.{fmt}").is_file() == (rec.scores["temperature"].nunique() > 1)
+            assert (folder / f"answers.{fmt}").is_file() == (rec.answers is not None)
         page = (out / "runs" / f"{rec.path.name}.html").read_text()
+        assert f'href="{rec.path.name}/profile.png"' in page
+        if rec.scores["temperature"].nunique() == 1:
+            assert "temperature effect on scores: one temperature only" in page
         assert rec.provenance["config_hash"] in page and rec.provenance["model"]["sha256"] in page
 
 

@@ -1,7 +1,7 @@
 """The leaderboard: every run folder in one comparable table, a static site, Markdown and CSV/JSON.
 
 `collect` reads run folders (a malformed one is reported and skipped), `table` turns them into one
-row per run, `plots` draws the per-run charts, `site` writes the outputs, `publish` commits them to
+row per run, `site` writes the outputs (the per-run figures drawn by bench.results.figures), `publish` commits them to
 a gh-pages branch or pushes them to a Hugging Face dataset. `persona-bench leaderboard` runs it all.
 """
 

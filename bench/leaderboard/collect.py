@@ -22,7 +22,7 @@ from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
 MARKERS = ("config.yaml", "metrics.json")
-RESPONSE_COLUMNS = ["persona_id", "temperature", "trait", "answer", "invalid"]
+RESPONSE_COLUMNS = ["persona_id", "template_id", "temperature", "trait", "answer", "invalid"]  # what figures use
 MAX_JSON_BYTES = 64 * 1024 * 1024  # metrics.json of a large run is a few MB
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a run's config.yaml is a few KB; persona texts make it larger
 MAX_FOLDERS = 100_000

@@ -23,7 +23,6 @@ import jinja2
 import pandas as pd
 import yaml
 
-from bench.leaderboard import plots
 from bench.leaderboard.collect import RunRecord, Skipped
 from bench.leaderboard.table import (
     BASE_SECTIONS,
@@ -34,11 +33,12 @@ from bench.leaderboard.table import (
     safe_config,
 )
 from bench.mappings import flatten
+from bench.results import figures
 from bench.results.outdir import OwnedFolder
 
 SITE_MANIFEST = ".persona-bench-site.json"
 TOOL = "persona-bench leaderboard"
-CHARTS = ("profile.svg", "answers.svg", "questions.svg", "temperature.svg")
+CHARTS = tuple(f"{name}.{fmt}" for name in figures.FIGURES for fmt in figures.FORMATS)
 
 HERE = Path(__file__).parent
 RECORD_SECTIONS = [("Trait scores", "trait_summary"), ("Internal consistency", "reliability"),
@@ -141,20 +141,14 @@ def markdown_text_of(table: pd.DataFrame, columns: list[str], skipped: list[Skip
 
 def _run_page(env, rec: RunRecord, row: dict, page: str, site: OwnedFolder, headline: list[str], title: str,
               version: str, draw: bool) -> None:
-    charts = []
+    charts, not_drawn = [], []
     if draw:
-        survey = row.get("kind") == "survey"
-        for name, file, draw_chart in [
-                ("trait profile", "profile.svg", lambda p: plots.trait_profile(rec.metrics, p)),
-                ("question distributions", "questions.svg",
-                 lambda p: plots.question_distributions(rec.fidelity, rec.metrics, p) if survey else None),
-                ("answer distribution", "answers.svg",
-                 lambda p: None if survey else plots.answer_distribution(rec.answers, rec.fidelity, p)),
-                ("temperature curves", "temperature.svg", lambda p: plots.temperature_curves(rec.scores, rec.metrics, p))]:
-            rel = f"runs/{page}/{file}"
-            if draw_chart(site.path(rel)) is not None:
-                site.record(rel)
-                charts.append((name, f"{page}/{file}"))
+        drawn = figures.draw(figures.RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
+        for name, files in drawn.files.items():
+            for fmt, blob in files.items():
+                site.write_bytes(f"runs/{page}/{name}.{fmt}", blob)
+            charts.append((figures.FIGURES[name][0], {fmt: f"{page}/{name}.{fmt}" for fmt in files}))
+        not_drawn = [(figures.FIGURES[name][0], why) for name, why in drawn.skipped.items()]
     m = rec.metrics
     sections = [(name, [_label_first(r) for r in m[key] if isinstance(r, dict)]) for name, key in RECORD_SECTIONS
                 if isinstance(m.get(key), list) and m[key]]
@@ -168,6 +162,7 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, site: OwnedFolder, head
     personas = [p for p in persona if isinstance(p, dict)] if isinstance(persona, list) else []
     text = env.get_template("run.html.j2").render(
         title=title, version=version, root="../", row=row, metrics=m, key=KEY, notes=rec.notes, charts=charts,
+        not_drawn=not_drawn,
         headline=[c for c in headline if c not in (*KEY, "run", "variant")], sections=sections,
         extras=[(n, v) for n, v in extras if v], personas=safe_config(personas),
         provenance=sorted(flatten(rec.provenance, lists="drop").items()),

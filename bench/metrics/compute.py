@@ -10,6 +10,7 @@ from bench.instruments import Inventory
 from bench.metrics.tables import POLE_TARGET, jsonable
 from bench.metrics.answers import invalid_rates, question_distributions
 from bench.metrics.norms import norm_comparison
+from bench.metrics.paper_tables import paper_tables
 from bench.metrics.position import position_bias
 from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, reliability
 from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
@@ -99,7 +100,8 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
     targets = scores["persona_target"].fillna("").astype(str)
     if targets.str.match(POLE_TARGET).any():
         out["trait_target_shift"] = trait_target_shift(scores)
-    position = position_bias(responses, scores, inventory)
+    position = position_bias(responses, scores, inventory, seed=seed, n_boot=n_boot)
     if position is not None:
         out["position_bias"] = position
+    out["paper_tables"] = paper_tables(scores, inventory)
     return jsonable(annotate(out, responses, inventory))

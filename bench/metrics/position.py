@@ -31,7 +31,7 @@ from scipy import optimize, stats
 
 from bench.instruments import Inventory
 from bench.metrics.tables import finite
-from bench.metrics.uncertainty import LEVEL
+from bench.metrics.uncertainty import LEVEL, N_BOOT, cluster_bootstrap
 
 PRIOR_SD = 5.0  # weak prior on every log-linear parameter: finite estimates for one-option items
 COLLAPSED_SHARE = 0.95  # share of answers on one shown position, in every order, that counts as collapsed
@@ -95,6 +95,24 @@ def collapse(table: pd.DataFrame) -> dict:
     return {"collapsed": bool(lines), "collapsed_temperatures": [t for t, _, _ in lines],
             "collapsed_position": lines[0][1] if len({p for _, p, _ in lines}) == 1 else None,
             "top_position_share": top, "message": message}
+
+
+def shown_position_shares(table: pd.DataFrame, k: int, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
+    """Per option order, the share of answer mass on each shown position (1-based), with a cluster
+    bootstrap interval over personas (none with fewer than MIN_CLUSTERS personas)."""
+    rows = []
+    for order, g in table.groupby("option_order", sort=True):
+        pos, n = g["position"].to_numpy(int), g["n"].to_numpy(float)
+
+        def shares(ix, pos=pos, n=n):
+            mass = np.bincount(pos[ix], weights=n[ix], minlength=k)
+            return mass / mass.sum() if mass.sum() > 0 else np.full(k, np.nan)
+
+        share = shares(np.arange(len(g)))
+        lo, hi = cluster_bootstrap(g["persona_id"].to_numpy(), shares, n_boot=n_boot, seed=seed)
+        rows += [{"option_order": order, "position": j + 1, "share": float(share[j]), "share_ci_low": float(lo[j]),
+                  "share_ci_high": float(hi[j])} for j in range(k)]
+    return pd.DataFrame(rows, columns=["option_order", "position", "share", "share_ci_low", "share_ci_high"])
 
 
 def _position_basis(k: int, mirror_only: bool) -> np.ndarray:
@@ -236,14 +254,17 @@ def _keyed_axis(inventory: Inventory, item_id: str) -> np.ndarray:
     return axis if item.keyed > 0 else np.array([scale.reverse(v) for v in axis], float)
 
 
-def position_bias(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory) -> dict | None:
-    """The position_bias section of metrics.json; None when the run holds no shown permutations."""
+def position_bias(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory, seed: int = 0,
+                  n_boot: int = N_BOOT) -> dict | None:
+    """The position_bias section of metrics.json; None when the run holds no shown permutations.
+    `shown_shares` (the answers' shown positions per order) is given whatever the design."""
     table = choice_table(responses, inventory)
     if table is None or table["n"].sum() == 0:
         return None
     k = len(inventory.scale.values)
     out: dict = {"n_items": int(table["item_id"].nunique()),
-                 "option_orders": sorted(table["option_order"].unique()), **collapse(table)}
+                 "option_orders": sorted(table["option_order"].unique()), **collapse(table),
+                 "shown_shares": shown_position_shares(table, k, seed, n_boot)}
     counterbalanced = bool((table.groupby("item_id")["order"].nunique() >= 2).any())
     out["identified"] = counterbalanced
     if not counterbalanced:

@@ -29,7 +29,9 @@ from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
 from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
-from bench.results.summary import fidelity_text, summary_text
+from bench.results.figures import RunData, write_figures
+from bench.results.paper_tables import paper_tables_text
+from bench.results.summary import figures_text, fidelity_text, summary_text
 
 
 class RunError(BenchError):
@@ -164,9 +166,11 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
                 jsonable(section)
         atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
     atomic_write_json(run_dir / "metrics.json", metrics)
+    drawn = write_figures(run_dir, RunData(metrics, scores, responses, fidelity[1] if fidelity else None))
     for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files
         print(f"warning: {w['figure']}: {w['reason']}", file=sys.stderr)
-    text = summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
+    text = (summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
+            + paper_tables_text(metrics) + figures_text(drawn))
     atomic_write_text(run_dir / "summary.md", text)
     if print_summary:
         print(text)

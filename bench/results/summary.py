@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from bench.results.figures import FIGURES, FOLDER, Drawn
+
 
 def _fmt(x, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -246,3 +248,13 @@ def alpha_lines(sections: dict) -> list[str]:
     caveat = "; too few for a model alpha to be trusted (CI shown)" if n_model < MIN_ALPHA_PARTICIPANTS else ""
     return ["", f"Cronbach's alpha [95% CI] per trait, model population ({n_model} participants{caveat}) vs humans "
                 f"({n_human} respondents):", markdown_table(pd.DataFrame(rows))]
+
+
+def figures_text(drawn: Drawn) -> str:
+    """Links to the run's figures (relative to summary.md), then those not drawn and why."""
+    out = ["", "## Figures (95% intervals drawn)"]
+    out += [f"- {FIGURES[name][0]}: " + ", ".join(f"[{fmt.upper()}]({FOLDER}/{name}.{fmt})" for fmt in files)
+            for name, files in drawn.files.items()]
+    if drawn.skipped:
+        out += ["", "Not drawn:"] + [f"- {FIGURES[name][0]}: {why}" for name, why in drawn.skipped.items()]
+    return "\n".join(out + [""])
