@@ -30,6 +30,15 @@ def smollm2_spec():
 
 
 @pytest.fixture(scope="session")
+def gemma_spec():
+    """The second embedded model (base Gemma 3 270M): assembled from its chunk packages and converted once
+    (file-locked, cached) for the whole session."""
+    from bench.engines.models import resolve_model
+
+    return resolve_model(compose("model=gemma3_270m")["model"])
+
+
+@pytest.fixture(scope="session")
 def hf_engine(smollm2_spec):
     from bench.engines import make_engine
 

@@ -312,3 +312,29 @@ def test_summary_shows_type_accuracy_and_fidelity_side_by_side():
     assert "## Type accuracy" in text and "0.325 [" in text  # b minus a, with Newcombe's interval
     assert "## Human fidelity" in text and "0.250 [0.150, 0.350]" in text
     assert {"type_accuracy", "fidelity", "alpha_difference"} <= set(long_table(result)["section"])
+
+
+def test_the_two_embedded_models_side_by_side_and_on_the_leaderboard(tmp_path, smollm2_spec, gemma_spec):
+    """The README's first example at tiny size: SmolLM2 (chat) and the base Gemma 3 270M (plain prompts)
+    on BFI-44 with trait personas, compared, then both on one leaderboard."""
+    from bench.leaderboard import build_leaderboard
+
+    cfg = compose_config("compare", [*TINY, "compare.models=[smollm2,gemma3_270m]", f"results_dir={tmp_path / 'runs'}"])
+    out = compare(cfg)
+    data = json.loads((out / "compare.json").read_text())
+    assert data["models"] == ["smollm2", "gemma3_270m"]
+    runs = data["provenance"]["runs"]
+    formats = {label: json.loads(open(r["folder"] + "/provenance.json").read())["prompt_format"]
+               for label, r in runs.items()}
+    assert formats == {"smollm2": "chat", "gemma3_270m": "plain"}
+    traits = pd.DataFrame(data["traits"])
+    gemma = traits[traits["model"] == "gemma3_270m"]
+    assert len(gemma) == 3 and gemma["diff"].notna().all() and gemma["p"].between(0, 1).all()
+    mass = pd.DataFrame(data["label_mass"]).set_index("model")
+    assert mass.loc["gemma3_270m", "mean"] > 0.5  # the plain cue puts most of the mass on the digits
+    assert "smollm2 vs gemma3_270m" in (out / "summary.md").read_text()
+    board = build_leaderboard([tmp_path / "runs"], tmp_path / "site", plots=False)
+    models = {rec.config["model"]["id"] for rec in board.runs}
+    assert models == {"smollm2", "gemma3_270m"}
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "gemma3_270m" in index and "smollm2" in index

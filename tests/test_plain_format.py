@@ -24,14 +24,6 @@ MESSAGES = [{"role": "system", "content": "You are Ann, a nurse."},
 
 
 @pytest.fixture(scope="session")
-def gemma_spec():
-    """Assembled from its chunk packages and converted once (file-locked, cached) for the whole session."""
-    from bench.engines.models import resolve_model
-
-    return resolve_model(compose("model=gemma3_270m")["model"])
-
-
-@pytest.fixture(scope="session")
 def gemma_tokenizer(gemma_spec):
     from transformers import AutoTokenizer
 
