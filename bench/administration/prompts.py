@@ -6,8 +6,6 @@ that is where the label distribution is read in logprob mode and where sampling 
 
 from __future__ import annotations
 
-import hashlib
-
 from bench.instruments import MAX_OPTIONS, Inventory, Item
 from bench.administration.plan import Participant
 from bench.templates import fill, fill_text
@@ -81,7 +79,3 @@ class PromptRenderer:
                                                   date_string=self.TEMPLATE_DATE)
         text += self.answer_prefix
         return text, self.tokenizer(text, add_special_tokens=False).input_ids
-
-
-def prompt_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from bench.administration.distributions import label_mass, tempered
-from bench.administration.prompts import PromptRenderer, option_lines, prompt_hash, statement
+from bench.administration.prompts import PromptRenderer, option_lines, statement
+from bench.results.schema import prompt_hash
 from bench.behaviour.texts import write_missing_units
 from bench.engines.base import Engine
 from bench.errors import ConfigError
