@@ -14,7 +14,7 @@
     persona-bench ls [kind]                   inventories, surveys, personas, populations, models, engines
     persona-bench plan [overrides] [--time-batches N | --no-time]
                                               a dry run: participants, prompts, passes, tokens, time
-    persona-bench validate FILE...            inventory, survey, population, persona set or run config files
+    persona-bench validate FILE...            inventory, survey, population, persona set, run config or results.json
 
 Bad input prints `error: <what, where, which value>` and exits 2; `--debug` (or PERSONA_BENCH_DEBUG=1)
 shows the traceback instead.

@@ -23,6 +23,7 @@ FORMAT = "persona-bench results"
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 NAME = "results.json"
+MAX_BYTES = 64 * 1024 * 1024  # what a reader accepts; a large run's results.json is a few MB
 # What a run folder's file index lists (those present): its tables and the files they are read with.
 RUN_TABLES = ("responses.parquet", "prompts.parquet", "scores.parquet", "fidelity.csv", "metrics.json", "config.yaml",
               "provenance.json", "summary.md")
@@ -64,7 +65,8 @@ def figure(record: dict, name: str | None, low: str, high: str, where: list) -> 
 
 def figures(metrics: dict) -> list[dict]:
     """Every figure of metrics.json that carries an interval, wherever it sits (any section, any depth):
-    `X` beside `X_ci_low`/`X_ci_high`, or a record's principal figure beside `ci_low`/`ci_high`."""
+    `X` beside `X_ci_low`/`X_ci_high` (or, without an `X`, the record's `X_...` figure), or a record's
+    principal figure (PRINCIPAL) beside `ci_low`/`ci_high`."""
     out: list[dict] = []
 
     def walk(node, where: list) -> None:
@@ -75,9 +77,14 @@ def figures(metrics: dict) -> list[dict]:
         if not isinstance(node, dict):
             return
         if where:
-            for k in node:
-                if isinstance(k, str) and f"{k}_ci_low" in node and f"{k}_ci_high" in node:
-                    out.append(figure(node, k, f"{k}_ci_low", f"{k}_ci_high", where))
+            for low in node:
+                stem = low.removesuffix("_ci_low") if isinstance(low, str) and low != "ci_low" else None
+                if stem is None or stem == low or f"{stem}_ci_high" not in node:
+                    continue
+                # the interval's figure: `X` itself, else a variant named after it (eta2_ci_low beside eta2_h)
+                name = stem if stem in node else next((k for k in node if isinstance(k, str) and k.startswith(
+                    stem + "_") and not k.startswith(stem + "_ci_")), stem)
+                out.append(figure(node, name, low, f"{stem}_ci_high", where))
             if "ci_low" in node and "ci_high" in node:
                 out.append(figure(node, next((k for k in PRINCIPAL if k in node), None), "ci_low", "ci_high", where))
         for k, v in node.items():
@@ -111,9 +118,22 @@ def problems(data) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema())
     out = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        where = pointer(list(err.absolute_path)) or "(top level)"
+        where = list(err.absolute_path)
+        if err.validator == "required":  # name the missing field, not the whole object holding it
+            missing = [k for k in err.validator_value if k not in err.instance]
+            out += [f"field '{pointer(where + [k])}': missing (required)" for k in missing]
+            continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            out += [f"field '{pointer(where + [k])}': not a field of this schema (allowed: {', '.join(sorted(allowed))})"
+                    for k in err.instance if k not in allowed]
+            continue
         value = json.dumps(err.instance, default=str)
-        out.append(f"field '{where}': value {value[:80]}{'…' if len(value) > 80 else ''}: {err.message[:200]}")
+        note = ""
+        if where == ["schema_version"] and isinstance(err.instance, str):
+            note = f" (this persona-bench reads {SCHEMA_VERSION.split('.')[0]}.x; a newer one may have written it)"
+        out.append(f"field '{pointer(where) or '/'}': value {value[:80]}{'…' if len(value) > 80 else ''}: "
+                   f"{err.message[:200]}{note}")
     return out
 
 
