@@ -24,7 +24,8 @@ import yaml
 from bench.leaderboard import build_leaderboard
 from bench.leaderboard.collect import collect_runs
 from bench.pipelines.run import rerun, run
-from bench.results.results_json import SCHEMA_PATH, build_results, problems, schema, write_results
+from bench.results.results_json import SCHEMA_PATH, build_results, problems, schema, update_metrics, write_results
+from bench.results.schema import PROMPT_SCHEMA
 from bench.results.store import PartQuarantined
 from bench.tools.filecheck import check_file
 from tests.conftest import REPO, compose
@@ -106,7 +107,7 @@ def _rewrite_prompts_text(path: Path, vouch: bool) -> None:
     """A prompts file whose text was changed after its record was written (vouch: and the record too)."""
     table = pq.read_table(path).to_pandas()
     table.loc[0, "text"] = table.loc[0, "text"] + " tampered"
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
+    pq.write_table(pa.Table.from_pandas(table, schema=PROMPT_SCHEMA, preserve_index=False), path)
     if vouch:
         record = path.with_name(path.name + ".json")
         record.write_text(json.dumps(dict(load(record), bytes=path.stat().st_size, sha256=sha256(path))))
@@ -232,6 +233,20 @@ def test_sections_added_later_flow_through_as_figures(tiny):
     assert figs["/paper_tables/table_2/1/kappa"]["ci_high"] == 0.6
 
 
+def test_a_section_added_to_a_finished_run_reaches_its_results_json(tiny, tmp_path):
+    """clone-report adds a `clone` section to a run's metrics.json: results.json follows."""
+    _, folder = tiny
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    metrics = dict(load(copy / "metrics.json"), clone={"trait_mae": 0.31, "profile_r": None})
+    update_metrics(copy, metrics)
+    data = load(copy / "results.json")
+    assert problems(data) == [] and data["metrics"]["clone"] == {"trait_mae": 0.31, "profile_r": None}
+    assert data["files"]["metrics.json"]["sha256"] == sha256(copy / "metrics.json")
+    assert data["config"] == load(folder / "results.json")["config"]
+    assert not check_file(str(copy / "results.json")).problems
+
+
 def test_leaderboard_reads_results_json_and_falls_back_to_the_old_files(tiny, tmp_path):
     _, folder = tiny
     new, old, bad = tmp_path / "new", tmp_path / "old", tmp_path / "bad"
@@ -249,6 +264,13 @@ def test_leaderboard_reads_results_json_and_falls_back_to_the_old_files(tiny, tm
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "site-new" / "leaderboard.csv"),
                                   pd.read_csv(tmp_path / "site-old" / "leaderboard.csv"))
 
+    edited = tmp_path / "edited"
+    shutil.copytree(folder, edited / "run")
+    (edited / "run" / "metrics.json").write_text("{}")
+    (c,), _ = collect_runs([edited])
+    assert c.metrics == a.metrics and c.notes == ("metrics.json changed after results.json was written; "
+                                                  "results.json was read",)
+
     shutil.copytree(folder, bad / "good")
     _corrupt(bad, folder, "newer", lambda d: d.update(schema_version="2.0"))
     _corrupt(bad, folder, "torn", b'{"format": "persona')
@@ -263,3 +285,30 @@ def test_the_schema_ships_with_the_package():
     assert SCHEMA_PATH.parent.name == "results" and SCHEMA_PATH.is_file()
     text = (REPO / "pyproject.toml").read_text()
     assert '"results/*.json"' in text and "jsonschema" in text
+
+
+def _rows(pairs: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table({k: [p[i] for p in pairs] for i, k in enumerate(("participant_id", "item_id", "prompt_hash"))})
+
+
+def test_prompts_are_gathered_once_and_a_missing_text_stops_finalize(tmp_path):
+    from bench.results.schema import prompt_hash, prompt_table
+    from bench.results.store import RunStore, RunStoreError
+
+    a, b, c = "prompt a", "prompt b", "prompt c"
+    ha, hb, hc = map(prompt_hash, (a, b, c))
+    store = RunStore(tmp_path / "run")
+    # two units share prompt b (two conditions that render the same text)
+    store.write_part(0, _rows([("p1", "i1", ha), ("p2", "i1", hb)]), prompt_table([(a, [1]), (b, [1, 2])]))
+    store.write_part(1, _rows([("p3", "i1", hb), ("p3", "i2", hc)]), prompt_table([(b, [1, 2]), (c, [3])]))
+    store.finalize()
+    got = pd.read_parquet(store.finalize_prompts())
+    assert sorted(got["prompt_hash"]) == sorted([ha, hb, hc]) and got["prompt_hash"].is_unique
+    assert dict(zip(got["text"], got["n_tokens"])) == {a: 1, b: 2, c: 1}
+
+    lacking = RunStore(tmp_path / "lacking")
+    lacking.write_part(0, _rows([("p1", "i1", ha), ("p2", "i1", hb)]), prompt_table([(a, [1])]))
+    lacking.finalize()
+    with pytest.raises(RunStoreError, match=f"1 prompt\\(s\\) of responses.parquet have no text, e.g. {hb}"):
+        lacking.finalize_prompts()
+    assert not (tmp_path / "lacking" / "prompts.parquet").exists()

@@ -21,9 +21,11 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.results.results_json import NAME as RESULTS_JSON, ResultsFileError, check_results
+from bench.results.store import sha256_file
 from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
+SUPERSEDED = REQUIRED  # what results.json holds too: a copy that differs from it is noted
 MARKERS = ("results.json", "config.yaml", "metrics.json")
 RESPONSE_COLUMNS = ["persona_id", "temperature", "trait", "answer", "invalid"]
 MAX_JSON_BYTES = 64 * 1024 * 1024  # metrics.json of a large run is a few MB
@@ -139,11 +141,15 @@ def read_run(folder: Path) -> RunRecord:
         except ResultsFileError as err:
             raise RunFolderError(str(err)) from None
         config, metrics, provenance = data["config"], data["metrics"], data["provenance"]
+        notes = [f"{name} changed after results.json was written; results.json was read"
+                 for name in SUPERSEDED if (folder / name).is_file() and name in data["files"]
+                 and (folder / name).stat().st_size <= MAX_JSON_BYTES
+                 and sha256_file(folder / name) != data["files"][name]["sha256"]]
     else:
+        notes = []
         config = _read_mapping(folder / "config.yaml", read_config)
         metrics = _read_mapping(folder / "metrics.json", read_json)
         provenance = _read_mapping(folder / "provenance.json", read_json)
-    notes: list[str] = []
     scores = _optional(folder / "scores.parquet", pd.read_parquet, notes)
     answers = _optional(folder / "responses.parquet", lambda p: pd.read_parquet(p, columns=RESPONSE_COLUMNS), notes)
     fidelity = _optional(folder / "fidelity.csv", read_csv, notes)

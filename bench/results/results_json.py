@@ -150,6 +150,16 @@ def write_results(folder: Path, kind: str, config: dict, provenance: dict, metri
     return folder / NAME
 
 
+def update_metrics(folder: Path, metrics: dict) -> None:
+    """A tool that adds a section to a finished run's metrics.json (clone-report) writes it here, so the
+    run's results.json (rebuilt from the one the run wrote, with the new metrics and file index) agrees."""
+    folder = Path(folder)
+    atomic_write_json(folder / "metrics.json", metrics)
+    if (folder / NAME).is_file():
+        old = check_results(json.loads((folder / NAME).read_text()), str(folder / NAME))
+        write_results(folder, old["run"]["kind"], old["config"], old["provenance"], metrics, RUN_TABLES)
+
+
 def check_results(data, where: str) -> dict:
     """A results.json read back (leaderboard, validate): the data, or ResultsFileError naming each problem."""
     found = problems(data)

@@ -277,7 +277,7 @@ class RunStore:
             if meta.num_rows != rec["rows"]:
                 return f"it holds {meta.num_rows} rows, its record says {rec['rows']}"
             if schema is not None and not meta.schema.to_arrow_schema().equals(schema, check_metadata=False):
-                return "its columns are not those of this run's responses"
+                return "its columns are not those this run writes there"
             table = pq.read_table(part, columns=list(key))
         except (pa.ArrowException, OSError, KeyError) as err:
             return f"it does not read as parquet with columns {', '.join(key)} ({' '.join(str(err).split())[:200]})"
