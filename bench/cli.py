@@ -17,7 +17,7 @@
     persona-bench ls [kind]                   inventories, surveys, personas, populations, models, engines
     persona-bench plan [overrides] [--time-batches N | --no-time]
                                               a dry run: participants, prompts, passes, tokens, time
-    persona-bench validate FILE...            inventory, survey, population, persona set or run config files
+    persona-bench validate FILE...            inventory, survey, population, persona set, run config or results.json
     persona-bench tables RUN... [--format markdown|latex|csv] [--table NAME]
                                               the paper tables of runs (several: stacked by model)
 

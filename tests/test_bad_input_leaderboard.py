@@ -87,6 +87,12 @@ def good(runs_a: Path) -> Path:
     return runs_a / "my-run"
 
 
+def old_style_copy(source: Path, target: Path, **kw) -> None:
+    """A copy without results.json: a folder written before it, whose config.yaml, metrics.json and
+    provenance.json are what the leaderboard reads (and what these tests edit)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("results.json"), **kw)
+
+
 # -- the failures of issue 12 ------------------------------------------------------------------------
 
 def test_leaderboard_into_the_folder_above_runs_is_refused_and_deletes_nothing(runs_a, tmp_path):
@@ -127,7 +133,7 @@ def test_survey_runs_get_a_row_with_their_fidelity(runs_a, survey_run, tmp_path)
 
 def test_clone_report_runs_are_a_kind_with_their_section(runs_a, tmp_path):
     root = tmp_path / "runs"
-    shutil.copytree(good(runs_a), root / "clone-run")
+    old_style_copy(good(runs_a), root / "clone-run")
     metrics = json.loads((root / "clone-run" / "metrics.json").read_text())
     metrics["clone"] = {"perplexity_base": 20.5, "perplexity_clone": 12.25, "trait_mae": 0.31, "profile_r": 0.6,
                         "style_similarity": 0.8, "kl_clone_base": 0.1, "mbti_letter_agreement": None}
@@ -141,7 +147,7 @@ def test_clone_report_runs_are_a_kind_with_their_section(runs_a, tmp_path):
 
 def test_markdown_has_quotes_not_html_entities(runs_a, tmp_path):
     root = tmp_path / "runs"
-    shutil.copytree(good(runs_a), root / "quoted")
+    old_style_copy(good(runs_a), root / "quoted")
     cfg = yaml.safe_load((root / "quoted" / "config.yaml").read_text())
     cfg["persona"]["set"] = "it's \"quoted\" & <b>"
     (root / "quoted" / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -152,7 +158,7 @@ def test_markdown_has_quotes_not_html_entities(runs_a, tmp_path):
 
 def test_alias_bomb_config_is_skipped_at_once(runs_a, tmp_path):
     root = tmp_path / "runs"
-    shutil.copytree(good(runs_a), root / "bomb")
+    old_style_copy(good(runs_a), root / "bomb")
     (root / "bomb" / "config.yaml").write_text(BOMB)
     assert len(BOMB) < 1100
     start = time.monotonic()
@@ -191,12 +197,20 @@ def _write(rel: str, data: bytes | str):
     return change
 
 
-def _metrics(change):
+def _json(rel: str, change):
     def edit(folder: Path) -> None:
-        m = json.loads((folder / "metrics.json").read_text())
+        m = json.loads((folder / rel).read_text())
         change(m)
-        (folder / "metrics.json").write_text(json.dumps(m))  # NaN written as NaN, as Python's json does
+        (folder / rel).write_text(json.dumps(m))  # NaN written as NaN, as Python's json does
     return edit
+
+
+def _metrics(change):
+    return _json("metrics.json", change)
+
+
+def _results(change):
+    return _json("results.json", change)
 
 
 def _config(change):
@@ -275,6 +289,20 @@ FOLDER_CASES = [
     ("responses-garbage", _write("responses.parquet", b"PAR1 not really"), ("row", "responses.parquet left out")),
     ("scores-torn", _torn("scores.parquet", 0.5), ("row", "scores.parquet left out")),
     ("fidelity-binary", _write("fidelity.csv", b"\x00\xff" * 1000), ("row", "")),
+    # results.json, read (where present) instead of config.yaml, metrics.json and provenance.json
+    ("results-torn", _torn("results.json", 0.3), ("skipped", "results.json is malformed")),
+    ("results-a-list", _write("results.json", "[1, 2, 3]"), ("skipped", "expected a mapping, got list")),
+    ("results-huge", _huge("results.json", 65 * 1024 * 1024), ("skipped", "over the")),
+    ("results-deeply-nested", _write("results.json", "[" * 200000), ("skipped", "results.json is malformed")),
+    ("results-is-a-folder", _as_folder("results.json"), ("skipped", "not a file")),
+    ("results-link-to-dev-zero", _link("results.json", "/dev/zero"), ("skipped", "not a file")),
+    ("results-newer-version", _results(lambda d: d.update(schema_version="2.0")),
+     ("skipped", "field '/schema_version': value \"2.0\"")),
+    ("results-config-a-string", _results(lambda d: d.update(config="x")), ("skipped", "field '/config': value \"x\"")),
+    ("results-trait-summary-a-string", _results(lambda d: d["metrics"].update(trait_summary="E")),
+     ("skipped", "per-trait rows")),
+    ("results-alone", lambda f: [(f / n).unlink() for n in ("config.yaml", "metrics.json", "provenance.json")],
+     ("row", "")),
 ]
 
 
@@ -282,7 +310,10 @@ FOLDER_CASES = [
 def test_hostile_run_folder(runs_a, tmp_path, case, change, expect):
     root = tmp_path / "runs"
     shutil.copytree(good(runs_a), root / "good")
-    shutil.copytree(good(runs_a), root / case, symlinks=True)
+    if case.startswith(("config-", "metrics-", "provenance-")):
+        old_style_copy(good(runs_a), root / case, symlinks=True)
+    else:
+        shutil.copytree(good(runs_a), root / case, symlinks=True)
     change(root / case)
     before = snapshot(root)
     start = time.monotonic()
@@ -347,7 +378,7 @@ HOSTILE_LABELS = [
 @pytest.mark.parametrize("case,model,md,csv", HOSTILE_LABELS, ids=[c[0] for c in HOSTILE_LABELS])
 def test_hostile_labels_are_escaped_for_each_format(runs_a, tmp_path, case, model, md, csv):
     root = tmp_path / "runs"
-    shutil.copytree(good(runs_a), root / "hostile")
+    old_style_copy(good(runs_a), root / "hostile")
     prov = json.loads((root / "hostile" / "provenance.json").read_text())
     prov["model"]["id"] = model
     (root / "hostile" / "provenance.json").write_text(json.dumps(prov))

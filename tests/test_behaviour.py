@@ -393,7 +393,7 @@ def test_a_texts_braces_are_rated_verbatim(payload, smollm2_spec):
     """A participant's text (and a writing prompt) is data: its braces reach the rater as written."""
     from transformers import AutoTokenizer
 
-    from bench.administration.prompts import PromptRenderer
+    from bench.engines.rendering import PromptRenderer
     from bench.behaviour import Rater, rating_template
 
     bfi = load_inventory("bfi")

@@ -8,7 +8,8 @@ import torch
 
 from bench.administration import Template, build_plan
 from bench.administration.distributions import label_mass, tempered, total_variation
-from bench.administration.prompts import PromptRenderer, messages_for, question_text
+from bench.administration.prompts import messages_for, question_text
+from bench.engines.rendering import PromptRenderer
 from bench.instruments import load_inventory
 from bench.personas import Persona
 from tests.conftest import compose, vllm_available

@@ -55,9 +55,12 @@ def crafted_runs(real_runs, tmp_path_factory) -> Path:
     """File-format fixtures made from a real run folder."""
     root = tmp_path_factory.mktemp("crafted")
     source = next(p for p in sorted(real_runs.iterdir()) if "-none-" in p.name)
+    # Copies whose config.yaml, metrics.json or provenance.json are edited stand for folders written before
+    # results.json (which, where present, is what the leaderboard reads): they are copied without it.
+    old_style = shutil.ignore_patterns("results.json")
 
     hostile = root / "hostile-run"
-    shutil.copytree(source, hostile)
+    shutil.copytree(source, hostile, ignore=old_style)
     cfg = yaml.safe_load((hostile / "config.yaml").read_text())
     cfg["model"]["id"] = HOSTILE_MODEL
     cfg["persona"] = {"set": "custom</td>", "personas": [{"id": "p1", "target": "E+", "text": HOSTILE_PERSONA}]}
@@ -78,7 +81,7 @@ def crafted_runs(real_runs, tmp_path_factory) -> Path:
                   "human_4": [0.2, 0.2], "human_5": [0.2, 0.2]}).to_csv(hostile / "fidelity.csv", index=False)
 
     truncated = root / "truncated-metrics"
-    shutil.copytree(source, truncated)
+    shutil.copytree(source, truncated, ignore=old_style)
     (truncated / "metrics.json").write_text((truncated / "metrics.json").read_text()[:100])
 
     unfinished = root / "unfinished"
@@ -86,7 +89,7 @@ def crafted_runs(real_runs, tmp_path_factory) -> Path:
     shutil.copy(source / "config.yaml", unfinished / "config.yaml")
 
     wrong_shape = root / "wrong-shape"
-    shutil.copytree(source, wrong_shape)
+    shutil.copytree(source, wrong_shape, ignore=old_style)
     _edit_json(wrong_shape / "metrics.json", lambda m: m.pop("trait_summary"))
 
     bad_optional = root / "bad-responses"

@@ -88,7 +88,7 @@ def openai_engine(spec, url: str, **options):
 def prompts(smollm2_spec):
     from transformers import AutoTokenizer
 
-    from bench.administration.prompts import PromptRenderer
+    from bench.engines.rendering import PromptRenderer
     from tests.test_engines import real_prompts
 
     tok = AutoTokenizer.from_pretrained(smollm2_spec.path)

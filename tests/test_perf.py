@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.administration.prompts import PromptRenderer
+from bench.engines.rendering import PromptRenderer
 from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, TransformersEngine
 from tests.test_engines import real_prompts
 

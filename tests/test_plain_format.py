@@ -136,7 +136,7 @@ def test_smollm2_forced_plain_runs(tmp_path):
     from transformers import AutoTokenizer
 
     from bench.administration import Administrator
-    from bench.administration.prompts import prompt_hash
+    from bench.results.schema import prompt_hash
 
     _, plan, spec = prepare(plain)
     tok = AutoTokenizer.from_pretrained(spec.path)

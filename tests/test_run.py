@@ -241,7 +241,7 @@ def test_bad_sweep_values_are_named(tmp_path):
 
 def test_garbage_answers_are_recorded_as_invalid(small_run, hf_engine):
     from bench.administration.administer import Administrator
-    from bench.administration.prompts import PromptRenderer
+    from bench.engines.rendering import PromptRenderer
     from bench.pipelines.run import prepare
 
     cfg, _ = small_run
@@ -423,7 +423,7 @@ def test_any_hf_folder_runs_as_model_hf(small_run, smollm2_spec, tmp_path):
 def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, scoring):
     """Conversation units depend on earlier answers: a resumed run must rebuild them from the parts."""
     from bench.administration.administer import Administrator
-    from bench.administration.prompts import PromptRenderer
+    from bench.engines.rendering import PromptRenderer
     from bench.pipelines.run import prepare
     from bench.results.store import RunStore
 

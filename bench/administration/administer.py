@@ -24,8 +24,8 @@ from bench.instruments import Item
 from bench.administration.parse import parse_answer
 from bench.administration.plan import Participant, Plan
 from bench.hashing import stable_int
-from bench.results.schema import response_table
-from bench.administration.prompts import messages_for, prompt_hash, question_text
+from bench.results.schema import prompt_hash, prompt_table, response_table
+from bench.administration.prompts import messages_for, question_text
 from bench.engines.rendering import PromptRenderer
 from bench.results.store import RunStore
 
@@ -137,12 +137,12 @@ class Administrator:
     def run(self, store: RunStore, progress: bool = True, after_unit: Callable[[int], None] | None = None) -> None:
         units = self.units()
         done = store.done_units()
-        history = self._history(store) if self.plan.administration == "conversation" and done else {}
+        history = self.history(store) if self.plan.administration == "conversation" and done else {}
         todo = [u for u in units if u.index not in done]
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
                    disable=not progress)
         for unit in todo:
-            store.write_part(unit.index, self.run_unit(unit, history))
+            store.write_part(unit.index, *self.answer_unit(unit, history))
             bar.update(1)
             if after_unit:
                 after_unit(unit.index)
@@ -150,10 +150,25 @@ class Administrator:
 
     def run_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> pa.Table:
         """One unit's response rows (conversation units need each participant's earlier answers, and add
-        this one's); what `run` writes as one part, and what `persona-bench plan` times."""
+        this one's); what `persona-bench plan` times."""
+        return self.answer_unit(unit, history)[0]
+
+    def answer_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> tuple[pa.Table, pa.Table]:
+        """One unit's response rows and its distinct prompt texts: what `run` writes as one part."""
         if unit.item_index is None:
             return self._single(unit)
         return self._conversation(unit, {} if history is None else history)
+
+    def unit_prompts(self, unit: Unit, history: dict[str, list[str]]) -> pa.Table:
+        """A unit's prompt texts rendered again, without the model (for a part written before prompt texts
+        were kept, or whose prompts file was damaged); conversation units take the earlier answers from
+        `history` (all of a participant's answers: those before the unit's item are used)."""
+        if unit.item_index is None:
+            return prompt_table(self.render_single(c, i)[1:] for c, i in unit.keys)
+        i = unit.item_index
+        return prompt_table(self.render_conversation(self.plan.participants[k], i,
+                                                     history.get(self.plan.participants[k].id, [])[:i])[1:]
+                            for k in unit.keys)
 
     # -- rows -----------------------------------------------------------------------------
     def question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
@@ -253,7 +268,7 @@ class Administrator:
                                                       self.renderer.answer_prefix, self.plan.items[item_index].id))
         return perm, text, ids
 
-    def _single(self, unit: Unit) -> pa.Table:
+    def _single(self, unit: Unit) -> tuple[pa.Table, pa.Table]:
         rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
         rows = []
         if self.scoring == "logprob":
@@ -269,10 +284,10 @@ class Administrator:
                     meta.append((p, i, perm, text))
             texts = self._generate(jobs, lambda j: stable_int(meta[j][0].seed, self.plan.items[meta[j][1]].id))
             rows = [self._from_text(p, i, perm, text, t) for (p, i, perm, text), t in zip(meta, texts)]
-        return response_table(rows)
+        return response_table(rows), prompt_table((r[3], r[4]) for r in rendered)
 
     # -- conversation mode ----------------------------------------------------------------
-    def _history(self, store: RunStore) -> dict[str, list[str]]:
+    def history(self, store: RunStore) -> dict[str, list[str]]:
         """Earlier answers per participant, rebuilt from the parts already written."""
         done = store.read_parts(columns=["participant_id", "item_index", "raw_answer"])
         history: dict[str, list[str]] = {}
@@ -280,7 +295,7 @@ class Administrator:
             history[pid] = [str(a).strip() for a in group["raw_answer"]]
         return history
 
-    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> pa.Table:
+    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> tuple[pa.Table, pa.Table]:
         i = unit.item_index
         participants = [self.plan.participants[k] for k in unit.keys]
         rendered = []
@@ -306,4 +321,4 @@ class Administrator:
             rows = [self._from_text(p, i, perm, text, t) for (p, perm, text, _), t in zip(rendered, texts)]
         for r in rows:
             history.setdefault(r["participant_id"], []).append(str(r["raw_answer"]).strip())
-        return response_table(rows)
+        return response_table(rows), prompt_table((text, ids) for _, _, text, ids in rendered)

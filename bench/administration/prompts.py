@@ -7,9 +7,6 @@ that is where the label distribution is read in logprob mode and where sampling 
 
 from __future__ import annotations
 
-import hashlib
-
-from bench.engines.rendering import PromptRenderer  # noqa: F401 (moved to engines; importable here as before)
 from bench.instruments import Inventory, Item
 from bench.administration.plan import Participant
 from bench.templates import fill, fill_text
@@ -51,5 +48,3 @@ def messages_for(participant: Participant, questions: list[str], answers: list[s
     return msgs
 
 
-def prompt_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from bench.administration.distributions import label_mass, tempered
-from bench.administration.prompts import option_lines, prompt_hash, statement
+from bench.administration.prompts import option_lines, statement
 from bench.engines.rendering import PromptRenderer
+from bench.results.schema import prompt_hash
 from bench.behaviour.texts import write_missing_units
 from bench.engines.base import Engine
 from bench.errors import ConfigError

@@ -1,7 +1,9 @@
 """Find and read run folders; a folder with a missing or malformed file is reported, never fatal.
 
-A run folder is any folder holding `config.yaml` or `metrics.json` (written by `bench.pipelines.run.run`).
-Required: config.yaml, metrics.json, provenance.json. Optional: scores.parquet,
+A run folder is any folder holding `results.json`, `config.yaml` or `metrics.json` (written by
+`bench.pipelines.run.run`). A folder with results.json is read from it alone (checked against its schema:
+a file that does not follow it is a skipped folder, with the field and value named); one written before
+results.json existed is read from config.yaml, metrics.json and provenance.json. Optional: scores.parquet,
 responses.parquet (answer and temperature columns only), fidelity.csv; a bad optional file is noted
 and left out. Nothing else in the folder is read, so no free text beyond the config reaches a page.
 config.yaml goes through `bench.userfiles.load_yaml` and the JSON files through a size-capped read, so
@@ -18,10 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.results.results_json import NAME as RESULTS_JSON, ResultsFileError, check_results
+from bench.results.store import sha256_file
 from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
-MARKERS = ("config.yaml", "metrics.json")
+SUPERSEDED = REQUIRED  # what results.json holds too: a copy that differs from it is noted
+MARKERS = ("results.json", "config.yaml", "metrics.json")
 RESPONSE_COLUMNS = ["persona_id", "template_id", "temperature", "trait", "answer", "invalid"]  # what figures use
 MAX_JSON_BYTES = 64 * 1024 * 1024  # metrics.json of a large run is a few MB
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a run's config.yaml is a few KB; persona texts make it larger
@@ -128,10 +133,23 @@ def _optional(path: Path, reader, notes: list[str]):
 def read_run(folder: Path) -> RunRecord:
     """One run folder; RunFolderError (naming the file) when a required file is missing or malformed."""
     folder = Path(folder)
-    config = _read_mapping(folder / "config.yaml", read_config)
-    metrics = _read_mapping(folder / "metrics.json", read_json)
-    provenance = _read_mapping(folder / "provenance.json", read_json)
-    notes: list[str] = []
+    results = folder / RESULTS_JSON
+    if results.exists() or results.is_symlink():
+        data = _read_mapping(results, read_json)
+        try:
+            check_results(data, RESULTS_JSON)
+        except ResultsFileError as err:
+            raise RunFolderError(str(err)) from None
+        config, metrics, provenance = data["config"], data["metrics"], data["provenance"]
+        notes = [f"{name} changed after results.json was written; results.json was read"
+                 for name in SUPERSEDED if (folder / name).is_file() and name in data["files"]
+                 and (folder / name).stat().st_size <= MAX_JSON_BYTES
+                 and sha256_file(folder / name) != data["files"][name]["sha256"]]
+    else:
+        notes = []
+        config = _read_mapping(folder / "config.yaml", read_config)
+        metrics = _read_mapping(folder / "metrics.json", read_json)
+        provenance = _read_mapping(folder / "provenance.json", read_json)
     scores = _optional(folder / "scores.parquet", pd.read_parquet, notes)
     answers = _optional(folder / "responses.parquet", lambda p: pd.read_parquet(p, columns=RESPONSE_COLUMNS), notes)
     fidelity = _optional(folder / "fidelity.csv", read_csv, notes)

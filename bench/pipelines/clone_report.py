@@ -34,7 +34,8 @@ from bench.engines.models import ModelError, resolve_model
 from bench.hashing import digest
 from bench.results.summary import markdown_table
 from bench.writing.retrieval import BM25Retriever
-from bench.results.store import atomic_write_json, atomic_write_text
+from bench.results.results_json import update_metrics
+from bench.results.store import atomic_write_text
 
 PERSON, PERSON_TRAIN = "person (held-out)", "person (train)"
 
@@ -290,10 +291,9 @@ def clone_report(cfg: dict) -> dict:
         "trait_mae": clone.get("trait_mae", math.nan), "profile_r": clone.get("profile_r", math.nan),
         "mbti_letter_agreement": clone.get("mbti_letter_agreement", math.nan),
     }
-    metrics_path = out_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text())
+    metrics = json.loads((out_dir / "metrics.json").read_text())
     metrics["clone"] = jsonable(section)
-    atomic_write_json(metrics_path, metrics)
+    update_metrics(out_dir, metrics)
     result = {"run_dir": str(out_dir), "arms": arms, "lm": lm, "style": styles, "style_similarity": similarity,
               "clone": section, "run_dirs": {a: str(d) for a, d in run_dirs.items()}}
     text = report_text(cfg, data, card, inventory, self_report, result)
@@ -392,7 +392,7 @@ def population_report(cfg: dict) -> dict:
     section["n_authors"], section["n_authors_skipped"] = len(authors), len(skipped)
     metrics = json.loads((out_dir / "metrics.json").read_text())
     metrics["clone"] = jsonable(section)
-    atomic_write_json(out_dir / "metrics.json", metrics)
+    update_metrics(out_dir, metrics)
     text = "\n".join([f"# Clone population report: {len(authors)} authors", "",
                       f"corpus {cfg['corpus']['path']} (column {cfg['corpus']['author_column']}); self-reports "
                       f"{r['self_report']}. Pearson r across authors between the persona's recovered trait score "

@@ -1,4 +1,5 @@
-"""One run, end to end: config -> plan -> engine -> responses -> scores -> metrics -> summary.
+"""One run, end to end: config -> plan -> engine -> responses (+ prompt texts) -> scores -> metrics -> summary
+-> results.json.
 
 `run(cfg)` takes the resolved config as a plain dict, so Hydra, tests and other tools call the
 same function. The run folder is named by a hash of the config: the same command resumes.
@@ -26,6 +27,7 @@ from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
+from bench.results.results_json import RUN_TABLES, write_results
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
 from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
@@ -147,7 +149,9 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     prov["n_units"] = len(admin.units())
     atomic_write_json(run_dir / "provenance.json", prov)
 
+    keep_prompts(store, admin)
     store.finalize()
+    store.finalize_prompts()
     responses = pd.read_parquet(run_dir / "responses.parquet")
     if "scoring" in prov:  # the engine fell back to sampling: what follows reads the scoring that ran
         cfg = {**cfg, "scoring": prov["scoring"]}
@@ -172,9 +176,22 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     text = (summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
             + paper_tables_text(metrics) + figures_text(drawn))
     atomic_write_text(run_dir / "summary.md", text)
+    write_results(run_dir, "run", cfg, prov, metrics, RUN_TABLES)
     if print_summary:
         print(text)
     return run_dir
+
+
+def keep_prompts(store: RunStore, admin: Administrator) -> None:
+    """Render again (no model work) the prompt texts of done units that lack them: parts written before
+    prompt texts were kept, or whose prompts file failed its check."""
+    missing = store.check_prompts()
+    if not missing:
+        return
+    units = {u.index: u for u in admin.units()}
+    history = admin.history(store) if admin.plan.administration == "conversation" else {}
+    for k in missing:
+        store.write_vouched(store.prompts_path(k), k, admin.unit_prompts(units[k], history))
 
 
 def rerun(run_dir: Path | str, progress: bool = False) -> Path:

@@ -1,6 +1,9 @@
-"""The typed schema of the responses table: every part file and responses.parquet share it."""
+"""The typed schemas of the responses table (every part file and responses.parquet share it) and of the
+prompt texts kept beside it (prompts parts and prompts.parquet)."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pyarrow as pa
 
@@ -33,3 +36,23 @@ def response_table(rows: list[dict]) -> pa.Table:
             raise ValueError(f"response row columns differ from the schema: missing {sorted(names - set(row))}, "
                              f"extra {sorted(set(row) - names)}")
     return pa.Table.from_pylist(rows, schema=RESPONSE_SCHEMA)
+
+
+# Each distinct rendered prompt once, keyed by the responses' prompt_hash (sha256 of the text, 16 hex digits),
+# so an answer can be audited without rendering it again and responses stay small.
+PROMPT_SCHEMA = pa.schema([("prompt_hash", pa.string()), ("text", pa.string()), ("n_tokens", pa.int64())])
+
+
+def prompt_hash(text: str) -> str:
+    """What a response row names its prompt by; prompts.parquet keys the text by it."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def prompt_table(rendered) -> pa.Table:
+    """(text, token ids) pairs -> one row per distinct text, in first-seen order."""
+    rows: dict[str, dict] = {}
+    for text, ids in rendered:
+        h = prompt_hash(text)
+        if h not in rows:
+            rows[h] = {"prompt_hash": h, "text": text, "n_tokens": len(ids)}
+    return pa.Table.from_pylist(list(rows.values()), schema=PROMPT_SCHEMA)

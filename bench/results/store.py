@@ -7,6 +7,11 @@ found when a run resumes (`RunStore.recover`), moved aside to parts/quarantine/ 
 recomputed. One record per part rather than one manifest: each is written once, by the writer of its
 part, so no record is ever rewritten and a damaged one costs one unit, not the run.
 
+A run's parts may carry their distinct prompt texts beside them (`prompts-000003.parquet`, same record
+mechanism), written before the part itself: a part with its record always has its prompts. A damaged
+prompts file is set aside too; its prompts are rendered again (no model work), and `finalize_prompts`
+gathers them, each text once, into prompts.parquet.
+
 Files are written with the user's umask (0644 under umask 022), not mkstemp's 0600, so a group on a
 shared filesystem can read results.
 """
@@ -33,13 +38,15 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from bench.errors import BenchError
+from bench.results.schema import PROMPT_SCHEMA, prompt_hash
 
 PART = re.compile(r"part-(\d{6,})\.parquet")
+PROMPTS = re.compile(r"prompts-(\d{6,})\.parquet")
 # mkstemp's names: "." + the target's name + "." + 8 of [a-z0-9_] + ".tmp" (see atomic_write_bytes)
 TEMP = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
 # What pipelines/run.py writes at a run folder's top level: only these names' temp files are ever removed.
-RUN_FILES = ("responses.parquet", "scores.parquet", "metrics.json", "provenance.json", "summary.md", "config.yaml",
-             "fingerprint.json", "fidelity.csv", "run.lock.json")
+RUN_FILES = ("responses.parquet", "prompts.parquet", "scores.parquet", "metrics.json", "results.json", "provenance.json",
+             "summary.md", "config.yaml", "fingerprint.json", "fidelity.csv", "run.lock.json")
 RUN_FILE = re.compile("|".join(re.escape(name) for name in RUN_FILES))
 _umask_lock = threading.Lock()
 
@@ -225,14 +232,23 @@ class RunStore:
         """Units whose part has its record beside it (`recover` checks that the two match)."""
         return {int(PART.fullmatch(p.name)[1]) for p in self.part_files() if self.record_path(p).is_file()}
 
-    def write_part(self, unit: int, rows: pa.Table | pd.DataFrame) -> None:
-        """The part, then its record: a part without a record is one a kill cut off before it was vouched for."""
+    def prompts_path(self, unit: int) -> Path:
+        return self.parts / f"prompts-{unit:06d}.parquet"
+
+    def write_part(self, unit: int, rows: pa.Table | pd.DataFrame, prompts: pa.Table | None = None) -> None:
+        """The unit's prompt texts (if given), then the part, then its record: a part without a record is one a
+        kill cut off before it was vouched for, and a part with one has its prompts."""
+        if prompts is not None:
+            self.write_vouched(self.prompts_path(unit), unit, prompts)
+        self.write_vouched(self.part_path(unit), unit, rows)
+
+    def write_vouched(self, path: Path, unit: int, rows: pa.Table | pd.DataFrame) -> None:
+        """A parquet file, then its record (rows, bytes, sha256)."""
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
         sink = pa.BufferOutputStream()
         pq.write_table(rows, sink)
         data = sink.getvalue().to_pybytes()
-        path = self.part_path(unit)
         atomic_write_bytes(path, data)
         atomic_write_json(self.record_path(path), {"unit": unit, "rows": rows.num_rows, "bytes": len(data),
                                                    "sha256": hashlib.sha256(data).hexdigest()})
@@ -261,7 +277,7 @@ class RunStore:
             if meta.num_rows != rec["rows"]:
                 return f"it holds {meta.num_rows} rows, its record says {rec['rows']}"
             if schema is not None and not meta.schema.to_arrow_schema().equals(schema, check_metadata=False):
-                return "its columns are not those of this run's responses"
+                return "its columns are not those this run writes there"
             table = pq.read_table(part, columns=list(key))
         except (pa.ArrowException, OSError, KeyError) as err:
             return f"it does not read as parquet with columns {', '.join(key)} ({' '.join(str(err).split())[:200]})"
@@ -279,7 +295,8 @@ class RunStore:
         the plan to its keys and `schema` gives the parts' columns; a part of a unit outside the plan, with
         other keys or other columns, is quarantined too.
         Call with the run folder's lock held. Returns the quarantined paths."""
-        for stale in stale_temps(self.dir, RUN_FILE) + stale_temps(self.parts, re.compile(PART.pattern + r"(\.json)?")):
+        ours = re.compile(f"({PART.pattern}|{PROMPTS.pattern})" + r"(\.json)?")
+        for stale in stale_temps(self.dir, RUN_FILE) + stale_temps(self.parts, ours):
             stale.unlink(missing_ok=True)
         moved, reasons = [], []
         for part in self.part_files():
@@ -297,6 +314,48 @@ class RunStore:
             warnings.warn(f"{self.parts}: {len(moved)} part(s) failed their check and were moved to "
                           f"{self.quarantine} to be recomputed: {'; '.join(reasons)}", PartQuarantined, stacklevel=2)
         return moved
+
+    def prompts_problem(self, unit: int) -> str | None:
+        """Why a done unit's prompts file cannot be trusted (or None): its record, checksum, columns, a text
+        whose hash is not its key, or a prompt of the unit's part it lacks."""
+        path = self.prompts_path(unit)
+        reason = self.check_part(path, ("prompt_hash",), None, PROMPT_SCHEMA)
+        if reason is not None:
+            return reason
+        table = pq.read_table(path)
+        bad = [h for h, t in zip(table.column("prompt_hash").to_pylist(), table.column("text").to_pylist())
+               if prompt_hash(t) != h]
+        if bad:
+            return f"the text of prompt {bad[0]} does not hash to it"
+        lacking = set(pq.read_table(self.part_path(unit), columns=["prompt_hash"]).column(0).to_pylist()) - \
+            set(table.column("prompt_hash").to_pylist())
+        if lacking:
+            return f"it lacks {len(lacking)} prompt(s) of {self.part_path(unit).name}, e.g. {sorted(lacking)[0]}"
+        return None
+
+    def check_prompts(self) -> list[int]:
+        """Done units without trustworthy prompt texts: a damaged prompts file is moved to parts/quarantine/
+        (named in a warning), a missing one (parts written before prompt texts were kept) is only listed.
+        The caller renders these units' prompts again and writes them with `write_vouched`."""
+        missing, reasons = [], []
+        for unit in sorted(self.done_units()):
+            path = self.prompts_path(unit)
+            if not path.exists() and not self.record_path(path).exists():
+                missing.append(unit)
+                continue
+            reason = self.prompts_problem(unit) if path.is_file() else "it is missing beside its record"
+            if reason is None:
+                continue
+            for f in (path, self.record_path(path)):
+                if f.is_file():
+                    self.set_aside(f)
+            reasons.append(f"{path.name} ({reason})")
+            missing.append(unit)
+        if reasons:
+            warnings.warn(f"{self.parts}: {len(reasons)} prompts file(s) failed their check and were moved to "
+                          f"{self.quarantine}; their prompts are rendered again: {'; '.join(reasons)}",
+                          PartQuarantined, stacklevel=2)
+        return missing
 
     def set_aside(self, path: Path) -> Path:
         """Move a file into parts/quarantine/ under a name not yet taken there: nothing is overwritten."""
@@ -343,4 +402,30 @@ class RunStore:
 
         out = self.dir / "responses.parquet"
         atomic_write_parquet_tables(out, checked(), lambda table, schema: table.cast(schema))
+        return out
+
+    def finalize_prompts(self) -> Path:
+        """Stream the done units' prompt texts into prompts.parquet, each text once; every prompt_hash of
+        responses.parquet must be there (a missing one is a bug: the prompts are written before their part)."""
+        files = [self.prompts_path(int(PART.fullmatch(p.name)[1])) for p in self.part_files()]
+        try:
+            known = {h for f in files for h in pq.read_table(f, columns=["prompt_hash"]).column(0).to_pylist()}
+        except (pa.ArrowException, OSError, KeyError) as err:
+            raise RunStoreError(f"{self.parts}: cannot read a prompts file ({' '.join(str(err).split())[:200]}); "
+                                "run the same command again to render its prompts again") from None
+        used = set(pq.read_table(self.dir / "responses.parquet", columns=["prompt_hash"]).column(0).to_pylist())
+        if used - known:
+            raise RunStoreError(f"{self.parts}: {len(used - known)} prompt(s) of responses.parquet have no text, "
+                                f"e.g. {sorted(used - known)[0]}")
+        seen: set[str] = set()
+
+        def distinct():
+            for f in files:
+                table = pq.read_table(f, schema=PROMPT_SCHEMA)
+                keep = [h not in seen for h in table.column("prompt_hash").to_pylist()]
+                seen.update(table.column("prompt_hash").to_pylist())
+                yield table.filter(pa.array(keep, pa.bool_()))
+
+        out = self.dir / "prompts.parquet"
+        atomic_write_parquet_tables(out, distinct(), lambda table, schema: table.cast(schema))
         return out

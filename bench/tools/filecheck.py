@@ -1,11 +1,15 @@
 """`persona-bench validate FILE...`: tell what kind of file each is, and list every problem in it at once.
 
+A .json file is read as JSON (a run's results.json, checked against bench/results/results.schema.json);
+everything else as YAML.
+
 The checks themselves live beside what they check (instruments, populations, personas, the typed run
 config); this module reads the file, decides which kind it is from its fields, and collects the messages.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from bench.userfiles import UserFileError, parse_yaml, read_bounded
 
 INSTRUMENT_KINDS = ("likert", "bipolar", "survey")
 CORPUS_KINDS = ("rag", "profile")
-EXPECTED = "an inventory, a survey, a population config, a persona set or a run config"
+EXPECTED = "an inventory, a survey, a population config, a persona set, a run config or a run's results.json"
 
 
 @dataclass
@@ -71,8 +75,35 @@ def read_yaml(path: Path, report: FileReport):
     return None
 
 
+def read_json(path: Path, report: FileReport):
+    """A .json file (a run's results.json), read bounded; not JSON, or not a mapping, is the problem noted."""
+    from bench.results.results_json import MAX_BYTES
+
+    try:
+        raw = read_bounded(path, MAX_BYTES, "JSON file")
+        data = json.loads(raw.decode("utf-8"))
+    except UserFileError as err:
+        report.problems.append(str(err).removeprefix(f"{path}: "))
+        return None
+    except UnicodeDecodeError as err:
+        report.problems.append(f"not a text file (not UTF-8: byte {err.start}), so not JSON")
+        return None
+    except json.JSONDecodeError as err:
+        report.problems.append(f"not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}")
+        return None
+    except RecursionError:
+        report.problems.append("not valid JSON: nested too deep")
+        return None
+    if not isinstance(data, dict):
+        report.problems.append(f"top level is a {type(data).__name__}; expected a mapping of fields ({EXPECTED})")
+        return None
+    return data
+
+
 def detect(data: dict) -> str | None:
     """Which kind of file a mapping is, from the fields only that kind has."""
+    if "format" in data and "schema_version" in data:
+        return "results"
     if isinstance(data.get("model"), dict) and "inventory" in data:
         return "run config"
     if data.get("kind") in INSTRUMENT_KINDS or "items" in data:
@@ -154,13 +185,34 @@ def check_run_config(data: dict, report: FileReport) -> None:
     report.summary = f"{data['model'].get('id', '?')} x {inv.get('name') if isinstance(inv, dict) else '?'}"
 
 
+def check_results_file(data: dict, report: FileReport, folder: Path) -> None:
+    """The schema (every departure, with field and value), then the file index against the folder beside it:
+    a listed file that differs from its sha256 is a problem, one that is absent a note."""
+    from bench.results.results_json import problems
+    from bench.results.store import sha256_file
+
+    report.problems += problems(data)
+    if report.problems:
+        return
+    for name, entry in data["files"].items():
+        path = folder / name
+        if not path.is_file():
+            report.notes.append(f"{name} (listed in files) is not beside it")
+        elif (digest := sha256_file(path)) != entry["sha256"]:
+            report.problems.append(f"field '/files/{name}/sha256': value \"{entry['sha256'][:12]}…\": {path} has "
+                                   f"sha256 {digest[:12]}…; the file changed after the run wrote results.json")
+    report.summary = (f"{data['run']['name']}: schema {data['schema_version']}, {len(data['figures'])} figures, "
+                      f"{len(data['files'])} files")
+
+
 CHECKS = {"inventory": check_instrument, "survey": check_instrument, "population config": check_population_file,
           "persona set": check_persona_file, "run config": check_run_config}
 
 
 def check_file(path: str) -> FileReport:
     report = FileReport(path)
-    data = read_yaml(Path(path).expanduser(), report)
+    where = Path(path).expanduser()
+    data = read_json(where, report) if where.suffix == ".json" and where.is_file() else read_yaml(where, report)
     if data is None:
         return report
     report.kind = detect(data)
@@ -169,5 +221,8 @@ def check_file(path: str) -> FileReport:
         report.problems.append(f"cannot tell what kind of file this is from its fields ({fields}); expected "
                                f"{EXPECTED}")
         return report
-    CHECKS[report.kind](data, report)
+    if report.kind == "results":
+        check_results_file(data, report, where.parent)
+    else:
+        CHECKS[report.kind](data, report)
     return report

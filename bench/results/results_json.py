@@ -1,0 +1,169 @@
+"""results.json: one file per run folder, in one versioned schema (results.schema.json, docs/results-schema.md).
+
+It holds what a reader needs to compare runs without knowing persona-bench's other files: the config, the
+provenance, every metrics.json section as written (so sections added later flow through), the same
+figures flattened into {value, ci_low, ci_high, n, warning} records, the warnings, and the name, size and
+sha256 of each file the run wrote. `build_results` is a pure function of those dicts; `write_results`
+adds the file index, validates against the schema (a mismatch is a bug and stops the run) and writes it
+atomically. `check_results` is what the leaderboard and `persona-bench validate` use on a file they read.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from bench.errors import BenchError
+from bench.results.store import atomic_write_json, sha256_file
+
+FORMAT = "persona-bench results"
+SCHEMA_VERSION = "1.0"
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+NAME = "results.json"
+MAX_BYTES = 64 * 1024 * 1024  # what a reader accepts; a large run's results.json is a few MB
+# What a run folder's file index lists (those present): its tables and the files they are read with.
+RUN_TABLES = ("responses.parquet", "prompts.parquet", "scores.parquet", "fidelity.csv", "metrics.json", "config.yaml",
+              "provenance.json", "summary.md")
+# An interval written without a prefix (ci_low, ci_high) belongs to the record's first of these.
+PRINCIPAL = ("mean", "mean_shift", "r", "g", "log_odds_vs_1", "estimate", "value")
+# Free text beside a figure: not a label of it.
+FREE_TEXT = ("warning", "note", "message", "ci_method", "source", "reason")
+
+
+class ResultsFileError(BenchError):
+    """A results.json that is not valid JSON or does not follow results.schema.json."""
+
+
+@cache
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def pointer(parts: list) -> str:
+    """A JSON pointer (RFC 6901) to a place in metrics.json."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def number(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def figure(record: dict, name: str | None, low: str, high: str, where: list) -> dict:
+    """One figure of a metrics record: its estimate, interval, n and warning, and the record's labels."""
+    method = record.get(f"{name}_ci_method") if name and f"{name}_ci_method" in record else record.get("ci_method")
+    n = next((record[k] for k in (f"{name}_n", "n", "n_pairs", "n_participants") if number(record.get(k)) is not None), None)
+    warning = record.get(f"{name}_warning", record.get("warning"))
+    return {"path": pointer(where + ([name] if name else [])), "section": str(where[0]), "name": name,
+            "labels": {k: v for k, v in record.items() if isinstance(v, str) and k not in FREE_TEXT},
+            "value": number(record.get(name)) if name else None, "ci_low": number(record.get(low)),
+            "ci_high": number(record.get(high)), "ci_method": method if isinstance(method, str) else None,
+            "n": n, "warning": warning if isinstance(warning, str) else None}
+
+
+def figures(metrics: dict) -> list[dict]:
+    """Every figure of metrics.json that carries an interval, wherever it sits (any section, any depth):
+    `X` beside `X_ci_low`/`X_ci_high` (or, without an `X`, the record's `X_...` figure), or a record's
+    principal figure (PRINCIPAL) beside `ci_low`/`ci_high`."""
+    out: list[dict] = []
+
+    def walk(node, where: list) -> None:
+        if isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, where + [i])
+            return
+        if not isinstance(node, dict):
+            return
+        if where:
+            for low in node:
+                stem = low.removesuffix("_ci_low") if isinstance(low, str) and low != "ci_low" else None
+                if stem is None or stem == low or f"{stem}_ci_high" not in node:
+                    continue
+                # the interval's figure: `X` itself, else a variant named after it (eta2_ci_low beside eta2_h)
+                name = stem if stem in node else next((k for k in node if isinstance(k, str) and k.startswith(
+                    stem + "_") and not k.startswith(stem + "_ci_")), stem)
+                out.append(figure(node, name, low, f"{stem}_ci_high", where))
+            if "ci_low" in node and "ci_high" in node:
+                out.append(figure(node, next((k for k in PRINCIPAL if k in node), None), "ci_low", "ci_high", where))
+        for k, v in node.items():
+            walk(v, where + [k])
+
+    walk(metrics, [])
+    return out
+
+
+def build_results(name: str, kind: str, config: dict, provenance: dict, metrics: dict, files: dict) -> dict:
+    """The results.json of one run folder (pure: from what the run already holds)."""
+    return {
+        "format": FORMAT, "schema_version": SCHEMA_VERSION,
+        "run": {"name": name, "kind": kind},
+        "config_hash": provenance.get("config_hash"),
+        "config": config, "provenance": provenance, "metrics": metrics,
+        "figures": figures(metrics),
+        "warnings": list(metrics.get("warnings") or []),
+        "files": files,
+    }
+
+
+def file_index(folder: Path, names) -> dict:
+    """Size and sha256 of each named file the folder holds (absent ones are left out)."""
+    return {n: {"bytes": (folder / n).stat().st_size, "sha256": sha256_file(folder / n)}
+            for n in names if (folder / n).is_file()}
+
+
+def problems(data) -> list[str]:
+    """Every way `data` departs from the schema, each naming the field and its value."""
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = list(err.absolute_path)
+        if err.validator == "required":  # name the missing field, not the whole object holding it
+            missing = [k for k in err.validator_value if k not in err.instance]
+            out += [f"field '{pointer(where + [k])}': missing (required)" for k in missing]
+            continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            out += [f"field '{pointer(where + [k])}': not a field of this schema (allowed: {', '.join(sorted(allowed))})"
+                    for k in err.instance if k not in allowed]
+            continue
+        value = json.dumps(err.instance, default=str)
+        note = ""
+        if where == ["schema_version"] and isinstance(err.instance, str):
+            note = f" (this persona-bench reads {SCHEMA_VERSION.split('.')[0]}.x; a newer one may have written it)"
+        out.append(f"field '{pointer(where) or '/'}': value {value[:80]}{'…' if len(value) > 80 else ''}: "
+                   f"{err.message[:200]}{note}")
+    return out
+
+
+def write_results(folder: Path, kind: str, config: dict, provenance: dict, metrics: dict, tables) -> Path:
+    """Build, validate and atomically write folder/results.json; `tables` names the files to index."""
+    folder = Path(folder)
+    data = build_results(folder.name, kind, config, provenance, metrics, file_index(folder, tables))
+    # Through JSON and back first, as a reader will see it (NaN, numpy scalars, tuples).
+    data = json.loads(json.dumps(data, default=str))
+    found = problems(data)
+    if found:
+        raise RuntimeError(f"bug: {folder / NAME} would not follow {SCHEMA_PATH.name}: " + "; ".join(found[:5]))
+    atomic_write_json(folder / NAME, data)
+    return folder / NAME
+
+
+def update_metrics(folder: Path, metrics: dict) -> None:
+    """A tool that adds a section to a finished run's metrics.json (clone-report) writes it here, so the
+    run's results.json (rebuilt from the one the run wrote, with the new metrics and file index) agrees."""
+    folder = Path(folder)
+    atomic_write_json(folder / "metrics.json", metrics)
+    if (folder / NAME).is_file():
+        old = check_results(json.loads((folder / NAME).read_text()), str(folder / NAME))
+        write_results(folder, old["run"]["kind"], old["config"], old["provenance"], metrics, RUN_TABLES)
+
+
+def check_results(data, where: str) -> dict:
+    """A results.json read back (leaderboard, validate): the data, or ResultsFileError naming each problem."""
+    found = problems(data)
+    if found:
+        raise ResultsFileError(f"{where}: does not follow {SCHEMA_PATH.name} (schema_version {SCHEMA_VERSION}): "
+                               + "; ".join(found[:5]) + (f" (and {len(found) - 5} more)" if len(found) > 5 else ""))
+    return data
