@@ -27,7 +27,7 @@ from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
-from bench.results.results_json import RUN_TABLES, write_results
+from bench.results.results_json import run_files, write_results
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
 from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
@@ -176,7 +176,7 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     text = (summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
             + paper_tables_text(metrics) + figures_text(drawn))
     atomic_write_text(run_dir / "summary.md", text)
-    write_results(run_dir, "run", cfg, prov, metrics, RUN_TABLES)
+    write_results(run_dir, "run", cfg, prov, metrics, run_files(run_dir))
     if print_summary:
         print(text)
     return run_dir

@@ -107,6 +107,12 @@ def build_results(name: str, kind: str, config: dict, provenance: dict, metrics:
     }
 
 
+def run_files(folder: Path) -> tuple[str, ...]:
+    """The files a run's results.json indexes: its tables and the figures drawn into figures/."""
+    images = sorted(f"figures/{p.name}" for p in (Path(folder) / "figures").glob("*") if p.suffix in (".png", ".svg"))
+    return (*RUN_TABLES, *images)
+
+
 def file_index(folder: Path, names) -> dict:
     """Size and sha256 of each named file the folder holds (absent ones are left out)."""
     return {n: {"bytes": (folder / n).stat().st_size, "sha256": sha256_file(folder / n)}
@@ -157,7 +163,7 @@ def update_metrics(folder: Path, metrics: dict) -> None:
     atomic_write_json(folder / "metrics.json", metrics)
     if (folder / NAME).is_file():
         old = check_results(json.loads((folder / NAME).read_text()), str(folder / NAME))
-        write_results(folder, old["run"]["kind"], old["config"], old["provenance"], metrics, RUN_TABLES)
+        write_results(folder, old["run"]["kind"], old["config"], old["provenance"], metrics, run_files(folder))
 
 
 def check_results(data, where: str) -> dict:
