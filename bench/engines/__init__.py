@@ -14,8 +14,8 @@ ENGINES = {
     "vllm": "bench.engines.vllm_engine:VLLMEngine",
 }
 ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
-    "transformers": ("device", "prefix_reuse", "prefix_cache"),
-    "vllm": ("enforce_eager", "gpu_memory_utilization"),
+    "transformers": ("device", "prefix_reuse", "prefix_cache", "row_cache_mb"),
+    "vllm": ("enforce_eager", "gpu_memory_utilization", "block_size"),
 }
 
 
