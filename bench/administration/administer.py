@@ -4,7 +4,8 @@ Logprob mode does one forward pass per (condition, item) and fans it out to ever
 repetition of that condition (in conversation mode, one per participant and item, since earlier
 answers differ); sample mode generates once per participant and item and parses.
 Units are a fixed, deterministic split of the plan, so a resumed run recomputes exactly the
-units that are missing, with the same batches and so the same numbers.
+units that are missing, with the same batches and so the same numbers (to float error, ~1e-6, where
+the engine serves a conversation from a cache it kept, or not, from an earlier unit).
 """
 
 from __future__ import annotations

@@ -655,7 +655,8 @@ def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: st
               f"{ROW_CACHE_MB} MB, `+engine.row_cache_mb`, oldest dropped first) and starts the row's next "
               "prompt from it, rows of different kept lengths left-padded into one batch cache with the "
               "padding masked. Rows with nothing kept (the first item) start from the prefix they share. "
-              "vLLM's prefix cache does the same by itself, now that its blocks are small enough to hit.",
+              "vLLM's prefix cache should do the same by itself now that its blocks are small enough to hit "
+              "(conversation mode on vLLM was not measured).",
               "", *(conversation or []), ""]
     if vllm_note:
         lines += ["## vLLM", "", vllm_note, ""]
