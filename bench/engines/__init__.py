@@ -15,8 +15,8 @@ ENGINES = {
     "openai": "bench.engines.openai_engine:OpenAIEngine",
 }
 ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
-    "transformers": ("device", "prefix_reuse", "prefix_cache"),
-    "vllm": ("enforce_eager", "gpu_memory_utilization"),
+    "transformers": ("device", "prefix_reuse", "prefix_cache", "row_cache_mb"),
+    "vllm": ("enforce_eager", "gpu_memory_utilization", "block_size"),
     "openai": ("base_url", "model_name", "api_key_env", "timeout", "max_retries", "logprobs", "concurrency"),
 }
 

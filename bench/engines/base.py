@@ -25,8 +25,10 @@ class Engine(ABC):
         self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
 
     @abstractmethod
-    def label_logprobs(self, prompts: Sequence[Sequence[int]], label_ids: Sequence[int]) -> np.ndarray:
-        """(n_prompts, n_labels) full-vocabulary log-softmax of each label as the next token."""
+    def label_logprobs(self, prompts: Sequence[Sequence[int]], label_ids: Sequence[int],
+                       keep_rows: bool = False) -> np.ndarray:
+        """(n_prompts, n_labels) full-vocabulary log-softmax of each label as the next token. `keep_rows`:
+        each prompt will be continued by a prompt of the next call (a conversation), a hint to keep its cache."""
 
     @abstractmethod
     def generate(

@@ -15,6 +15,11 @@ MIN_SHARED_PREFIX = 16
 # Prefix KV caches kept across batches (batch-1 caches of a few MB each for a small model): enough for
 # the prefixes one stretch of a run alternates between (a persona's templates and option orders).
 PREFIX_CACHE = 8
+# KV caches kept of conversation rows (conversation mode: each participant's prompt is its previous one
+# plus an answer and the next question), in MB: a chunk of 16 participants late in a 44-item BFI
+# conversation (~3,000 tokens each) holds ~2 GB of SmolLM2 KV in fp32; past the budget the oldest rows are
+# dropped and recomputed.
+ROW_CACHE_MB = 2048
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -22,11 +27,13 @@ class TransformersEngine(Engine):
     name = "transformers"
 
     def __init__(self, spec, seed: int = 0, device: str | None = None, prefix_reuse: bool = True,
-                 prefix_cache: int = PREFIX_CACHE, **options):
+                 prefix_cache: int = PREFIX_CACHE, row_cache_mb: int = ROW_CACHE_MB, **options):
         super().__init__(spec, seed=seed, **options)
         self.prefix_reuse = prefix_reuse
         self.prefix_cache = prefix_cache  # 0: a batch's shared prefix is computed for that batch only
         self._prefixes: OrderedDict[tuple[int, ...], object] = OrderedDict()  # prefix tokens -> batch-1 KV cache
+        self.row_cache_mb = row_cache_mb  # 0: conversation rows are not kept from one item to the next
+        self._rows: OrderedDict[tuple[int, ...], list] = OrderedDict()  # prompt tokens -> per-layer (keys, values)
         self.counters = self.new_counters()
         from transformers import AutoModelForCausalLM
 
@@ -64,21 +71,33 @@ class TransformersEngine(Engine):
     @staticmethod
     def new_counters() -> dict:
         """Work done since the last reset: positions the model computed (padding included), the padding
-        among them, and how often a kept prefix cache served a batch."""
-        return {"tokens": 0, "padding": 0, "prefix_hits": 0, "prefix_misses": 0, "calls": 0}
+        among them, how often a kept prefix cache served a batch, and how many conversation rows a kept
+        row cache served (row_hits) or not (row_misses)."""
+        return {"tokens": 0, "padding": 0, "prefix_hits": 0, "prefix_misses": 0, "calls": 0,
+                "row_hits": 0, "row_misses": 0}
 
     @property
     def kept_prefixes(self) -> int:
         return len(self._prefixes)
 
+    @property
+    def kept_rows(self) -> int:
+        """Conversation rows whose KV caches are kept for their next item."""
+        return len(self._rows)
+
     def reset(self) -> None:
         """Forget kept prefix caches and zero the counters (a benchmark's paths start alike)."""
         self._prefixes.clear()
+        self._rows.clear()
         self.counters = self.new_counters()
 
     @torch.inference_mode()
-    def label_logprobs(self, prompts, label_ids):
+    def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):
         self.counters["calls"] += 1
+        if keep_rows and self.prefix_reuse and self.row_cache_mb and self._rows_supported():
+            logits = self._last_logits_from_rows(prompts)
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            return logprobs[:, list(label_ids)].double().cpu().numpy()
         n = min(len(p) for p in prompts) - 1 if len(prompts) == 1 else self.shared_prefix(prompts)
         logits = None
         if self.prefix_reuse and n >= MIN_SHARED_PREFIX:
@@ -156,6 +175,100 @@ class TransformersEngine(Engine):
                          use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :]
 
+    # -- conversation rows kept from one item to the next ------------------------------------------
+    def _rows_supported(self) -> bool:
+        """Rows of different kept lengths are padded inside the KV cache: fine for full attention, not for
+        sliding-window layers (Gemma 3), whose window counts cache slots, padding included."""
+        if not hasattr(self, "_full_attention"):
+            types = getattr(self.model.config.get_text_config(decoder=True), "layer_types", None) or []
+            self._full_attention = all(t == "full_attention" for t in types)
+        return self._full_attention
+
+    def _kept_row(self, prompt: Sequence[int]) -> tuple[int, tuple | None]:
+        """The kept row sharing the most leading tokens with `prompt` (at most all but its last token)."""
+        best, key, ids = 0, None, torch.as_tensor(list(prompt))
+        for kept in self._rows:
+            m = min(len(kept), len(prompt) - 1)
+            if m <= best:
+                continue
+            differ = (torch.as_tensor(kept[:m]) != ids[:m]).nonzero()
+            k = int(differ[0]) if len(differ) else m
+            if k > best:
+                best, key = k, kept
+        return (best, key) if best >= MIN_SHARED_PREFIX else (0, None)
+
+    def _start_caches(self, prompts) -> list[tuple[int, list | None]]:
+        """Each row's already-computed start as (tokens, per-layer batch-1 (keys, values)): its own
+        conversation's previous prompt when kept, else the prefix the unkept rows share (kept across
+        batches like any prefix), else nothing."""
+        starts: list = []
+        for p in prompts:
+            k, key = self._kept_row(p)
+            self.counters["row_hits" if k else "row_misses"] += 1
+            starts.append((k, None if key is None else [(kk[..., :k, :], v[..., :k, :]) for kk, v in self._rows[key]],
+                           key))
+        cold = [r for r, (k, _, _) in enumerate(starts) if not k]
+        if cold:
+            n = (len(prompts[cold[0]]) - 1 if len(cold) == 1 else self.shared_prefix([prompts[r] for r in cold]))
+            head = tuple(prompts[cold[0]][:n])
+            if len(cold) == 1:  # one prompt alone only uses a prefix kept before (as label_logprobs does)
+                n = self._kept_prefix(head)[0] if self.prefix_cache else 0
+                head = head[:n]
+            if n >= MIN_SHARED_PREFIX:
+                cache = self._prefix_cache(head, keep=True)
+                layers = [(layer.keys, layer.values) for layer in cache.layers]
+                for r in cold:
+                    starts[r] = (n, layers, None)
+        return starts
+
+    def _last_logits_from_rows(self, prompts):
+        """Conversation mode: every row starts from its own kept cache (the previous item's prompt of the
+        same conversation), of whatever length; the starts are left-padded into one batch cache, the rows'
+        new tokens are left-padded after them, and the attention mask hides both paddings. Each row's
+        whole prompt is then kept for its next item (the one it came from is dropped: a conversation
+        only grows). Same numbers as the plain batch (tests/test_perf.py)."""
+        from transformers import DynamicCache
+
+        starts = self._start_caches(prompts)
+        width = max(k for k, _, _ in starts)
+        ids, mask, _ = self.batch_inputs([p[k:] for p, (k, _, _) in zip(prompts, starts)])
+        self._count(mask)
+        past_mask = torch.zeros((len(prompts), width), dtype=mask.dtype, device=mask.device)
+        cache = DynamicCache(config=self.model.config)
+        if width:
+            for r, (k, _, _) in enumerate(starts):
+                past_mask[r, width - k:] = 1
+            some = next(layers for _, layers, _ in starts if layers is not None)
+            for index, (k0, v0) in enumerate(some):
+                keys = k0.new_zeros((len(prompts), k0.shape[1], width, k0.shape[-1]))
+                values = v0.new_zeros((len(prompts), v0.shape[1], width, v0.shape[-1]))
+                for r, (k, layers, _) in enumerate(starts):
+                    if k:
+                        keys[r, :, width - k:] = layers[index][0][0]
+                        values[r, :, width - k:] = layers[index][1][0]
+                cache.update(keys, values, index)
+        positions = torch.tensor([[k] for k, _, _ in starts], device=mask.device) + (mask.cumsum(-1) - 1).clamp(min=0)
+        full_mask = torch.cat([past_mask, mask], dim=1)
+        out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        self._keep_rows(prompts, starts, out.past_key_values, full_mask)
+        return out.logits[:, -1, :]
+
+    def _keep_rows(self, prompts, starts, cache, full_mask) -> None:
+        """Keep each row's whole prompt (its cache slots where the mask is 1), drop the rows they grew
+        from, and the oldest rows past the budget."""
+        for _, _, key in starts:
+            self._rows.pop(key, None)  # the conversation moved on from it (None: started cold)
+        budget = self.row_cache_mb * 2**20
+        for r, p in enumerate(prompts):
+            where = full_mask[r].nonzero().squeeze(-1)
+            self._rows[tuple(p)] = [(layer.keys[r:r + 1, :, where].clone(), layer.values[r:r + 1, :, where].clone())
+                                    for layer in cache.layers]
+        size = lambda layers: sum(t.nbytes for kv in layers for t in kv)  # noqa: E731
+        total = sum(size(v) for v in self._rows.values())
+        while total > budget and self._rows:
+            total -= size(self._rows.popitem(last=False)[1])
+
     @torch.inference_mode()
     def generate(self, prompts, temperature, max_new_tokens, seeds):
         """Each prompt is generated alone under its own seed, so a participant's answer does not
@@ -180,6 +293,7 @@ class TransformersEngine(Engine):
 
     def close(self):
         self._prefixes.clear()
+        self._rows.clear()
         del self.model
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

