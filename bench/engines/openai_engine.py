@@ -118,7 +118,7 @@ class OpenAIEngine(Engine):
             raise ServerError(f"the server at {self.base_url} answered {len(out.choices)} of {len(prompts)} prompts")
         return rows
 
-    def label_logprobs(self, prompts, label_ids):
+    def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):  # the server's prefix cache keeps rows
         if self.scoring != SCORINGS["logprobs"]:
             raise ServerError(f"engine openai at {self.base_url} samples (engine.logprobs or the server gives "
                               "no label log-probs); this tool needs them: use scoring=sample or a vLLM server")
