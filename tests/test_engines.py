@@ -80,6 +80,14 @@ def test_generation_is_seeded_and_greedy_follows_the_argmax(hf_engine, prompts, 
     assert [g.strip()[:1] for g in greedy] == [str(x) for x in argmax]
 
 
+def scored_and_greedy(engine, prompts, labels, new_tokens: int = 2):
+    """An engine's label log-probs and greedy continuations of the same prompts; the engine is closed after."""
+    try:
+        return engine.label_logprobs(prompts, labels), engine.generate(prompts, 0.0, new_tokens, [0] * len(prompts))
+    finally:
+        engine.close()
+
+
 needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
 
 
@@ -88,12 +96,7 @@ needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not instal
 def test_vllm_and_transformers_give_the_same_probabilities(smollm2_spec, hf_engine, prompts, labels):
     from bench.engines import make_engine
 
-    engine = make_engine("vllm", smollm2_spec, seed=0)
-    try:
-        got = engine.label_logprobs(prompts, labels)
-        text = engine.generate(prompts, 0.0, 2, [0] * len(prompts))
-    finally:
-        engine.close()
+    got, text = scored_and_greedy(make_engine("vllm", smollm2_spec, seed=0), prompts, labels)
     want = hf_engine.label_logprobs(prompts, labels)
     np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-4)
     argmax = want.argmax(1) + 1

@@ -19,6 +19,7 @@ import pytest
 
 from bench.errors import BenchError, ConfigError
 from tests.conftest import compose, vllm_available
+from tests.test_engines import scored_and_greedy
 
 KEY_ENV = "PERSONA_BENCH_TEST_SERVER_KEY"
 SERVE_DEADLINE_S = 900  # a loaded 2-core machine starts it in 1-3 min; wait generously
@@ -101,19 +102,10 @@ def test_server_gives_the_in_process_vllm_probabilities(smollm2_spec, keyed, pro
 
     ids, labels = prompts
     engine = openai_engine(smollm2_spec, keyed[0])
-    try:
-        assert engine.provenance() == {"engine_scoring": "logprobs", "engine_server": keyed[0],
-                                       "engine_model": "smollm2"}
-        got = engine.label_logprobs(ids, labels)
-        text = engine.generate(ids, 0.0, 2, [0] * len(ids))
-    finally:
-        engine.close()
-    local = make_engine("vllm", smollm2_spec, seed=0)
-    try:
-        want = local.label_logprobs(ids, labels)
-        want_text = local.generate(ids, 0.0, 2, [0] * len(ids))
-    finally:
-        local.close()
+    facts = engine.provenance()
+    got, text = scored_and_greedy(engine, ids, labels)
+    assert facts == {"engine_scoring": "logprobs", "engine_server": keyed[0], "engine_model": "smollm2"}
+    want, want_text = scored_and_greedy(make_engine("vllm", smollm2_spec, seed=0), ids, labels)
     assert got.shape == (len(ids), 5)
     np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-4)
     assert np.exp(got).sum(1).min() > 0.8  # the labels carry the mass, as in-process
