@@ -332,7 +332,10 @@ def test_the_two_embedded_models_side_by_side_and_on_the_leaderboard(tmp_path, s
     assert len(gemma) == 3 and gemma["diff"].notna().all() and gemma["p"].between(0, 1).all()
     mass = pd.DataFrame(data["label_mass"]).set_index("model")
     assert mass.loc["gemma3_270m", "mean"] > 0.5  # the plain cue puts most of the mass on the digits
-    assert "smollm2 vs gemma3_270m" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "smollm2 vs gemma3_270m" in text and "## Trait scores" in text
+    stacked = pd.DataFrame(data["paper_tables"]["trait_scores"])  # the paper table, one block per model
+    assert set(stacked["model"]) == {"smollm2", "gemma3_270m"} and stacked["ci_low"].notna().any()
     board = build_leaderboard([tmp_path / "runs"], tmp_path / "site", plots=False)
     models = {rec.config["model"]["id"] for rec in board.runs}
     assert models == {"smollm2", "gemma3_270m"}

@@ -28,7 +28,9 @@ from bench.metrics import comparison as cmp
 from bench.metrics import jsonable
 from bench.pipelines.run import run
 from bench.populations.reference import expand_population
+from bench.metrics.paper_tables import stack_runs
 from bench.results.outdir import OwnedFolder
+from bench.results.paper_tables import TablesError, paper_tables_text, run_tables
 from bench.results.provenance import ADDED_DEFAULTS, LEGACY_TOOL_KEYS, config_hash, git_commit
 from bench.results.run_folder import saved_config
 from bench.results.summary import markdown_table, warnings_text, with_ci
@@ -217,6 +219,15 @@ def long_table(result: dict) -> pd.DataFrame:
     return table[["section", *[c for c in table.columns if c != "section"]]]
 
 
+def stacked_paper_tables(runs: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """The runs' paper tables (trait scores, type accuracy... per persona x temperature) stacked under a
+    `model` column; none when a compared run was made before runs wrote them."""
+    try:
+        return stack_runs({label: run_tables(r["folder"]) for label, r in runs.items()})
+    except TablesError:
+        return {}
+
+
 def compare(cfg: dict, progress: bool | None = None) -> Path:
     """Run each model of the design (or reuse its run), read the given run folders, compare them all."""
     validate("compare", cfg)
@@ -247,6 +258,7 @@ def compare(cfg: dict, progress: bool | None = None) -> Path:
     inventory = inventory_from_config(first["inventory"])
     seed = int(first.get("seed") or 0)
     result = analyse(runs, inventory, seed)
+    result["paper_tables"] = stacked_paper_tables(runs)
     hashes = {m: config_hash(r["config"]) for m, r in runs.items()}
     key = digest({"runs": list(hashes.items()), "alpha": float(opts["alpha"])})
     result["design"] = (f"{inventory.id}, persona set {first['persona'].get('set', 'persona')} "
@@ -257,7 +269,8 @@ def compare(cfg: dict, progress: bool | None = None) -> Path:
     owned = OwnedFolder(out, "persona-bench compare", MANIFEST, inputs=[r["folder"] for r in runs.values()])
     owned.check(FILES)
     owned.claim(FILES)
-    text = summary(result, runs, out, float(opts["alpha"]))
+    text = summary(result, runs, out, float(opts["alpha"])) + \
+        paper_tables_text(jsonable({"paper_tables": result["paper_tables"]}))
     owned.write_text("comparison.csv", long_table(result).to_csv(index=False))
     owned.write_text("compare.json", json.dumps(jsonable({
         **result, "models": labels,
