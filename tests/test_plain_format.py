@@ -13,7 +13,7 @@ from bench.engines.rendering import PromptFormatError, PromptRenderer
 from bench.errors import ConfigError
 from bench.pipelines.run import prepare, run
 from bench.results.provenance import config_hash
-from tests.conftest import compose
+from tests.conftest import compose, vllm_available
 
 TINY = ("max_items=2", "repetitions=1", "temperatures=[0.0]", "persona=none", "templates=[rate]",
         "option_orders=[original]", "progress=false")
@@ -95,6 +95,23 @@ def test_gemma_run_is_plain_and_reports_label_mass(gemma_run, gemma_spec):
     np.testing.assert_allclose(np.stack(r["option_probs"].to_numpy()).sum(1), 1.0, atol=1e-9)
     assert (r["label_mass"] > 0.5).all()  # measured 0.90-0.96 with the plain cue
     assert "probability mass on the option labels: mean" in (run_dir / "summary.md").read_text()
+
+
+@pytest.mark.vllm
+@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
+def test_gemma_plain_prompts_on_vllm_match_transformers(gemma_run, tmp_path):
+    """The other engine on the same plain prompts: the same token ids, the same label distribution
+    (measured: equal to 1e-6, label mass 0.90)."""
+    cfg, run_dir = gemma_run
+    other = run({**cfg, "engine": {**compose("engine=vllm")["engine"]}, "results_dir": str(tmp_path)},
+                print_summary=False)
+    assert json.loads((other / "provenance.json").read_text())["prompt_format"] == "plain"
+    key = ["participant_id", "item_id"]
+    a = pd.read_parquet(run_dir / "responses.parquet").sort_values(key)
+    b = pd.read_parquet(other / "responses.parquet").sort_values(key)
+    assert list(a["prompt_hash"]) == list(b["prompt_hash"])
+    np.testing.assert_allclose(np.stack(b["option_probs"].to_numpy()), np.stack(a["option_probs"].to_numpy()), atol=1e-4)
+    np.testing.assert_allclose(b["label_mass"], a["label_mass"], atol=1e-4)
 
 
 def test_gemma_sample_scoring(tmp_path, gemma_spec):
