@@ -43,7 +43,7 @@ class Unit:
 class Administrator:
     def __init__(self, plan: Plan, engine: Engine, renderer: PromptRenderer, scoring: str,
                  batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None,
-                 group_by_persona: bool = False):
+                 group_by_persona: bool = False, keep_prompt_texts: bool = True):
         if scoring not in SCORING_MODES:
             raise ValueError(f"scoring: '{scoring}' is not one of {', '.join(SCORING_MODES)}")
         self.plan, self.engine, self.renderer = plan, engine, renderer
@@ -52,6 +52,9 @@ class Administrator:
         # Personas written from a person's corpus carry long texts: a batch holding one person's prompts only
         # shares their prefix (and keeps one author's work together); other runs keep their batches as before.
         self.group_by_persona = group_by_persona
+        # Prompts that quote a person's corpus (rag/profile personas) are never written: the corpus stays out
+        # of results (bench/clone/privacy.py); their hashes still identify them.
+        self.keep_prompt_texts = keep_prompt_texts
         self._label_ids: dict[int, list[int]] = {}
         by_condition: dict[tuple, list[Participant]] = defaultdict(list)
         for p in plan.participants:
@@ -145,7 +148,8 @@ class Administrator:
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
                    disable=not progress)
         for unit in todo:
-            store.write_part(unit.index, *self.answer_unit(unit, history))
+            rows, prompts = self.answer_unit(unit, history)
+            store.write_part(unit.index, rows, prompts if self.keep_prompt_texts else None)
             bar.update(1)
             if after_unit:
                 after_unit(unit.index)

@@ -91,7 +91,8 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
-                          int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg))
+                          int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg),
+                          keep_prompt_texts=not by_author(cfg))
     longest = admin.longest_prompt()
     if longest + int(cfg["max_new_tokens"]) > spec.max_model_len:
         raise RunError(f"model '{spec.id}': the longest prompt of {inventory.id} ({cfg['administration']}) is "
@@ -149,9 +150,11 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     prov["n_units"] = len(admin.units())
     atomic_write_json(run_dir / "provenance.json", prov)
 
-    keep_prompts(store, admin)
+    if admin.keep_prompt_texts:
+        keep_prompts(store, admin)
     store.finalize()
-    store.finalize_prompts()
+    if admin.keep_prompt_texts:
+        store.finalize_prompts()
     responses = pd.read_parquet(run_dir / "responses.parquet")
     if "scoring" in prov:  # the engine fell back to sampling: what follows reads the scoring that ran
         cfg = {**cfg, "scoring": prov["scoring"]}
