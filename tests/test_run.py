@@ -147,12 +147,9 @@ def test_sample_mode_generates_and_parses(tmp_path):
 
 
 def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path, hf_engine):
-    from bench.administration.prompts import (
-        PromptRenderer,
-        messages_for,
-        prompt_hash,
-        question_text,
-    )
+    from bench.administration.prompts import messages_for, question_text
+    from bench.engines.rendering import PromptRenderer
+    from bench.results.schema import prompt_hash
     from bench.pipelines.run import prepare
 
     cfg = compose("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
