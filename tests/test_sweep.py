@@ -91,7 +91,7 @@ def test_multirun_goes_through_slurm_and_merges(cluster, sweep, tmp_path):
 
 def test_resubmitted_sweep_skips_finished_jobs(cluster, sweep):
     before = parts_state(sweep)
-    assert len(before) == 2
+    assert len([p for p in before if "/part-" in p]) == 2  # one response part per run (prompt texts beside them)
     again = multirun(cluster, sweep)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert parts_state(sweep) == before  # no part recomputed or rewritten
