@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         os.environ["PERSONA_BENCH_DEBUG"] = "1"  # the Hydra job function sees it too
     argv = [a for a in argv if a != "--debug"]
+    from bench.engines.pool import EnginePool
+
     try:
-        return dispatch(argv)
+        with EnginePool():  # runs of one model inside this command share one open engine
+            return dispatch(argv)
     except BenchError as err:
         if debug:
             raise

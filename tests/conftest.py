@@ -38,13 +38,23 @@ def gemma_spec():
     return resolve_model(compose("model=gemma3_270m")["model"])
 
 
-@pytest.fixture(scope="session")
-def hf_engine(smollm2_spec):
-    from bench.engines import make_engine
+@pytest.fixture(scope="session", autouse=True)
+def engine_pool():
+    """The product's engine pool, held for the whole session: every in-process run (and `hf_engine`) of the
+    same model, engine and options shares one real engine, loaded once. Subprocess runs load their own."""
+    from bench.engines import EnginePool
 
-    engine = make_engine("transformers", smollm2_spec, seed=0)
-    yield engine
-    engine.close()
+    with EnginePool(max_open=4) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def hf_engine(engine_pool, smollm2_spec):
+    """The real SmolLM2 on transformers, the very engine a default in-process run gets from the pool."""
+    from bench.engines.pool import engine_options
+
+    cfg = compose()
+    return engine_pool.get(cfg["engine"]["name"], smollm2_spec, int(cfg["seed"]), **engine_options(cfg))
 
 
 def vllm_available() -> bool:

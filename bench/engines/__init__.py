@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from bench.engines.base import Engine
+from bench.engines.base import Engine, load_tokenizer
 from bench.engines.models import ModelError, ModelSpec, cache_dir, resolve_model, sha256_folder
 from bench.errors import BenchError
 
@@ -33,10 +33,15 @@ def make_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
 
 
 def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
-    """The engine a run config names, with its options (unset ones left to the engine's defaults)."""
-    options = {k: v for k, v in cfg["engine"].items() if k != "name" and v is not None}
-    return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **options)
+    """A new engine as a run config names it (the caller closes it); runs take theirs from
+    `bench.engines.pool.engine_for`, which reuses an open one inside a command's pool."""
+    from bench.engines.pool import engine_options
+
+    return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **engine_options(cfg))
 
 
-__all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
+from bench.engines.pool import EnginePool, engine_for  # noqa: E402  (the pool opens engines with make_engine)
+
+
+__all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "EnginePool", "engine_for", "load_tokenizer", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
            "resolve_model", "sha256_folder"]

@@ -8,21 +8,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from bench.engines.models import ModelSpec
 
 
+def load_tokenizer(path: str):
+    """A model folder's tokenizer, loaded once per process: the run renders its prompts with it before the
+    engine opens, and the engine decodes with the same object (nothing here changes a tokenizer). A folder
+    whose files changed since is read again."""
+    folder = Path(path)
+    stamp = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in folder.glob("*") if p.is_file() and not p.name.startswith("model")))
+    return cached_tokenizer(str(folder), stamp)
+
+
+@lru_cache(maxsize=8)
+def cached_tokenizer(path: str, stamp: tuple):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
 class Engine(ABC):
     name: str = "?"
 
     def __init__(self, spec: ModelSpec, seed: int = 0, **options):
-        from transformers import AutoTokenizer
-
         self.spec = spec
         self.seed = seed
-        self.tokenizer = AutoTokenizer.from_pretrained(spec.path)
+        self.tokenizer = load_tokenizer(spec.path)
 
     @abstractmethod
     def label_logprobs(self, prompts: Sequence[Sequence[int]], label_ids: Sequence[int],
@@ -39,6 +56,10 @@ class Engine(ABC):
     def provenance(self) -> dict:
         """What a run records about the engine beyond its name (a server's URL, how it scored)."""
         return {}
+
+    def reset(self) -> None:
+        """Forget what earlier calls left behind (kept caches, counters): an engine reused by a second run
+        (`bench.engines.pool`) gives it the numbers a fresh one would."""
 
     def close(self) -> None:
         """Release the model (engines hold GBs)."""

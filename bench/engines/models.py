@@ -51,29 +51,39 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
-    """Hash of the named files' hashes (sorted by name), cached beside them by size and mtime."""
-    files = sorted(p for pat in patterns for p in folder.glob(pat) if p.is_file())
-    if not files:
-        raise ModelError(f"{folder}: no files matching {', '.join(patterns)}")
-    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    memo = cache_dir() / "hashes.json"
-    key = hashlib.sha256(json.dumps([str(folder.resolve()), stamp]).encode()).hexdigest()
+def file_memo(kind: str, files: list[Path], compute):
+    """`compute()`, a fact of these files, kept in the cache by their paths, sizes and mtimes: hashing
+    weights or reading a GGUF's header takes 10-20 s, looking the answer up takes none (once per cache)."""
+    stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    memo = cache_dir() / "facts.json"
+    key = hashlib.sha256(json.dumps([kind, stamp]).encode()).hexdigest()
     known = json.loads(memo.read_text()) if memo.exists() else {}
     if key in known:
         return known[key]
-    h = hashlib.sha256()
-    for p in files:
-        h.update(p.name.encode())
-        h.update(sha256_file(p).encode())
-    digest = h.hexdigest()
+    value = compute()
     with FileLock(str(memo) + ".lock"):
         known = json.loads(memo.read_text()) if memo.exists() else {}
-        known[key] = digest
-        tmp = memo.with_suffix(".tmp")
+        known[key] = value
+        tmp = memo.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known))
         os.replace(tmp, memo)
-    return digest
+    return value
+
+
+def sha256_folder(folder: Path, patterns: tuple[str, ...]) -> str:
+    """Hash of the named files' hashes (sorted by name), kept in the cache by size and mtime."""
+    files = sorted(p for pat in patterns for p in folder.glob(pat) if p.is_file())
+    if not files:
+        raise ModelError(f"{folder}: no files matching {', '.join(patterns)}")
+
+    def digest() -> str:
+        h = hashlib.sha256()
+        for p in files:
+            h.update(p.name.encode())
+            h.update(sha256_file(p).encode())
+        return h.hexdigest()
+
+    return file_memo("sha256", files, digest)
 
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf")
@@ -153,11 +163,16 @@ def assembled_gguf(package: str, filename: str) -> Path:
 
 def gguf_adds_bos(gguf: Path) -> bool:
     """The GGUF's `tokenizer.ggml.add_bos_token` (true for Gemma, false for SmolLM2), which transformers'
-    GGUF loader drops: a plain prompt without Gemma's BOS reads as noise to it."""
-    from gguf import GGUFReader
+    GGUF loader drops: a plain prompt without Gemma's BOS reads as noise to it. `GGUFReader` maps the
+    whole file (10-21 s), so the answer is read once per cache."""
 
-    field = GGUFReader(gguf).fields.get("tokenizer.ggml.add_bos_token")
-    return bool(field is not None and field.parts[field.data[0]][0])
+    def read() -> bool:
+        from gguf import GGUFReader
+
+        field = GGUFReader(gguf).fields.get("tokenizer.ggml.add_bos_token")
+        return bool(field is not None and field.parts[field.data[0]][0])
+
+    return file_memo("gguf_adds_bos", [gguf], read)
 
 
 def convert_gguf(gguf: Path, out: Path) -> None:

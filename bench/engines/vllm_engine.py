@@ -118,5 +118,9 @@ class VLLMEngine(Engine):
                 out["hits"] += int(metric.value)
         return out
 
+    def reset(self) -> None:
+        """A reused engine starts with an empty prefix cache, as a fresh one would."""
+        self.llm.reset_prefix_cache()
+
     def close(self):
         del self.llm

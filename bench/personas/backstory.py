@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.engines import open_engine, resolve_model
+from bench.engines import engine_for, resolve_model
 from bench.engines.rendering import PromptRenderer
 from bench.hashing import stable_int
 from bench.personas.model import Persona
@@ -75,8 +75,7 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
         stories = read_backstories(path, gen["seed"])
         if len(stories) < gen["n"]:
             spec = resolve_model(cfg["model"], cfg.get("adapter"))
-            engine = open_engine(cfg, spec)
-            try:
+            with engine_for(cfg, spec) as engine:
                 renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"], answer_prefix="")
                 _, ids = renderer.render([{"role": "user", "content": gen["prompt"]}])
                 for k in range(len(stories), gen["n"]):
@@ -84,8 +83,6 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
                     out = engine.generate([ids], gen["temperature"], gen["max_new_tokens"], [seed])[0].strip()
                     stories.append(Backstory(f"backstory-{k:04d}", out, seed))
                     atomic_write_text(path, "".join(json.dumps(s.__dict__) + "\n" for s in stories))
-            finally:
-                engine.close()
     return stories[: gen["n"]]
 
 

@@ -11,6 +11,7 @@ belongs to: `<run folder name>-behaviour-<hash>/`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from bench.behaviour.rating import RATING_KEY
 from bench.behaviour.texts import TEXT_KEY
 from bench.config import validate
 from bench.config.checks import behaviour_run_part
-from bench.engines import ModelSpec, open_engine, resolve_model
+from bench.engines import ModelSpec, engine_for, load_tokenizer, resolve_model
 from bench.errors import ConfigError
 from bench.instruments.observer import observer_form
 from bench.metrics import jsonable
@@ -128,11 +129,12 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                             "sampling": "the engine's generate: plain temperature sampling (top_k 0, top_p 1, "
                                         "repetition_penalty 1), greedy at temperature 0"})
     engines: dict[str, object] = {}
+    opened = contextlib.ExitStack()
 
-    def engine_for(s: ModelSpec):
+    def engine_of(s: ModelSpec):
         key = f"{s.path}|{s.adapter}"
         if key not in engines:
-            engines[key] = open_engine(cfg, s)
+            engines[key] = opened.enter_context(engine_for(cfg, s))
         return engines[key]
 
     started = time.time()
@@ -140,7 +142,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
         store = RunStore(out / "texts")
         store.recover(writer.unit_keys(), TEXT_SCHEMA, key=TEXT_KEY)
         if len(store.done_units()) < len(writer.units()):
-            writer.engine = engine_for(spec)
+            writer.engine = engine_of(spec)
             writer.run(store, progress=show)
         texts = store.read_parts()
         prov["writing_seconds"] = round(time.time() - started, 2)
@@ -159,12 +161,11 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                 if rater.longest_prompt() > rspec.max_model_len:
                     raise RunError(f"rater '{name}': the longest rating prompt is over its max_model_len="
                                    f"{rspec.max_model_len}; lower behaviour.max_new_tokens")
-                rater.engine = engine_for(rspec)
+                rater.engine = engine_of(rspec)
                 rater.run(rstore, progress=show)
             frames.append(rstore.read_parts() if valid else RATING_SCHEMA.empty_table().to_pandas())
     finally:
-        for e in engines.values():
-            e.close()
+        opened.close()
     prov["behaviour_seconds"] = round(time.time() - started, 2)
     ratings = pd.concat(frames, ignore_index=True)
     atomic_write_parquet(out / "ratings.parquet", ratings)
@@ -181,9 +182,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
 
 
 def tokenizer_for(s: ModelSpec):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(s.path)
+    return load_tokenizer(s.path)
 
 
 def behaviour_metrics(cfg: dict, texts: pd.DataFrame, expressed: pd.DataFrame, self_scores: pd.DataFrame,

@@ -171,19 +171,16 @@ def system_texts(cfg: dict, arm: str, train, prefixes: list[str]) -> list[str | 
 
 
 def generate_texts(cfg: dict, arm: str, spec, train, prefixes: list[str]) -> list[str]:
-    from bench.engines import make_engine
+    from bench.engines.pool import pooled_engine
 
     r = cfg["report"]
-    engine = make_engine(r["engine"], spec, seed=int(cfg["seed"]))
-    try:
+    with pooled_engine(r["engine"], spec, seed=int(cfg["seed"])) as engine:
         tok, renderer = engine.tokenizer, writing_renderer(engine.tokenizer)
         prompts = [tok(renderer.text(instruction_messages(cfg["instruction"], system)) + p,
                        add_special_tokens=False).input_ids
                    for system, p in zip(system_texts(cfg, arm, train, prefixes), prefixes)]
         seeds = [int(digest([cfg["seed"], "style", i])[:12], 16) for i in range(len(prompts))]
         out = engine.generate(prompts, float(r["style_temperature"]), int(r["style_max_new_tokens"]), seeds)
-    finally:
-        engine.close()
     return [p + t for p, t in zip(prefixes, out)]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
 from bench.config import validate
-from bench.engines import ModelSpec, open_engine, resolve_model
+from bench.engines import ModelSpec, engine_for, load_tokenizer, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
@@ -86,9 +86,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     cfg = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
     inventory, plan, spec = prepare(cfg)
 
-    from transformers import AutoTokenizer
-
-    renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
+    renderer = PromptRenderer.from_config(load_tokenizer(spec.path), cfg["prompt"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)
     admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
                           int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg),
@@ -137,12 +135,13 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     todo = [u for u in admin.units() if u.index not in done]
     started = time.time()
     if todo:
-        admin.engine = open_engine(cfg, spec)
-        try:
-            adopt_engine_scoring(admin, prov)
-            admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
-        finally:
-            admin.engine.close()
+        with engine_for(cfg, spec) as engine:
+            admin.engine = engine
+            try:
+                adopt_engine_scoring(admin, prov)
+                admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
+            finally:
+                admin.engine = None
     if not todo and (run_dir / "provenance.json").is_file():  # a finished run: what its engine said then
         old = json.loads((run_dir / "provenance.json").read_text())
         prov.update({k: v for k, v in old.items() if k in ENGINE_FACTS})

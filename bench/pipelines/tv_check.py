@@ -18,7 +18,8 @@ from bench.administration.distributions import label_mass, tempered, total_varia
 from bench.administration.parse import parse_answer
 from bench.hashing import stable_int
 from bench.engines.rendering import PromptRenderer
-from bench.pipelines.run import open_engine, prepare, run_dir_for
+from bench.engines import engine_for
+from bench.pipelines.run import prepare, run_dir_for
 from bench.results.store import atomic_write_json
 
 
@@ -38,8 +39,7 @@ def tv_check(cfg: dict) -> pd.DataFrame:
     cfg = {k: v for k, v in cfg.items() if k != "tv_check"}
     cfg.update(temperatures=[temp], repetitions=1, administration="single")
     inventory, plan, spec = prepare(cfg)
-    engine = open_engine(cfg, spec)
-    try:
+    with engine_for(cfg, spec) as engine:
         renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"])
         admin = Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]))
         keys = [(c, i) for c in range(min(int(opts["conditions"]), len(admin.conditions)))
@@ -67,8 +67,6 @@ def tv_check(cfg: dict) -> pd.DataFrame:
                 "invalid_share": float(q[-1]), "logprob_argmax": int(np.argmax(p)) + 1,
                 "sampled_mode": int(np.argmax(q[:-1])) + 1 if q[:-1].any() else None,
             })
-    finally:
-        engine.close()
     table = pd.DataFrame(rows)
     base = run_dir_for(cfg, plan.personas_sha256())
     out = base.with_name(base.name + f"-tv-T{temp:g}-n{n}")
