@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,34 @@ def vllm_available() -> bool:
     except Exception:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a command printed and returned, from either `cli_in_process` or a real subprocess."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_in_process(*args: str, cwd: Path | None = None) -> CliResult:
+    """`persona-bench ARGS` through the CLI's own `main`, in this process: the same dispatch, checks and
+    messages as the console script without a 3 s interpreter start (a handful of tests keep the real
+    subprocess for "exit 2, no traceback")."""
+    import contextlib
+    import io
+
+    from bench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    debug = os.environ.pop("PERSONA_BENCH_DEBUG", None)  # `--debug` sets it for the Hydra job: not for the next test
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or REPO):
+        try:
+            code = main(list(args))
+        except SystemExit as stop:  # a Hydra job's error exit, argparse's usage exit
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        finally:
+            os.environ.pop("PERSONA_BENCH_DEBUG", None)
+            if debug is not None:
+                os.environ["PERSONA_BENCH_DEBUG"] = debug
+    return CliResult(int(code or 0), out.getvalue(), err.getvalue())

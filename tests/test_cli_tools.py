@@ -1,5 +1,6 @@
 """The inspection tools: `ls`, `plan` (a dry run checked against a real run), `validate FILE`, and
-persona subsets by id. Commands run as real subprocesses on the shipped data and the real model."""
+persona subsets by id. Commands run through the CLI's main on the shipped data and the real model (`ls` as a
+real process)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ import yaml
 from bench.instruments import load_inventory
 from bench.personas import PersonaError, build_personas
 from bench.resources import CONF_DIR, INVENTORY_DIR, SURVEY_DIR
-from tests.conftest import REPO, compose
+from tests.conftest import REPO, CliResult, cli_in_process, compose
 
 TIMEOUT = 900  # the machine is slow and shared
 
 
-def bench(*args: str, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+def bench(*args: str, timeout: int = TIMEOUT, real: bool = False) -> CliResult | subprocess.CompletedProcess:
+    """The command through the CLI's main in this process; `real`: as a `python -m bench` process."""
+    if not real:
+        return cli_in_process(*args)
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -77,7 +81,7 @@ def test_persona_ids_work_for_demographic_personas():
 # -- ls -------------------------------------------------------------------------------------------
 
 def test_ls_lists_every_kind_from_package_data():
-    out = bench("ls", timeout=300)
+    out = bench("ls", timeout=300, real=True)
     assert out.returncode == 0, out.stderr
     for header in ("inventories:", "surveys:", "personas:", "populations:", "models:", "engines:"):
         assert header in out.stdout
@@ -100,7 +104,7 @@ def test_ls_one_kind_and_an_unknown_kind():
     assert out.returncode == 0 and "inventories:" not in out.stdout
     assert sorted(ln.split()[0] for ln in out.stdout.splitlines()) == sorted(
         p.stem for p in (CONF_DIR / "persona").glob("*.yaml"))
-    bad = bench("ls", "widgets", timeout=300)
+    bad = bench("ls", "widgets", timeout=300, real=True)
     assert bad.returncode == 2 and "error: ls: unknown kind 'widgets'" in bad.stderr and "Traceback" not in bad.stderr
 
 

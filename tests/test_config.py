@@ -14,7 +14,7 @@ from bench.config import validate
 from bench.config.load import compose
 from bench.errors import ConfigError
 from bench.results.provenance import config_hash
-from tests.conftest import REPO
+from tests.conftest import REPO, CliResult, cli_in_process
 
 # (overrides, what the error line must name: the field, then the value where there is one)
 CLI_BAD = [
@@ -81,12 +81,20 @@ CLI_BAD = [
 ]
 
 
-def bench_cli(*args: str) -> subprocess.CompletedProcess:
+def bench_cli(*args: str) -> CliResult:
+    return cli_in_process(*args)
+
+
+def bench_subprocess(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=REPO,
                           timeout=300)
 
 
-def assert_refused(out: subprocess.CompletedProcess, field: str, value: str | None) -> str:
+# These few also run as a real `python -m bench` process: exit 2 and no traceback from the interpreter itself.
+IN_A_SUBPROCESS = {("temperatures=[nan]",), ("engine=nosuch",), ("model=clone_lora",), ("-m", "batch_size=1,0")}
+
+
+def assert_refused(out: CliResult | subprocess.CompletedProcess, field: str, value: str | None) -> str:
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
     assert "Traceback" not in out.stdout + out.stderr, out.stderr[-2000:]
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
@@ -102,6 +110,9 @@ def test_cli_refuses_bad_values_before_any_work(tmp_path, overrides, field, valu
     results = tmp_path / "r"
     assert_refused(bench_cli(*overrides, f"results_dir={results}"), field, value)
     assert not results.exists()  # no folder, not even Hydra's multirun log folder
+    if tuple(overrides) in IN_A_SUBPROCESS:
+        assert_refused(bench_subprocess(*overrides, f"results_dir={results}"), field, value)
+        assert not results.exists()
 
 
 def test_cli_refuses_a_results_dir_that_is_a_file(tmp_path):
