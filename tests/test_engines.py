@@ -80,6 +80,33 @@ def test_generation_is_seeded_and_greedy_follows_the_argmax(hf_engine, prompts, 
     assert [g.strip()[:1] for g in greedy] == [str(x) for x in argmax]
 
 
+def test_a_cold_engine_and_a_reused_pooled_one_give_the_same_numbers(smollm2_spec, prompts, labels):
+    """`open_engine` outside any pool loads the model (the cold path a lone run takes); inside a pool a second
+    run of the same model gets the open engine back with its caches forgotten, and the very same numbers."""
+    from bench.engines import EnginePool, engine_for, open_engine
+
+    cfg = compose()
+    cold = open_engine(cfg, smollm2_spec)
+    try:
+        want = cold.label_logprobs(prompts, labels)
+    finally:
+        cold.close()
+    persona = real_prompts(cold.tokenizer, "You are extremely shy, quiet and reserved.")
+    with EnginePool(max_open=1) as pool:
+        with engine_for(cfg, smollm2_spec) as first:
+            first.label_logprobs(persona, labels)  # leaves a kept prefix cache behind
+            assert first.kept_prefixes
+        with engine_for(cfg, smollm2_spec) as second:
+            assert second is first and not second.kept_prefixes and pool.loads == 1
+            got = second.label_logprobs(prompts, labels)
+        np.testing.assert_array_equal(got, want)
+        with engine_for({**cfg, "engine": {**cfg["engine"], "prefix_reuse": False}}, smollm2_spec) as other:
+            assert other is not first and pool.loads == 2  # other options: another engine
+            assert not hasattr(first, "model")  # the least recently used one was closed (max_open=1)
+            np.testing.assert_allclose(other.label_logprobs(prompts, labels), want, atol=1e-5)
+    assert not hasattr(other, "model")  # leaving the pool closes what it holds
+
+
 def scored_and_greedy(engine, prompts, labels, new_tokens: int = 2):
     """An engine's label log-probs and greedy continuations of the same prompts; the engine is closed after."""
     try:

@@ -113,8 +113,11 @@ def test_human_profiles_map_psych_bfi_codes_and_bin_ages():
 # -- real runs --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def table_dir(tmp_path_factory):
+def table_and_loads(tmp_path_factory):
+    """The fidelity table of three methods (one of them backstories, written by the model first), made in a
+    pool of its own, as the `fidelity-table` command makes it: the engines that pool opened are counted."""
     from bench.config.load import compose as compose_config
+    from bench.engines import EnginePool
     from bench.pipelines.fidelity_table import fidelity_table
 
     cfg = compose_config("fidelity_table", [
@@ -122,7 +125,19 @@ def table_dir(tmp_path_factory):
         "persona=backstory", "persona.n=5", "persona.max_new_tokens=24", "repetitions=2", "temperatures=[1.0]",
         "templates=[describe]", "option_orders=[original]", "max_items=10",
         "fidelity_table.methods=[none,qa,backstory]", "progress=false", f"results_dir={tmp_path_factory.mktemp('fid')}"])
-    return fidelity_table(cfg)
+    with EnginePool() as pool:
+        folder = fidelity_table(cfg)
+    return folder, pool.loads
+
+
+@pytest.fixture(scope="module")
+def table_dir(table_and_loads):
+    return table_and_loads[0]
+
+
+def test_fidelity_table_loads_its_model_once(table_and_loads):
+    """Backstories, their demographic run and the three methods' runs: one model, one engine, one load."""
+    assert table_and_loads[1] == 1
 
 
 def test_fidelity_table_has_every_method_and_the_human_bound(table_dir):

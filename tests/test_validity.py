@@ -13,6 +13,7 @@ from scipy import stats
 
 from bench.config import validate
 from bench.config.load import compose as compose_config
+from bench.engines import EnginePool
 from bench.errors import ConfigError
 from bench.metrics.mtmm import mtmm
 from bench.pipelines.validity import ValidityError, behaviour_scores, validity
@@ -165,7 +166,9 @@ def test_bfi_by_ipip120_on_smollm2(tmp_path):
     cfg = vcompose("persona=traits", "persona.ids=[E_high,E_low,N_high]", "templates=[describe]",
                    "temperatures=[1.0]", "repetitions=3", "option_orders=[original]", "max_items=5",
                    "progress=false", f"results_dir={tmp_path}")
-    out = validity(cfg)
+    with EnginePool() as pool:  # a pool of its own, as the `validity` command holds one
+        out = validity(cfg)
+    assert pool.loads == 1  # two inventories, two runs, one model load
     assert out.name.startswith("validity-smollm2-bfi+ipip120-traits-")
     result = json.loads((out / "validity.json").read_text())
     assert result["methods"] == ["bfi", "ipip120"] and result["n_participants"] == 9
