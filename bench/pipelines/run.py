@@ -82,6 +82,7 @@ def by_author(cfg: dict) -> bool:
 
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run a resolved run config; every value is checked first, as on the command line."""
+    called = time.time()
     validate("config", cfg)
     cfg = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
     inventory, plan, spec = prepare(cfg)
@@ -98,6 +99,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
                        "raise model.max_model_len if the model allows it, or use administration=single")
 
     prov["personas_sha256"] = plan.personas_sha256()
+    prov["run_started_at"] = round(called, 3)  # when run() was called, and (below) when the first batch went
     run_dir = run_dir_for(cfg, prov["personas_sha256"])
     make_run_dir(run_dir)
     # One process per folder: a second one stops at once, naming the holder, rather than waiting hours
@@ -137,11 +139,14 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     if todo:
         with engine_for(cfg, spec) as engine:
             admin.engine = engine
+            first = time.time()  # start-up cost: this less run_started_at (docs/performance.md)
+            prov["first_batch_at"] = round(first, 3)
             try:
                 adopt_engine_scoring(admin, prov)
                 admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
             finally:
                 admin.engine = None
+            prov["model_seconds"] = round(time.time() - first, 2)  # the batches themselves
     if not todo and (run_dir / "provenance.json").is_file():  # a finished run: what its engine said then
         old = json.loads((run_dir / "provenance.json").read_text())
         prov.update({k: v for k, v in old.items() if k in ENGINE_FACTS})
