@@ -45,7 +45,7 @@ def engine_pool():
     same model, engine and options shares one real engine, loaded once. Subprocess runs load their own."""
     from bench.engines import EnginePool
 
-    with EnginePool(max_open=4) as pool:
+    with EnginePool(max_open=6) as pool:  # besides the kept ones: SmolLM2 on vLLM with LoRA, Gemma, peft clones...
         yield pool
 
 
@@ -107,3 +107,17 @@ def cli_in_process(*args: str, cwd: Path | None = None) -> CliResult:
             if debug is not None:
                 os.environ["PERSONA_BENCH_DEBUG"] = debug
     return CliResult(int(code or 0), out.getvalue(), err.getvalue())
+
+
+# A test that asks for one of these fixtures (itself or through another fixture) gets the marker: `-m "not vllm"`
+# and the like select by what a test really starts. Tests that start the model through a run say `model` in
+# their module's `pytestmark`; tests that start processes say `subprocess` on themselves.
+MARKED_BY_FIXTURE = {"hf_engine": "model", "smollm2_spec": "model", "vllm_engine": "vllm", "gemma_spec": "gemma",
+                     "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)

@@ -704,6 +704,7 @@ CLI = ["inventory.path bomb", "inventory.path deep", "inventory.path 12 options"
        "validate bomb, deep, huge, folder", "validate syntax error keeps line and column"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", CLI)
 def test_the_command_line_names_bad_input_without_a_traceback(tmp_path, name):
     args, parts = cli_case(tmp_path, name)

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,9 @@ from bench.leaderboard.site import SITE_MANIFEST
 from bench.pipelines.run import run
 from bench.results.outdir import OutputFolderError
 from bench.results.sweep import SweepError, merge
-from tests.conftest import REPO, compose, shared_data
+from tests.conftest import cli_in_process, compose, shared_data
+
+pytestmark = [pytest.mark.model]
 
 TINY = ("max_items=2", "repetitions=1", "temperatures=[0.0]", "option_orders=[original]", "templates=[describe]",
         "progress=false")
@@ -108,8 +109,7 @@ def test_cli_refuses_out_above_runs_with_a_message_not_a_traceback(runs_a, tmp_p
     top = tmp_path / "project"
     shutil.copytree(runs_a, top / "runs")
     before = snapshot(top)
-    done = subprocess.run([sys.executable, "-m", "bench", "leaderboard", f"runs=[{top / 'runs'}]", f"out={top}"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = cli_in_process("leaderboard", f"runs=[{top / 'runs'}]", f"out={top}")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "error: out" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(top) == before
@@ -535,8 +535,7 @@ def test_cli_merge_into_an_input_run_folder_exits_2(runs_a, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(runs_a, runs)
     before = snapshot(runs)
-    done = subprocess.run([sys.executable, "-m", "bench", "sweep", "merge", str(runs / "my-run"), str(runs)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = cli_in_process("sweep", "merge", str(runs / "my-run"), str(runs))
     assert done.returncode == 2 and "error: out" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert snapshot(runs) == before
 

@@ -23,7 +23,9 @@ import pytest
 from bench.errors import BenchError
 from bench.pipelines.run import run
 from bench.results.store import PartQuarantined
-from tests.conftest import REPO, compose
+from tests.conftest import REPO, cli_in_process, compose
+
+pytestmark = [pytest.mark.model]
 
 ARGS = ("max_items=4", "repetitions=1", "temperatures=[0.0]", "templates=[describe]", "option_orders=[original]",
         "batch_size=2", "progress=false")  # two units of two rows
@@ -326,6 +328,7 @@ def hold_lock(folder: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.subprocess
 def test_a_run_folder_held_by_a_live_process_is_refused_naming_it(clean, tmp_path):
     import socket
 
@@ -352,8 +355,7 @@ def test_the_command_line_names_a_damaged_folder_without_a_traceback(clean, tmp_
     cfg, clean_dir = clean
     d = copy_of(clean_dir, tmp_path)
     (d / "fingerprint.json").write_text("{")
-    out = subprocess.run([sys.executable, "-m", "bench", *ARGS, f"results_dir={d.parent}"], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
     assert out.returncode == 2, out.stderr[-2000:]
     assert f"error: {d / 'fingerprint.json'}: not valid JSON" in out.stderr
     assert "Traceback" not in out.stderr

@@ -22,6 +22,8 @@ from bench.metrics.scoring import score_participants
 from bench.metrics.tables import PARTICIPANT_COLS
 from tests.conftest import compose
 
+pytestmark = [pytest.mark.model]
+
 
 def behaviour_cfg(*overrides: str) -> dict:
     from bench.config.load import compose as compose_config

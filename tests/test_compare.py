@@ -293,14 +293,12 @@ def test_compare_run_folders_and_refuse_mismatched(compared, tmp_path):
 def test_compare_from_the_command_line(compared):
     """Through `persona-bench compare` itself (a Hydra job that composes each model entry inside it): a
     model entry whose run exists already plus a finished run folder, so no model work."""
-    import subprocess
-    import sys
+    from tests.conftest import cli_in_process
 
     cfg, out, results = compared
     runs = json.loads((out / "compare.json").read_text())["provenance"]["runs"]
-    done = subprocess.run([sys.executable, "-m", "bench", "compare", "models=[smollm2]",
-                           f"runs=[{runs['smollm2_bf16']['folder']}]", *TINY, f"results_dir={results}"],
-                          capture_output=True, text=True)
+    done = cli_in_process("compare", "models=[smollm2]", f"runs=[{runs['smollm2_bf16']['folder']}]", *TINY,
+                          f"results_dir={results}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "smollm2 vs hf" in done.stdout
 

@@ -105,6 +105,7 @@ def assert_refused(out: CliResult | subprocess.CompletedProcess, field: str, val
     return lines[0]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("overrides,field,value", CLI_BAD, ids=[" ".join(o) for o, _, _ in CLI_BAD])
 def test_cli_refuses_bad_values_before_any_work(tmp_path, overrides, field, value):
     results = tmp_path / "r"

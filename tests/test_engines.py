@@ -14,6 +14,8 @@ from bench.instruments import load_inventory
 from bench.personas import Persona
 from tests.conftest import compose, vllm_available
 
+pytestmark = [pytest.mark.model]
+
 ITEMS = ("bfi_01", "bfi_02", "bfi_07", "bfi_12", "bfi_40")
 
 
@@ -133,23 +135,26 @@ def test_vllm_cpu_refuses_a_block_size_its_attention_cannot_take(smollm2_spec):
         make_engine("vllm", smollm2_spec, block_size=48)  # refused before vLLM is imported or started
 
 
-@pytest.fixture(scope="module")
-def lora_adapter(smollm2_spec, tmp_path_factory):
+def make_lora_adapter(spec, folder, seed: int = 0):
     """A real peft LoRA adapter on SmolLM2 with non-zero weights (B != 0), saved as peft does."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(smollm2_spec.path, dtype=torch.float32)
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(spec.path, dtype=torch.float32)
     model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
                                             init_lora_weights=False))
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "lora_" in name:
                 param.mul_(0.5)
-    folder = tmp_path_factory.mktemp("adapter")
     model.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def lora_adapter(smollm2_spec, tmp_path_factory):
+    return make_lora_adapter(smollm2_spec, tmp_path_factory.mktemp("adapter"))
 
 
 def test_peft_adapter_changes_the_answers(smollm2_spec, hf_engine, lora_adapter, prompts, labels):
@@ -169,11 +174,15 @@ def test_peft_adapter_changes_the_answers(smollm2_spec, hf_engine, lora_adapter,
 
 @pytest.mark.vllm
 @needs_vllm
-def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engine, lora_adapter, prompts, labels):
-    """A known failure elsewhere: vLLM silently answering with the base model."""
+def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engine, engine_pool, lora_adapter, prompts,
+                                                          labels, tmp_path):
+    """A known failure elsewhere: vLLM silently answering with the base model. The LoRA-enabled vLLM engine comes
+    from the session's pool, where a clone run may have used it with its own adapter first: each request names
+    its adapter, so this one's numbers are its own."""
     from dataclasses import replace
 
     from bench.engines import make_engine
+    from bench.engines.pool import engine_options
 
     spec = replace(smollm2_spec, adapter=str(lora_adapter), adapter_sha256="test")
     peft_engine = make_engine("transformers", spec, seed=0)
@@ -181,11 +190,23 @@ def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engin
         want = np.exp(peft_engine.label_logprobs(prompts, labels))
     finally:
         peft_engine.close()
-    engine = make_engine("vllm", spec, seed=0)
-    try:
-        got = np.exp(engine.label_logprobs(prompts, labels))
-    finally:
-        engine.close()
+    cfg = compose("engine=vllm")
+    engine = engine_pool.get("vllm", spec, int(cfg["seed"]), **engine_options(cfg))
+    assert engine.lora is not None and engine.lora.lora_path == str(lora_adapter)
+    got = np.exp(engine.label_logprobs(prompts, labels))
     base = np.exp(hf_engine.label_logprobs(prompts, labels))
     assert np.abs(want - base).max() > 0.01
     np.testing.assert_allclose(got, want, atol=2e-3)
+    # a second adapter of the same rank: the same engine, its own numbers; then the first one's again
+    other = make_lora_adapter(smollm2_spec, tmp_path / "other", seed=1)
+    other_spec = replace(smollm2_spec, adapter=str(other), adapter_sha256="other")
+    peft_other = make_engine("transformers", other_spec, seed=0)
+    try:
+        want_other = np.exp(peft_other.label_logprobs(prompts, labels))
+    finally:
+        peft_other.close()
+    assert engine_pool.get("vllm", other_spec, int(cfg["seed"]), **engine_options(cfg)) is engine
+    assert np.abs(want_other - want).max() > 0.01
+    np.testing.assert_allclose(np.exp(engine.label_logprobs(prompts, labels)), want_other, atol=2e-3)
+    assert engine_pool.get("vllm", spec, int(cfg["seed"]), **engine_options(cfg)) is engine
+    np.testing.assert_allclose(np.exp(engine.label_logprobs(prompts, labels)), want, atol=2e-3)

@@ -17,6 +17,8 @@ from bench.pipelines.run import run
 from bench.results.figures import FIGURES, FOLDER, RunData, draw
 from tests.conftest import compose
 
+pytestmark = [pytest.mark.model]
+
 TINY = ("repetitions=1", "templates=[describe]", "progress=false")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

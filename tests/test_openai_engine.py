@@ -21,6 +21,8 @@ from bench.errors import BenchError, ConfigError
 from tests.conftest import compose, vllm_available
 from tests.test_engines import scored_and_greedy
 
+pytestmark = [pytest.mark.model, pytest.mark.vllm, pytest.mark.subprocess]
+
 KEY_ENV = "PERSONA_BENCH_TEST_SERVER_KEY"
 SERVE_DEADLINE_S = 900  # a loaded 2-core machine starts it in 1-3 min; wait generously
 

@@ -13,6 +13,8 @@ from bench.engines.transformers_engine import MIN_SHARED_PREFIX, PREFIX_CACHE, R
 from tests.conftest import vllm_available
 from tests.test_engines import real_prompts
 
+pytestmark = [pytest.mark.model]
+
 PERSONA = "You are a retired sea captain who loves long stories, strict routines and quiet evenings alone."
 
 

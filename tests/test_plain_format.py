@@ -15,6 +15,8 @@ from bench.pipelines.run import prepare, run
 from bench.results.provenance import config_hash
 from tests.conftest import compose, vllm_available
 
+pytestmark = [pytest.mark.model]
+
 TINY = ("max_items=2", "repetitions=1", "temperatures=[0.0]", "persona=none", "templates=[rate]",
         "option_orders=[original]", "progress=false")
 MESSAGES = [{"role": "system", "content": "You are Ann, a nurse."},

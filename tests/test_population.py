@@ -233,6 +233,7 @@ def test_a_torn_backstory_line_is_named_by_file_and_line(tmp_path):
         generate_backstories(cfg)
 
 
+@pytest.mark.subprocess
 def test_a_resumed_backstory_set_matches_an_uninterrupted_one_and_a_second_writer_waits(tmp_path, capfd):
     import subprocess
     import sys

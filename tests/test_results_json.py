@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -28,7 +26,9 @@ from bench.results.results_json import SCHEMA_PATH, build_results, problems, sch
 from bench.results.schema import PROMPT_SCHEMA
 from bench.results.store import PartQuarantined
 from bench.tools.filecheck import check_file
-from tests.conftest import REPO, compose
+from tests.conftest import REPO, cli_in_process, compose
+
+pytestmark = [pytest.mark.model]
 
 TINY = ("max_items=4", "repetitions=1", "temperatures=[0.0]", "option_orders=[original,reversed]",
         "templates=[describe]", "batch_size=2", "progress=false")
@@ -203,12 +203,10 @@ def test_validate_refuses_a_corrupted_or_foreign_results_json(tiny, tmp_path, ca
 
 def test_validate_command_names_file_field_and_value(tiny, tmp_path):
     _, folder = tiny
-    ok = subprocess.run([sys.executable, "-m", "bench", "validate", str(folder / "results.json")], cwd=REPO,
-                        capture_output=True, text=True, timeout=600)
+    ok = cli_in_process("validate", str(folder / "results.json"))
     assert ok.returncode == 0 and "ok (results" in ok.stdout, ok.stderr
     path = _corrupt(tmp_path, folder, "bad", lambda d: d["figures"][1].update(value=[1]))
-    bad = subprocess.run([sys.executable, "-m", "bench", "validate", str(path)], cwd=REPO, capture_output=True,
-                         text=True, timeout=600)
+    bad = cli_in_process("validate", str(path))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert f"{path}: results: field '/figures/1/value': value [1]" in bad.stderr
 

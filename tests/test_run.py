@@ -22,6 +22,8 @@ from bench.engines.pool import active_pool
 from bench.pipelines.run import run
 from tests.conftest import REPO, compose
 
+pytestmark = [pytest.mark.model]
+
 SMALL = ("max_items=5", "repetitions=2", "temperatures=[0,0.7]", "templates=[describe,rate]", "progress=false")
 VOLATILE = ["git_commit"]  # may change between two runs of the same config when code is committed
 
@@ -171,8 +173,8 @@ def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path, hf_engine)
 
 def test_persona_sets_and_mbti_accuracy(tmp_path):
     cfg = compose("inventory=mbti", "persona=mbti_types", "temperatures=[0]", "repetitions=1",
-                  "templates=[describe]", "option_orders=[original]", "max_items=8", "progress=false",
-                  f"results_dir={tmp_path}")
+                  "templates=[describe]", "option_orders=[original]", "max_items=4", "progress=false",
+                  f"results_dir={tmp_path}")  # 4 items: one per dichotomy, so every letter is scored
     run_dir = run(cfg, print_summary=False)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     acc = metrics["mbti"]["accuracy"]
@@ -259,6 +261,7 @@ def bench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench", *args]
 
 
+@pytest.mark.subprocess
 def test_cli_rejects_an_unknown_model(tmp_path):
     out = subprocess.run(bench_cmd("model=nope", f"results_dir={tmp_path}"), capture_output=True, text=True,
                          cwd=REPO, timeout=120)
@@ -266,6 +269,7 @@ def test_cli_rejects_an_unknown_model(tmp_path):
     assert "model" in out.stderr and "nope" in out.stderr
 
 
+@pytest.mark.subprocess
 def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
     args = ("max_items=12", "batch_size=3", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
             "option_orders=[original]", "progress=false")
@@ -312,6 +316,7 @@ def run_folder_of(root: Path, proc: subprocess.Popen) -> Path | None:
     return None
 
 
+@pytest.mark.subprocess
 def test_killed_during_finalize_resumes_with_the_same_results_and_no_temp_files(tmp_path):
     """SIGKILL while responses.parquet's temp file is being written (polled for), then the same command."""
     killed_dir = tmp_path / "killed"
@@ -345,6 +350,7 @@ def test_killed_during_finalize_resumes_with_the_same_results_and_no_temp_files(
     assert json.loads((run_dir / "metrics.json").read_text()) == json.loads((clean / "metrics.json").read_text())
 
 
+@pytest.mark.subprocess
 def test_a_second_process_stops_naming_the_first_and_a_killed_first_does_not_block_resume(tmp_path):
     args = ("max_items=24", "batch_size=2", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
             "option_orders=[original]", "progress=false", f"results_dir={tmp_path}")

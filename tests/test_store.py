@@ -253,6 +253,7 @@ def test_only_our_stale_temp_files_are_removed(tmp_path):
     assert [p for p in theirs if not p.exists()] == []
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)], ids=["022", "027", "077"])
 def test_results_are_written_with_the_users_umask(tmp_path, umask, mode):
     import stat
@@ -274,6 +275,7 @@ def test_results_are_written_with_the_users_umask(tmp_path, umask, mode):
     assert {f: oct(stat.S_IMODE((tmp_path / f).stat().st_mode)) for f in files} == dict.fromkeys(files, oct(mode))
 
 
+@pytest.mark.subprocess
 def test_a_second_holder_is_refused_naming_the_first_and_a_killed_one_blocks_nothing(tmp_path):
     import signal
     import socket

@@ -23,8 +23,9 @@ TINY = ("inventory=bfi", "max_items=3", "repetitions=1", "temperatures=[0.0]", "
         "progress=false")
 SWEEP = "option_orders=[original],[reversed]"  # two jobs
 
-pytestmark = pytest.mark.skipif(not local_slurm.available(),
-                                reason="Slurm/munge not installed (apt-get install slurmctld slurmd slurm-client munge)")
+pytestmark = [pytest.mark.skipif(not local_slurm.available(),
+                                 reason="Slurm/munge not installed (apt-get install slurmctld slurmd slurm-client munge)"),
+              pytest.mark.slurm, pytest.mark.model, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module")

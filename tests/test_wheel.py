@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.subprocess]
 TIMEOUT = 1800  # generous: a loaded 2-core machine must not fail this test, only a broken package
 
 

@@ -25,11 +25,15 @@ class EngineError(BenchError):
     """An unknown engine, or an engine option it does not take."""
 
 
-def make_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
+def engine_class(name: str) -> type[Engine]:
     if name not in ENGINES:
         raise EngineError(f"engine '{name}' is unknown; choose one of: {', '.join(sorted(ENGINES))}")
     module, cls = ENGINES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(spec, seed=seed, **options)
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
+    return engine_class(name)(spec, seed=seed, **options)
 
 
 def open_engine(cfg: dict, spec: ModelSpec) -> Engine:

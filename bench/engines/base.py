@@ -57,6 +57,16 @@ class Engine(ABC):
         """What a run records about the engine beyond its name (a server's URL, how it scored)."""
         return {}
 
+    @staticmethod
+    def shared_by(spec: ModelSpec) -> ModelSpec:
+        """What of a model spec needs an engine of its own (`bench.engines.pool`): all of it, unless an engine
+        can serve several specs (vLLM: one LoRA-enabled engine, any adapter of a rank)."""
+        return spec
+
+    def take(self, spec: ModelSpec) -> None:
+        """Serve `spec` from now on; only called with a spec whose `shared_by` equals this engine's."""
+        self.spec = spec
+
     def reset(self) -> None:
         """Forget what earlier calls left behind (kept caches, counters): an engine reused by a second run
         (`bench.engines.pool`) gives it the numbers a fresh one would."""

@@ -35,7 +35,11 @@ OBSERVING = ("log_stats",)
 
 
 def engine_key(name: str, spec: ModelSpec, seed: int, options: dict) -> str:
-    """What makes two engines interchangeable: the weights and adapter by hash, not by path alone."""
+    """What makes two engines interchangeable: the weights and adapter by hash, not by path alone (or, where the
+    engine serves several adapters, their rank: `Engine.shared_by`)."""
+    from bench.engines import engine_class
+
+    spec = engine_class(name).shared_by(spec)
     kept = {k: v for k, v in options.items() if k not in OBSERVING}
     return json.dumps([name, spec.id, spec.path, spec.sha256, spec.dtype, spec.adapter, spec.adapter_sha256,
                        spec.max_model_len, int(seed), kept], sort_keys=True, default=str)
@@ -63,6 +67,7 @@ class EnginePool:
             self.engines.move_to_end(key)
             engine = self.engines[key]
             engine.reset()
+            engine.take(spec)
             return engine
         spare = [k for k in self.engines if k not in self.kept]
         while spare and len(self.engines) >= self.max_open + len(self.kept & set(self.engines)):

@@ -21,6 +21,13 @@ from bench.engines.base import Engine
 CPU_BLOCK_SIZE = 32
 
 
+def lora_rank(adapter: str) -> int:
+    """The max_lora_rank a LoRA-enabled engine needs for this adapter: its rank, rounded up to one vLLM allows."""
+    rank = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", 16)
+    supported = (8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's allowed max_lora_rank values
+    return min(r for r in supported if r >= int(rank))
+
+
 def _cpu_only() -> bool:
     try:
         import torch
@@ -70,14 +77,32 @@ class VLLMEngine(Engine):
         if not cpu:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.lora = None
+        self.lora_ids: dict[tuple[str, str | None], int] = {}  # adapter (path, hash) -> vLLM's id for it
         if spec.adapter:
-            from vllm.lora.request import LoRARequest
-
-            rank = json.loads((Path(spec.adapter) / "adapter_config.json").read_text()).get("r", 16)
-            supported = (8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's allowed max_lora_rank values
-            kwargs.update(enable_lora=True, max_lora_rank=min(r for r in supported if r >= int(rank)), max_loras=1)
-            self.lora = LoRARequest("adapter", 1, spec.adapter)
+            kwargs.update(enable_lora=True, max_lora_rank=lora_rank(spec.adapter), max_loras=1)
         self.llm = LLM(**kwargs)
+        self.take(spec)
+
+    @staticmethod
+    def shared_by(spec):
+        """Adapters of one rank bucket share a LoRA-enabled engine: each request names its adapter."""
+        if not spec.adapter:
+            return spec
+        from dataclasses import replace
+
+        return replace(spec, adapter=f"lora rank <= {lora_rank(spec.adapter)}", adapter_sha256=None)
+
+    def take(self, spec) -> None:
+        """Answer with `spec`'s adapter from now on (a LoRARequest of its own; vLLM loads it on first use)."""
+        from vllm.lora.request import LoRARequest
+
+        self.spec = spec
+        if not spec.adapter:
+            self.lora = None
+            return
+        key = (spec.adapter, spec.adapter_sha256)
+        lora_id = self.lora_ids.setdefault(key, len(self.lora_ids) + 1)
+        self.lora = LoRARequest(f"adapter-{lora_id}", lora_id, spec.adapter)
 
     def _run(self, prompts, params):
         from vllm.inputs import TokensPrompt
