@@ -116,8 +116,27 @@ MARKED_BY_FIXTURE = {"hf_engine": "model", "smollm2_spec": "model", "vllm_engine
                      "browser": "browser"}
 
 
+# Under pytest-xdist each test goes to a worker with its group: a module's tests stay together (its module
+# fixtures run once), and every vLLM test shares one worker (one vLLM start, one LoRA engine, one server). These
+# modules go there whole, since their vLLM tests read module fixtures that the others share.
+VLLM_MODULES = ("test_clone.py", "test_openai_engine.py", "test_plain_format.py")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        module = item.path.name
+        vllm = module in VLLM_MODULES or item.get_closest_marker("vllm") is not None
+        item.add_marker(pytest.mark.xdist_group("vllm" if vllm else module))
+
+
+def pytest_configure(config):
+    """Two workers on two cores: torch in each (and the processes its tests start) computes on its share of
+    the cores, instead of both oversubscribing them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ.setdefault("OMP_NUM_THREADS", threads)
+        os.environ.setdefault("MKL_NUM_THREADS", threads)
