@@ -122,6 +122,7 @@ MARKED_BY_FIXTURE = {"hf_engine": "model", "smollm2_spec": "model", "vllm_engine
 VLLM_MODULES = ("test_clone.py", "test_openai_engine.py", "test_plain_format.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture, marker in MARKED_BY_FIXTURE.items():

@@ -7,6 +7,7 @@ import importlib
 
 from bench.engines.base import Engine, load_tokenizer
 from bench.engines.models import ModelError, ModelSpec, cache_dir, resolve_model, sha256_folder
+from bench.engines.pool import EnginePool, engine_for
 from bench.errors import BenchError
 
 ENGINES = {
@@ -43,8 +44,6 @@ def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
 
     return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **engine_options(cfg))
 
-
-from bench.engines.pool import EnginePool, engine_for  # noqa: E402  (the pool opens engines with make_engine)
 
 
 __all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "EnginePool", "engine_for", "load_tokenizer", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
