@@ -131,6 +131,8 @@ def pytest_collection_modifyitems(items):
         module = item.path.name
         vllm = module in VLLM_MODULES or item.get_closest_marker("vllm") is not None
         item.add_marker(pytest.mark.xdist_group("vllm" if vllm else module))
+        if item.get_closest_marker("vllm") is not None:
+            item.add_marker("slow")  # a vLLM start is 45-85 s on 2 cores: not for the inner loop
 
 
 def pytest_configure(config):

@@ -221,6 +221,7 @@ def compared(tmp_path_factory, smollm2_spec):
     return cfg, out, results
 
 
+@pytest.mark.slow
 def test_two_models_compared_end_to_end(compared):
     cfg, out, results = compared
     assert out.name.startswith("compare-") and out.parent == results
@@ -258,6 +259,7 @@ def test_two_models_compared_end_to_end(compared):
     assert {"traits", "profiles", "position_shares", "label_mass"} <= set(table["section"])
 
 
+@pytest.mark.slow
 def test_compare_again_reuses_the_runs(compared, capsys):
     cfg, out, results = compared
     before = {p: p.stat().st_mtime_ns for p in results.glob("*/parts/*.parquet")}
@@ -268,6 +270,7 @@ def test_compare_again_reuses_the_runs(compared, capsys):
     assert "smollm2 vs smollm2_bf16" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_compare_run_folders_and_refuse_mismatched(compared, tmp_path):
     cfg, out, results = compared
     runs = json.loads((out / "compare.json").read_text())["provenance"]["runs"]
@@ -290,6 +293,7 @@ def test_compare_run_folders_and_refuse_mismatched(compared, tmp_path):
         compare(compose_config("compare", [f"compare.runs=[{folders[0]},{tmp_path / 'gone'}]"]))
 
 
+@pytest.mark.slow
 def test_compare_from_the_command_line(compared):
     """Through `persona-bench compare` itself (a Hydra job that composes each model entry inside it): a
     model entry whose run exists already plus a finished run folder, so no model work."""
@@ -327,6 +331,7 @@ def test_summary_shows_type_accuracy_and_fidelity_side_by_side():
     assert {"type_accuracy", "fidelity", "alpha_difference"} <= set(long_table(result)["section"])
 
 
+@pytest.mark.slow
 def test_the_two_embedded_models_side_by_side_and_on_the_leaderboard(tmp_path, smollm2_spec, gemma_spec):
     """The README's first example at tiny size: SmolLM2 (chat) and the base Gemma 3 270M (plain prompts)
     on BFI-44 with trait personas, compared, then both on one leaderboard."""

@@ -28,7 +28,7 @@ from bench.leaderboard.publish import publish_gh_pages, publish_hf
 from bench.pipelines.run import run
 from tests.conftest import REPO, compose
 
-pytestmark = [pytest.mark.model]
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 SMALL = ("max_items=10", "repetitions=2", "templates=[describe]", "progress=false")
 HOSTILE_MODEL = '<script>window.__pwned = 1</script>evil"model'

@@ -135,11 +135,13 @@ def table_dir(table_and_loads):
     return table_and_loads[0]
 
 
+@pytest.mark.slow
 def test_fidelity_table_loads_its_model_once(table_and_loads):
     """Backstories, their demographic run and the three methods' runs: one model, one engine, one load."""
     assert table_and_loads[1] == 1
 
 
+@pytest.mark.slow
 def test_fidelity_table_has_every_method_and_the_human_bound(table_dir):
     table = pd.read_csv(table_dir / "fidelity_table.csv")
     assert list(table["method"]) == ["none", "qa", "backstory_greedy", "backstory_maxweight",
@@ -150,6 +152,7 @@ def test_fidelity_table_has_every_method_and_the_human_bound(table_dir):
     assert "human split-half" in (table_dir / "fidelity_table.md").read_text()
 
 
+@pytest.mark.slow
 def test_run_fidelity_recomputes_from_its_own_distributions(table_dir):
     runs = json.loads((table_dir / "runs.json").read_text())
     from pathlib import Path
@@ -175,6 +178,7 @@ def test_run_fidelity_recomputes_from_its_own_distributions(table_dir):
     assert r["persona_id"].nunique() == 4 and r["persona_id"].str.startswith("qa:").all()
 
 
+@pytest.mark.slow
 def test_backstories_are_stored_with_their_generation_config_and_matched(table_dir):
     from pathlib import Path
 

@@ -171,6 +171,7 @@ def test_conversation_mode_keeps_earlier_answers_in_context(tmp_path, hf_engine)
         assert prompt_hash(text) == mine["prompt_hash"].iloc[2]
 
 
+@pytest.mark.slow
 def test_persona_sets_and_mbti_accuracy(tmp_path):
     cfg = compose("inventory=mbti", "persona=mbti_types", "temperatures=[0]", "repetitions=1",
                   "templates=[describe]", "option_orders=[original]", "max_items=4", "progress=false",
@@ -269,6 +270,7 @@ def test_cli_rejects_an_unknown_model(tmp_path):
     assert "model" in out.stderr and "nope" in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
     args = ("max_items=12", "batch_size=3", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
@@ -316,6 +318,7 @@ def run_folder_of(root: Path, proc: subprocess.Popen) -> Path | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_killed_during_finalize_resumes_with_the_same_results_and_no_temp_files(tmp_path):
     """SIGKILL while responses.parquet's temp file is being written (polled for), then the same command."""
@@ -350,6 +353,7 @@ def test_killed_during_finalize_resumes_with_the_same_results_and_no_temp_files(
     assert json.loads((run_dir / "metrics.json").read_text()) == json.loads((clean / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_a_second_process_stops_naming_the_first_and_a_killed_first_does_not_block_resume(tmp_path):
     args = ("max_items=24", "batch_size=2", "repetitions=2", "temperatures=[0,1.0]", "templates=[describe,rate]",
@@ -362,12 +366,17 @@ def test_a_second_process_stops_naming_the_first_and_a_killed_first_does_not_blo
         while first.poll() is None and time.time() < deadline and not (run_dir / "run.lock.json").exists():
             time.sleep(0.05)
         assert first.poll() is None, "the first run ended before the second could meet it"
+        # Paused (not ended: it holds its lock and is alive) while the second starts, however slowly the
+        # machine brings a second interpreter up; then it goes on for a couple of parts and is killed.
+        os.killpg(first.pid, signal.SIGSTOP)
         second = subprocess.run(bench_cmd(*args), cwd=REPO, capture_output=True, text=True, timeout=300)
         still_running = first.poll() is None
+        os.killpg(first.pid, signal.SIGCONT)
         while first.poll() is None and time.time() < deadline and len(list(run_dir.glob("parts/*.json"))) < 2:
             time.sleep(0.05)  # let the first finish a couple of parts before it is killed
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert still_running, "the first run ended before the second reached the lock: make it longer"
     assert second.returncode == 2, second.stderr[-2000:]
@@ -401,6 +410,7 @@ def test_a_whole_run_on_vllm_matches_transformers(small_run, tmp_path, vllm_engi
     assert active_pool().loads == loads
 
 
+@pytest.mark.slow
 def test_tv_check_compares_logprob_and_sampled_answers(tmp_path):
     from bench.config.load import compose as compose_config
     from bench.pipelines.tv_check import tv_check
@@ -426,6 +436,7 @@ def test_any_hf_folder_runs_as_model_hf(small_run, smollm2_spec, tmp_path):
     np.testing.assert_allclose(np.stack(r["option_probs"]), np.stack(want["option_probs"]), atol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scoring", ["logprob", "sample"])
 def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, scoring):
     """Conversation units depend on earlier answers: a resumed run must rebuild them from the parts."""

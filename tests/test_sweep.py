@@ -25,7 +25,7 @@ SWEEP = "option_orders=[original],[reversed]"  # two jobs
 
 pytestmark = [pytest.mark.skipif(not local_slurm.available(),
                                  reason="Slurm/munge not installed (apt-get install slurmctld slurmd slurm-client munge)"),
-              pytest.mark.slurm, pytest.mark.model, pytest.mark.subprocess]
+              pytest.mark.slurm, pytest.mark.model, pytest.mark.subprocess, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
