@@ -265,3 +265,20 @@ def test_vllm_prefix_cache_hits_on_a_persona_design(vllm_engine, tmp_path):
     after = engine.prefix_cache_stats()
     stats = {k: after[k] - before[k] for k in after}
     assert stats["queries"] > 0 and stats["hits"] / stats["queries"] > 0.1
+
+
+def test_the_start_up_section_is_replaced_in_place_and_kept_by_perf(tmp_path):
+    """`python -m bench.tools.startup` owns docs/performance.md's start-up section; `persona-bench perf`, which
+    rewrites the rest of the file, keeps it (it reads it with `section`)."""
+    from bench.tools.startup import section, write_section
+
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\n## A\nx\n\n## Start-up\n\nold\n\n## B\ny\n")
+    write_section(doc, "## Start-up\n\nnew\n")
+    assert doc.read_text() == "# Performance\n\n## A\nx\n\n## Start-up\n\nnew\n\n## B\ny\n"
+    assert section(doc) == "## Start-up\n\nnew\n"
+    plain = tmp_path / "plain.md"
+    plain.write_text("# Performance\n")
+    assert section(plain) == ""
+    write_section(plain, "## Start-up\n\nfirst\n")
+    assert plain.read_text() == "# Performance\n\n## Start-up\n\nfirst\n"

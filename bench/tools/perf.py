@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import ConfigError
+from bench.tools.startup import section as startup_section
 
 PAPER = "16 personas x 2 temperatures x 30 repetitions x 3 templates x 2 option orders (arXiv 2401.07115)"
 PEER_SCRIPT = Path(__file__).with_name("peer_lmeval.py")
@@ -851,8 +852,9 @@ def main(argv: list[str] | None = None) -> int:
                           "the 36-57-token prefixes persona prompts share, so nothing hit: "
                           "`--vllm-block-size 128` shows it).")
     text = markdown(argv, designs, machine_line, peer_version, gpu, "\n".join(vllm_lines), conversation)
+    kept = startup_section(Path(args.out))  # measured by bench.tools.startup, not here: kept as it was
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    Path(args.out).write_text(text.rstrip() + "\n\n" + kept if kept else text)
     print(text)
     return 0
 
