@@ -184,12 +184,15 @@ def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engin
     from bench.engines import make_engine
     from bench.engines.pool import engine_options
 
+    def peft_probs(spec):
+        peft_engine = make_engine("transformers", spec, seed=0)
+        try:
+            return np.exp(peft_engine.label_logprobs(prompts, labels))
+        finally:
+            peft_engine.close()
+
     spec = replace(smollm2_spec, adapter=str(lora_adapter), adapter_sha256="test")
-    peft_engine = make_engine("transformers", spec, seed=0)
-    try:
-        want = np.exp(peft_engine.label_logprobs(prompts, labels))
-    finally:
-        peft_engine.close()
+    want = peft_probs(spec)
     cfg = compose("engine=vllm")
     engine = engine_pool.get("vllm", spec, int(cfg["seed"]), **engine_options(cfg))
     assert engine.lora is not None and engine.lora.lora_path == str(lora_adapter)
@@ -200,11 +203,7 @@ def test_vllm_lora_matches_peft_and_is_not_the_base_model(smollm2_spec, hf_engin
     # a second adapter of the same rank: the same engine, its own numbers; then the first one's again
     other = make_lora_adapter(smollm2_spec, tmp_path / "other", seed=1)
     other_spec = replace(smollm2_spec, adapter=str(other), adapter_sha256="other")
-    peft_other = make_engine("transformers", other_spec, seed=0)
-    try:
-        want_other = np.exp(peft_other.label_logprobs(prompts, labels))
-    finally:
-        peft_other.close()
+    want_other = peft_probs(other_spec)
     assert engine_pool.get("vllm", other_spec, int(cfg["seed"]), **engine_options(cfg)) is engine
     assert np.abs(want_other - want).max() > 0.01
     np.testing.assert_allclose(np.exp(engine.label_logprobs(prompts, labels)), want_other, atol=2e-3)
