@@ -53,12 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         os.environ["PERSONA_BENCH_DEBUG"] = "1"  # the Hydra job function sees it too
     argv = [a for a in argv if a != "--debug"]
-    from contextlib import nullcontext
-
-    from bench.engines.pool import EnginePool, active_pool
+    from bench.engines.pool import command_pool
 
     try:  # runs of one model inside this command share one open engine (a caller's pool, if it holds one)
-        with EnginePool() if active_pool() is None else nullcontext():
+        with command_pool():
             return dispatch(argv)
     except BenchError as err:
         if debug:

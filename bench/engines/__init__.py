@@ -45,6 +45,5 @@ def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
     return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **engine_options(cfg))
 
 
-
 __all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "EnginePool", "engine_for", "load_tokenizer", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
            "resolve_model", "sha256_folder"]

@@ -96,6 +96,17 @@ def active_pool() -> EnginePool | None:
 
 
 @contextmanager
+def command_pool() -> Iterator[EnginePool]:
+    """The pool of the command this runs in, or a new one held for this scope and closed at its end."""
+    pool = active_pool()
+    if pool is not None:
+        yield pool
+        return
+    with EnginePool() as pool:
+        yield pool
+
+
+@contextmanager
 def pooled_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Iterator[Engine]:
     """The pool's engine when a command holds a pool, else one opened here and closed on leaving."""
     from bench.engines import make_engine

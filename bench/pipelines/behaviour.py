@@ -11,7 +11,6 @@ belongs to: `<run folder name>-behaviour-<hash>/`.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ from bench.behaviour.rating import RATING_KEY
 from bench.behaviour.texts import TEXT_KEY
 from bench.config import validate
 from bench.config.checks import behaviour_run_part
-from bench.engines import ModelSpec, engine_for, load_tokenizer, resolve_model
+from bench.engines import ModelSpec, load_tokenizer, resolve_model
+from bench.engines.pool import command_pool, engine_options
 from bench.errors import ConfigError
 from bench.instruments.observer import observer_form
 from bench.metrics import jsonable
@@ -128,17 +128,12 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                             "seeds": "stable_int(participant seed, 'behaviour-text', prompt id, copy)",
                             "sampling": "the engine's generate: plain temperature sampling (top_k 0, top_p 1, "
                                         "repetition_penalty 1), greedy at temperature 0"})
-    engines: dict[str, object] = {}
-    opened = contextlib.ExitStack()
-
-    def engine_of(s: ModelSpec):
-        key = f"{s.path}|{s.adapter}"
-        if key not in engines:
-            engines[key] = opened.enter_context(engine_for(cfg, s))
-        return engines[key]
-
     started = time.time()
-    try:
+    with command_pool() as pool:  # the writer and the raters: one engine per model, however often asked
+
+        def engine_of(s: ModelSpec):
+            return pool.get(cfg["engine"]["name"], s, int(cfg["seed"]), **engine_options(cfg))
+
         store = RunStore(out / "texts")
         store.recover(writer.unit_keys(), TEXT_SCHEMA, key=TEXT_KEY)
         if len(store.done_units()) < len(writer.units()):
@@ -164,8 +159,6 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                 rater.engine = engine_of(rspec)
                 rater.run(rstore, progress=show)
             frames.append(rstore.read_parts() if valid else RATING_SCHEMA.empty_table().to_pandas())
-    finally:
-        opened.close()
     prov["behaviour_seconds"] = round(time.time() - started, 2)
     ratings = pd.concat(frames, ignore_index=True)
     atomic_write_parquet(out / "ratings.parquet", ratings)
