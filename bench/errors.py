@@ -21,3 +21,16 @@ class ConfigError(BenchError):
 def debugging(argv: list[str]) -> bool:
     """`--debug` or PERSONA_BENCH_DEBUG=1: show the traceback of a BenchError instead of one line."""
     return "--debug" in argv or os.environ.get("PERSONA_BENCH_DEBUG", "") not in ("", "0")
+
+
+def cli_value(value) -> str:
+    """A value as the user would type it on the command line (null, [a, b], nan), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(cli_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value) if value == "" or value != value.strip() else value
+    return str(value)

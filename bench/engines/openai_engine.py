@@ -10,12 +10,14 @@ samples and parses instead (`scoring` says which). The key comes from an environ
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from bench.engines.base import Engine
+from bench.engines.registry import Option, register_engine
 from bench.errors import BenchError
 
 LOGPROB_MODES = ("auto", "logprobs", "sample")
@@ -40,17 +42,58 @@ def token_key(token_id: int) -> str:
     return f"token_id:{int(token_id)}"
 
 
+def url_problem(url: str) -> str | None:
+    """An http(s) URL with a host and no credentials (config.yaml and provenance keep it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1"
+    if parts.username or parts.password:
+        return "must hold no user or password; put the key in the environment variable that engine.api_key_env names"
+    try:
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        return "has a port that is not a number in 0..65535"
+    return None
+
+
+def url_shown(url) -> str:
+    """A URL for a message: with credentials, only that it had them."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is not None and (parts.username or parts.password):
+        return f"{parts.scheme}://<credentials>@{parts.hostname}"
+    return url
+
+
+def env_name_problem(name: str) -> str | None:
+    """The name of an environment variable, not the key itself (which would land in config.yaml)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return None
+    return ("must be the name of an environment variable (letters, digits, _), e.g. OPENAI_API_KEY; the key "
+            "itself goes in that variable")
+
+
+OPTIONS = {
+    "base_url": Option("text", "the server's OpenAI-compatible URL, e.g. http://localhost:8000/v1", rule=url_problem,
+                       shown=url_shown, required=True, needed="engine openai needs the server's URL, e.g. http://localhost:8000/v1"),
+    "model_name": Option("text", "the served model's name; null asks the server's /v1/models (one model)",
+                         optional=True),
+    "api_key_env": Option("text", "the environment variable holding the key (the key never goes in a config)",
+                          rule=env_name_problem, hidden=True),
+    "timeout": Option("number", "seconds per request", low=0, low_open=True),
+    "max_retries": Option("int", "retries of a failed request", low=0),
+    "logprobs": Option("choice", "auto: exact label log-probs when the server gives them, else sample + parse",
+                       choices=LOGPROB_MODES),
+    "concurrency": Option("int", "requests in flight at once when sampling", low=1),
+}
+
+
+@register_engine("openai", OPTIONS)
 class OpenAIEngine(Engine):
-    name = "openai"
+    """A model behind an OpenAI-compatible server (`vllm serve`, llama.cpp), sent the same token ids."""
 
     def __init__(self, spec, seed: int = 0, base_url: str | None = None, model_name: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", timeout: float = 600.0, max_retries: int = 2,
                  logprobs: str = "auto", concurrency: int = 8, **options):
-        if not base_url:
-            raise ServerError("engine.base_url=null: engine openai needs the server's URL, "
-                              "e.g. engine.base_url=http://localhost:8000/v1")
-        if logprobs not in LOGPROB_MODES:
-            raise ServerError(f"engine.logprobs={logprobs}: must be one of {', '.join(LOGPROB_MODES)}")
         super().__init__(spec, seed=seed, **options)
         from openai import OpenAI
 

@@ -6,9 +6,8 @@ import copy
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import torch
-
 from bench.engines.base import Engine
+from bench.engines.registry import Option, register_engine
 
 # Below this many shared tokens the extra cache copy costs more than it saves.
 MIN_SHARED_PREFIX = 16
@@ -20,11 +19,17 @@ PREFIX_CACHE = 8
 # conversation (~3,000 tokens each) holds ~2 GB of SmolLM2 KV in fp32; past the budget the oldest rows are
 # dropped and recomputed.
 ROW_CACHE_MB = 2048
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+OPTIONS = {
+    "device": Option("text", "torch device (cpu, cuda, cuda:1); null: cuda when available, else cpu", optional=True),
+    "prefix_reuse": Option("bool", "compute a batch's shared prompt prefix once"),
+    "prefix_cache": Option("int", "prefix KV caches kept across batches (0: none)", low=0),
+    "row_cache_mb": Option("int", "MB of conversation rows' KV caches kept from item to item (0: off)", low=0),
+}
 
 
+@register_engine("transformers", OPTIONS)
 class TransformersEngine(Engine):
-    name = "transformers"
+    """The reference backend: transformers (torch imported on opening, so the registry reads options cheaply)."""
 
     def __init__(self, spec, seed: int = 0, device: str | None = None, prefix_reuse: bool = True,
                  prefix_cache: int = PREFIX_CACHE, row_cache_mb: int = ROW_CACHE_MB, **options):
@@ -35,10 +40,11 @@ class TransformersEngine(Engine):
         self.row_cache_mb = row_cache_mb  # 0: conversation rows are not kept from one item to the next
         self._rows: OrderedDict[tuple[int, ...], list] = OrderedDict()  # prompt tokens -> per-layer (keys, values)
         self.counters = self.new_counters()
+        import torch
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=DTYPES[spec.dtype])
+        model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=getattr(torch, spec.dtype))
         if spec.adapter:
             from peft import PeftModel
 
@@ -50,6 +56,8 @@ class TransformersEngine(Engine):
 
     def batch_inputs(self, prompts: Sequence[Sequence[int]]):
         """Left-pad so the last position is each prompt's last token; positions ignore the padding."""
+        import torch
+
         width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -91,8 +99,15 @@ class TransformersEngine(Engine):
         self._rows.clear()
         self.counters = self.new_counters()
 
-    @torch.inference_mode()
     def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):
+        import torch
+
+        with torch.inference_mode():
+            return self._label_logprobs(prompts, label_ids, keep_rows)
+
+    def _label_logprobs(self, prompts, label_ids, keep_rows: bool):
+        import torch
+
         self.counters["calls"] += 1
         if keep_rows and self.prefix_reuse and self.row_cache_mb and self._rows_supported():
             logits = self._last_logits_from_rows(prompts)
@@ -130,6 +145,8 @@ class TransformersEngine(Engine):
         """A batch-1 KV cache of `head`: the longest kept prefix is copied, cut to what it shares, and
         extended by the tokens it lacks, so a persona's prefix is computed once per run rather than once
         per batch. The kept caches are never modified (each use works on a copy)."""
+        import torch
+
         k, kept = self._kept_prefix(head) if self.prefix_cache else (0, None)
         self.counters["prefix_hits" if k else "prefix_misses"] += 1
         if kept is not None and kept.get_seq_length() == k == len(head):
@@ -157,6 +174,8 @@ class TransformersEngine(Engine):
         copied to every row and only the (left-padded) rest of each prompt is computed. Same numbers as
         the full batch (tests/test_engines.py, tests/test_perf.py), less work by the prefix's share.
         A single prompt only uses a kept prefix (None when there is none: nothing would be saved)."""
+        import torch
+
         head = tuple(prompts[0][:n])
         if len(prompts) == 1:
             k, _ = self._kept_prefix(head) if self.prefix_cache else (0, None)
@@ -186,6 +205,8 @@ class TransformersEngine(Engine):
 
     def _kept_row(self, prompt: Sequence[int]) -> tuple[int, tuple | None]:
         """The kept row sharing the most leading tokens with `prompt` (at most all but its last token)."""
+        import torch
+
         best, key, ids = 0, None, torch.as_tensor(list(prompt))
         for kept in self._rows:
             m = min(len(kept), len(prompt) - 1)
@@ -227,6 +248,8 @@ class TransformersEngine(Engine):
         new tokens are left-padded after them, and the attention mask hides both paddings. Each row's
         whole prompt is then kept for its next item (the one it came from is dropped: a conversation
         only grows). Same numbers as the plain batch (tests/test_perf.py)."""
+        import torch
+
         from transformers import DynamicCache
 
         starts = self._start_caches(prompts)
@@ -269,10 +292,11 @@ class TransformersEngine(Engine):
         while total > budget and self._rows:
             total -= size(self._rows.popitem(last=False)[1])
 
-    @torch.inference_mode()
     def generate(self, prompts, temperature, max_new_tokens, seeds):
         """Each prompt is generated alone under its own seed, so a participant's answer does not
         depend on which other prompts share its batch (transformers cannot seed rows of a batch)."""
+        import torch
+
         from transformers import GenerationConfig
 
         sample = temperature > 0
@@ -283,15 +307,19 @@ class TransformersEngine(Engine):
                                   repetition_penalty=1.0, max_new_tokens=max_new_tokens,
                                   pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id)
         texts = []
-        for ids, seed in zip(prompts, seeds):
-            torch.manual_seed(int(seed))
-            out = self.model.generate(input_ids=torch.tensor([list(ids)], device=self.device),
-                                      attention_mask=torch.ones((1, len(ids)), dtype=torch.long, device=self.device),
-                                      generation_config=config)
-            texts.append(self.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+        with torch.inference_mode():
+            for ids, seed in zip(prompts, seeds):
+                torch.manual_seed(int(seed))
+                out = self.model.generate(input_ids=torch.tensor([list(ids)], device=self.device),
+                                          attention_mask=torch.ones((1, len(ids)), dtype=torch.long,
+                                                                    device=self.device),
+                                          generation_config=config)
+                texts.append(self.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
         return texts
 
     def close(self):
+        import torch
+
         self._prefixes.clear()
         self._rows.clear()
         del self.model

