@@ -381,7 +381,7 @@ def test_texts_reach_metrics_only_when_asked():
 def test_the_self_report_run_is_the_plain_run_of_the_same_overrides():
     """So `behaviour.self_report=run` lands in (and reuses) the folder `persona-bench run` makes, and a
     folder given by path holds the same participant ids."""
-    from bench.config.checks import behaviour_run_part
+    from bench.config.tool_checks import behaviour_run_part
     from bench.results.provenance import config_hash
 
     held = behaviour_run_part(behaviour_cfg("seed=7", "persona=traits", "model@rater2=smollm2"))

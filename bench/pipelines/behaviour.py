@@ -22,7 +22,7 @@ from bench.behaviour import RATING_SCHEMA, TEXT_SCHEMA, Rater, Writer, rating_te
 from bench.behaviour.rating import RATING_KEY
 from bench.behaviour.texts import TEXT_KEY
 from bench.config import validate
-from bench.config.checks import behaviour_run_part
+from bench.config.tool_checks import behaviour_run_part
 from bench.engines import ModelSpec, load_tokenizer, resolve_model
 from bench.engines.pool import command_pool, engine_options
 from bench.errors import ConfigError

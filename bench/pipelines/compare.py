@@ -19,8 +19,8 @@ import pandas as pd
 import yaml
 
 from bench.config import validate
-from bench.config.checks import compare_models, run_part, shown
-from bench.errors import BenchError
+from bench.config.tool_checks import compare_models, run_part
+from bench.errors import BenchError, cli_value
 from bench.hashing import digest, without_defaults
 from bench.instruments import inventory_from_config
 from bench.mappings import flatten
@@ -86,8 +86,8 @@ def check_designs(reference: tuple[str, dict], others: list[tuple[str, dict]]) -
         found = design_difference(reference[1], cfg)
         if found:
             key, a, b = found
-            raise CompareError(f"{label} and {reference[0]} have different designs: {key}={shown(a)} in "
-                               f"{reference[0]}, {key}={shown(b)} in {label}; compare runs of one design "
+            raise CompareError(f"{label} and {reference[0]} have different designs: {key}={cli_value(a)} in "
+                               f"{reference[0]}, {key}={cli_value(b)} in {label}; compare runs of one design "
                                "(only the model may differ)")
 
 

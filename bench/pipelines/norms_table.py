@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import validate
-from bench.config.checks import run_part
+from bench.config.tool_checks import run_part
 from bench.instruments import inventory_node
 from bench.pipelines.run import run
 from bench.results.provenance import config_hash

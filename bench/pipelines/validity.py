@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from bench.config import validate
-from bench.config.checks import run_part
+from bench.config.tool_checks import run_part
 from bench.errors import BenchError
 from bench.instruments import inventory_from_config, inventory_node
 from bench.metrics import jsonable

@@ -1,0 +1,217 @@
+"""The checks of a run config: every field a run reads, refused before any model work or folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.config.rules import ABSENT, boolean, choice, corpus_fields, corpus_path, existing, field_error, \
+    finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, string_list
+from bench.errors import ConfigError, cli_value
+from bench.instruments.fields import is_num
+
+
+def check_run(cfg: dict) -> None:
+    temperatures = lookup(cfg, "temperatures")
+    if not isinstance(temperatures, list) or not temperatures:
+        raise field_error("temperatures", temperatures, "needs at least one temperature, e.g. temperatures=[0.0]")
+    for t in temperatures:
+        try:
+            finite_number("temperatures", t, low=0)
+        except ConfigError:
+            raise field_error("temperatures", temperatures, f"{cli_value(t)} is not a finite number >= 0") from None
+    dupes = sorted({t for t in temperatures if temperatures.count(t) > 1})
+    if dupes:
+        raise field_error("temperatures", temperatures, f"{', '.join(map(cli_value, dupes))} listed more than once")
+    integer(cfg, "repetitions", 1)
+    integer(cfg, "batch_size", 1)
+    integer(cfg, "max_new_tokens", 1)
+    integer(cfg, "max_items", 1, optional=True)
+    integer(cfg, "seed")
+    boolean(cfg, "progress")
+    check_administration(cfg)
+    check_engine(cfg)
+    check_model(cfg, "model")
+    check_adapter_field(cfg)
+    check_inventory(cfg)
+    check_persona(cfg)
+    check_population_field(cfg)
+    output_folder(cfg, "results_dir")
+    folder_name(cfg, "run_name")
+
+
+def check_administration(cfg: dict) -> None:
+    from bench.administration.administer import SCORING_MODES
+    from bench.administration.plan import MODES, ORDERS
+    from bench.engines.rendering import FORMATS
+
+    choice(cfg, "scoring", SCORING_MODES)
+    choice(cfg, "administration", MODES)
+    string_list(cfg, "option_orders", options=ORDERS)
+    prompt = lookup(cfg, "prompt")
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("answer_prefix"), str):
+        raise field_error("prompt.answer_prefix", lookup(cfg, "prompt.answer_prefix"), "must be a string")
+    if "format" in prompt:  # absent in configs written before prompt formats: auto
+        choice(cfg, "prompt.format", FORMATS)
+    ids = sorted({str(t.get("id")) for ts in prompt.values() if isinstance(ts, list) for t in ts
+                  if isinstance(t, dict)})
+    string_list(cfg, "templates", optional=True, options=ids)
+
+
+def check_engine(cfg: dict) -> None:
+    """The engine by name, and each option by the rule its engine module declares (`bench.engines.registry`)."""
+    from bench.engines import engine_names, option_problems
+
+    engine = lookup(cfg, "engine")
+    if not isinstance(engine, dict):
+        raise field_error("engine", engine, f"must be one of the engine configs: {', '.join(engine_names())}")
+    choice(cfg, "engine.name", engine_names())
+    if "api_key" in engine:  # it would be written into config.yaml, its hash and every run folder's name
+        raise field_error("engine.api_key", "<hidden>", "a key is never read from a config; put it in the environment "
+                  "variable that engine.api_key_env names (default OPENAI_API_KEY)")
+    problems = option_problems(engine["name"], {k: v for k, v in engine.items() if k != "name"})
+    if problems:
+        key, value, problem = problems[0]
+        raise field_error(f"engine.{key}", value, problem)
+
+
+def check_model(cfg: dict, at: str) -> None:
+    from bench.engines.models import DTYPES, SOURCES
+
+    nonempty_text(cfg, f"{at}.id")
+    choice(cfg, f"{at}.source", SOURCES)
+    choice(cfg, f"{at}.dtype", (*DTYPES, "auto"))
+    integer(cfg, f"{at}.max_model_len", 1)
+    boolean(cfg, f"{at}.requires_adapter")
+    if lookup(cfg, f"{at}.source") == "path":
+        if lookup(cfg, f"{at}.path") in (None, ABSENT, ""):
+            raise field_error(f"{at}.path", None, f"model={lookup(cfg, f'{at}.id')} reads a local HF model folder: set "
+                                          f"{at}.path=<folder>")
+        existing(cfg, f"{at}.path", "folder", optional=False)
+    else:
+        nonempty_text(cfg, f"{at}.package")
+        nonempty_text(cfg, f"{at}.gguf_file")
+
+
+def check_adapter_field(cfg: dict) -> None:
+    from bench.engines.models import adapter_needed
+
+    adapter = lookup(cfg, "adapter")
+    if adapter in (None, "") and lookup(cfg, "model.requires_adapter"):
+        raise ConfigError(adapter_needed(lookup(cfg, "model.id")))
+    if adapter == "":
+        raise field_error("adapter", adapter, "must be a folder, or null")
+    existing(cfg, "adapter", "folder", what=" (a peft LoRA adapter folder)")
+
+
+def check_inventory(cfg: dict) -> None:
+    from bench.instruments import InventoryError, available_inventories
+    from bench.instruments.psychobench_file import load_psychobench
+
+    if lookup(cfg, "inventory.scale") is not ABSENT:  # one scale of PsychoBench's file: read it now, not mid-run
+        existing(cfg, "inventory.path", "file", optional=False, what=" (PsychoBench's questionnaires.json)")
+        nonempty_text(cfg, "inventory.scale")
+        try:
+            load_psychobench(lookup(cfg, "inventory.path"), lookup(cfg, "inventory.scale"))
+        except InventoryError as err:
+            raise field_error("inventory.scale", lookup(cfg, "inventory.scale"), str(err)) from None
+        return
+    if lookup(cfg, "inventory.path") is not None:
+        existing(cfg, "inventory.path", "file", optional=False, what=" (an inventory or survey file)")
+        return
+    choice(cfg, "inventory.name", available_inventories())
+
+
+def check_persona(cfg: dict) -> None:
+    from bench.personas.demographic import STYLES
+    from bench.personas.text import KINDS
+
+    nonempty_text(cfg, "persona.set")
+    kind = lookup(cfg, "persona.kind")
+    if kind is not ABSENT:
+        choice(cfg, "persona.kind", KINDS, optional=True)
+    if kind in KINDS:
+        corpus_path(cfg, "persona.corpus.path")
+        number(cfg, "persona.corpus.held_out", 0, 1, high_open=True)
+        integer(cfg, "persona.corpus.max_documents", 1, optional=True)
+        corpus_fields(cfg, "persona.corpus")
+        integer(cfg, "persona.k", 1)
+    if lookup(cfg, "persona.ids") is not ABSENT:
+        string_list(cfg, "persona.ids", optional=True)
+    kind = lookup(cfg, "persona.set")
+    if kind == "demographic":
+        choice(cfg, "persona.style", STYLES)
+    if kind == "backstory":
+        integer(cfg, "persona.n", 1)
+        number(cfg, "persona.temperature", 0)
+        integer(cfg, "persona.max_new_tokens", 1)
+
+
+def check_population_field(cfg: dict) -> None:
+    from bench.resources import CONF_DIR
+
+    names = sorted(p.stem for p in (CONF_DIR / "population").glob("*.yaml"))
+    pop = lookup(cfg, "population")
+    if not isinstance(pop, dict):
+        raise field_error("population", pop, f"must be one of the population configs: {', '.join(names)}, or "
+                                     "population.path=<your population file>")
+    if pop.get("missing") is not None:
+        missing = pop["missing"]
+        if not isinstance(missing, list) or not all(is_num(c) or isinstance(c, str) for c in missing):
+            raise field_error("population.missing", missing, "must be a list of answer codes that mean no answer, "
+                                                     "e.g. population.missing=[0,99]")
+    if pop.get("path") is not None:
+        check_population_file(cfg, pop)
+        return
+    choice(cfg, "population.name", names)
+    kind = (pop.get("reference") or {}).get("kind")
+    if pop.get("missing") is not None and kind not in ("csv", "sav"):
+        raise field_error("population.missing", pop["missing"], f"missing-answer codes apply to a table of answers (a "
+                                                        f"reference of kind csv or sav); population={pop['name']} "
+                                                        f"{'has kind ' + repr(kind) if kind else 'has no table'}: "
+                                                        "use population.path=<your population file>")
+    if lookup(cfg, "population.reference.path") not in (None, ABSENT):
+        path = Path(str(lookup(cfg, "population.reference.path"))).expanduser()
+        if not path.exists():
+            raise field_error("population.reference.path", str(path), "does not exist (the human reference data of "
+                                                              f"population={pop['name']})")
+    for field, low in (("sample", 1), ("split_half", 0), ("seed", None)):
+        if field in pop:
+            integer(cfg, f"population.{field}", low)
+    if "temperature" in pop:
+        number(cfg, "population.temperature", 0)
+    check_population_instrument(cfg, pop)
+
+
+def check_population_file(cfg: dict, pop: dict) -> None:
+    """`population.path=FILE`: the file's fields (every problem at once) and its human data, read now."""
+    from bench.errors import BenchError
+    from bench.populations.reference import expand_population, load_human
+
+    existing(cfg, "population.path", "file", optional=False, what=" (a population file: see README 'Your own data')")
+    try:
+        expanded = expand_population(cfg)["population"]
+        if expanded["reference"].get("kind") in ("csv", "sav"):  # a user's table: read it before the model work
+            load_human(expanded)
+    except BenchError as err:
+        raise ConfigError(f"population.path={pop['path']}: {str(err).removeprefix(str(pop['path']) + ': ')}") from None
+    check_population_instrument(cfg, expanded)
+
+
+def check_population_instrument(cfg: dict, pop: dict) -> None:
+    """The run's inventory must be the population's instrument (an id or a path), named as it can be chosen."""
+    from bench.instruments import InventoryError, load_inventory
+
+    if pop.get("name") in ("auto", "none") or not isinstance(pop.get("instrument"), str):
+        return
+    inv = lookup(cfg, "inventory")
+    try:
+        wanted = load_inventory(pop["instrument"]).id
+        have = load_inventory(inv.get("path") or inv.get("name")).id
+    except InventoryError:  # a bad file or name is reported by its own check, named
+        return
+    if wanted != have:
+        choose = (f"inventory={pop['instrument']}" if wanted == pop["instrument"]
+                  else f"inventory=custom inventory.path={pop['instrument']}")
+        raise field_error("inventory", inv.get("path") or inv.get("name"),
+                  f"population {pop.get('name')} lines up with instrument {wanted!r}, not {have!r}: choose {choose}, "
+                  "or another population")
