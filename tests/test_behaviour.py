@@ -214,12 +214,12 @@ def test_bad_behaviour_config_is_named(override, message):
 
 
 def test_the_command_takes_rater_as_a_model_entry_and_checks_it_first():
-    from bench.commands import COMMANDS
+    from bench.commands import commands
 
     with pytest.raises(ConfigError, match=r"rater\.path=null: model=hf reads a local HF model folder"):
-        COMMANDS["behaviour"](["rater=hf"])
+        commands()["behaviour"](["rater=hf"])
     with pytest.raises(ConfigError, match="behaviour.copies=0"):
-        COMMANDS["behaviour"](["behaviour.copies=0"])
+        commands()["behaviour"](["behaviour.copies=0"])
 
 
 def test_a_self_report_folder_of_another_plan_is_refused_before_model_work(tmp_path):

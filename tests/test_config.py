@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from bench.commands import checked_configs
+from bench.commands.hydra_jobs import checked_configs
 from bench.config import validate
 from bench.config.load import compose
 from bench.errors import ConfigError

@@ -1,0 +1,116 @@
+"""Running a command on a Hydra config: every job of the command line composed and validated first, then
+`hydra.main` (so `-m` sweeps and launchers work). A bad value stops the command before any model work or folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from bench.commands import Command, Handler, register
+from bench.config.load import compose
+from bench.errors import BenchError, ConfigError, debugging
+from bench.resources import CONF_DIR
+
+HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
+               "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
+
+
+def sweep_jobs(args: list[str]) -> list[list[str]]:
+    """The overrides of every job a command line stands for (one job unless `-m` sweeps values).
+
+    Expanded as Hydra's basic sweeper does, through Hydra's public override parser: a later override of a
+    key replaces an earlier one, each discrete sweep contributes its values, and the jobs are their
+    product (all of them: each is validated before the first one runs). A range-less sweep (`interval`)
+    is refused, as that sweeper refuses it."""
+    import itertools
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    multirun = any(a in ("-m", "--multirun") for a in args)
+    overrides = [a for a in args if a not in ("-m", "--multirun") and not a.startswith(("hydra.", "hydra/", "+hydra"))]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise BenchError(f"command line: {str(err).splitlines()[0]}") from None
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        key = o.get_key_element()
+        if multirun and o.is_sweep_override():
+            if not o.is_discrete_sweep():
+                raise BenchError(f"command line: {o.input_line}: a sweep of this type cannot be listed as jobs "
+                                 "(give its values: key=a,b or range(...))")
+            choices[key] = [f"{key}={v}" for v in o.sweep_string_iterator()]
+        else:
+            choices.pop(key, None)  # keep the command line's order of keys, with the last value of each
+            choices[key] = [o.input_line]
+    return [list(job) for job in itertools.product(*choices.values())]
+
+
+def checked_configs(config_name: str, args: list[str]) -> list[dict]:
+    """Compose and validate every job; the first bad value raises, naming the override and the field."""
+    from bench.config import validate
+
+    configs = []
+    jobs = sweep_jobs(args)
+    for n, job in enumerate(jobs, 1):
+        try:
+            cfg = compose(config_name, job)
+            validate(config_name, cfg)
+        except ConfigError as err:
+            if len(jobs) == 1:
+                raise
+            raise ConfigError(f"sweep job {n} of {len(jobs)} ({' '.join(job)}): {err}") from None
+        configs.append(cfg)
+    return configs
+
+
+def hydra_handler(config_name: str, task: Callable[[dict], object], prog: str) -> Handler:
+    def handler(args: list[str]) -> int:
+        import hydra
+        from omegaconf import OmegaConf
+
+        if not any(a.split("=")[0] in HYDRA_FLAGS for a in args):
+            checked_configs(config_name, args)
+
+        def job(cfg) -> None:
+            try:
+                task(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+            except BenchError as err:
+                if debugging([]):
+                    raise
+                print(f"error: {err}", file=sys.stderr)
+                sys.exit(2)
+
+        saved = sys.argv
+        sys.argv = [prog, *args]
+        try:
+            hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")(job)()
+        finally:
+            sys.argv = saved
+        return 0
+
+    return handler
+
+
+def hydra_command(name: str, usage: str, help: str, config: str, task: Callable[[dict], object],
+                  aliases: Callable[[list[str]], list[str]] | None = None) -> Command:
+    """Register a command that composes `bench/conf/<config>.yaml` with the command line's overrides and
+    runs `task` on each job's config (`aliases` rewrites short overrides first)."""
+    handler = hydra_handler(config, task, f"persona-bench {name}")
+    if aliases is not None:
+        inner = handler
+
+        def handler(args: list[str]) -> int:  # noqa: F811 (the handler with its aliases rewritten)
+            return inner(aliases(args))
+
+    return register(Command(name, usage, help, handler, config=config))
+
+
+def section_aliases(keys: tuple[str, ...], prefix: str) -> Callable[[list[str]], list[str]]:
+    """`key=...` for each of `keys` rewritten as `<prefix>key=...` (`models=` -> `compare.models=`)."""
+    def rewrite(args: list[str]) -> list[str]:
+        return [f"{prefix}{a}" if "=" in a and a.split("=", 1)[0] in keys else a for a in args]
+
+    return rewrite

@@ -1,0 +1,10 @@
+"""`persona-bench perf`: the throughput benchmark behind docs/performance.md."""
+
+from bench.commands import command
+
+
+@command("perf", "[options]", "time the engines and lm-eval on one design (docs/performance.md)")
+def perf_command(args: list[str]) -> int:
+    from bench.tools import perf
+
+    return perf.main(args)
