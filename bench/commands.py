@@ -220,7 +220,7 @@ def sweep_command(sub: str) -> Callable[[list[str]], int]:
 
 
 def perf_command(args: list[str]) -> int:
-    from bench.tools import perf
+    from bench.tools.perf import cli as perf
 
     return perf.main(args)
 
