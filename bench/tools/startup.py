@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+PERFORMANCE_MD = Path(__file__).resolve().parents[2] / "docs" / "performance.md"  # this section's, and perf's, file
+
 
 def timed_run(overrides: list[str], results: Path) -> dict:
     """One `python -m bench` process on a fresh results folder: its wall time and its provenance's timings."""
@@ -103,7 +105,7 @@ def import_seconds(repeats: int = 3) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs" / "performance.md"),
+    parser.add_argument("--out", default=str(PERFORMANCE_MD),
                         help="the markdown file whose start-up section this writes ('-': print only)")
     parser.add_argument("overrides", nargs="*", help="run overrides (default: the default design)")
     args = parser.parse_args(argv)
