@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.hashing import sha256_file
 from bench.results.results_json import NAME as RESULTS_JSON, ResultsFileError, check_results
-from bench.results.store import sha256_file
 from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 REQUIRED = ("config.yaml", "metrics.json", "provenance.json")

@@ -26,11 +26,12 @@ from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
+from bench.results.atomic import atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.results_json import run_files, write_results
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
-from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
+from bench.results.store import RunStore
 from bench.results.figures import RunData, write_figures
 from bench.results.paper_tables import paper_tables_text
 from bench.results.summary import figures_text, fidelity_text, summary_text

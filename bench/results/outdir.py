@@ -16,7 +16,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.results.atomic import atomic_write_bytes, atomic_write_text
 
 MAX_ENTRIES = 100_000  # a site of a few hundred runs has a few thousand files
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024

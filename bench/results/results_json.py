@@ -17,7 +17,8 @@ from pathlib import Path
 import jsonschema
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_json, sha256_file
+from bench.hashing import sha256_file
+from bench.results.atomic import atomic_write_json
 
 FORMAT = "persona-bench results"
 SCHEMA_VERSION = "1.0"

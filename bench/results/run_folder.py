@@ -14,8 +14,8 @@ import yaml
 
 from bench.errors import BenchError
 from bench.mappings import flatten
+from bench.results.atomic import atomic_write_json, atomic_write_text
 from bench.results.provenance import config_hash
-from bench.results.store import atomic_write_json, atomic_write_text
 from bench.userfiles import MAX_YAML_BYTES, load_yaml, read_bounded
 
 

@@ -28,12 +28,9 @@ import pyarrow.parquet as pq
 
 from bench.errors import BenchError
 from bench.mappings import flatten
+from bench.results.atomic import atomic_write_parquet, atomic_write_parquet_tables
 from bench.results.outdir import OwnedFolder
 from bench.results.provenance import config_hash
-from bench.results.store import (
-    atomic_write_parquet,
-    atomic_write_parquet_tables,
-)
 from bench.userfiles import UserFileError, load_yaml, read_bounded
 
 # Long texts of the config (prompt templates, persona descriptions) stay in each run's config.yaml.
