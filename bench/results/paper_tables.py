@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.metrics.paper_tables import TABLES, stack_runs
+from bench.results.layout import METRICS
 from bench.results.run_folder import saved_config
 from bench.results.summary import markdown_table, with_ci
 from bench.userfiles import read_bounded
@@ -74,7 +75,7 @@ def paper_tables_text(metrics: dict) -> str:
 def run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
     """One run folder's paper tables; a folder that is not a run, or has none, is named with the reason."""
     run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
+    path = run_dir / METRICS
     if not run_dir.is_dir():
         raise TablesError(f"tables: run folder {run_dir} does not exist" if not run_dir.exists()
                           else f"tables: {run_dir} is not a folder")

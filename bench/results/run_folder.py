@@ -15,6 +15,7 @@ import yaml
 from bench.errors import BenchError
 from bench.mappings import flatten
 from bench.results.atomic import atomic_write_json, atomic_write_text
+from bench.results.layout import CONFIG, FINGERPRINT
 from bench.results.provenance import config_hash
 from bench.userfiles import MAX_YAML_BYTES, load_yaml, read_bounded
 
@@ -60,7 +61,7 @@ def make_run_dir(run_dir: Path) -> None:
 
 def saved_config(run_dir: Path) -> dict:
     """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on."""
-    path = run_dir / "config.yaml"
+    path = run_dir / CONFIG
     cfg = load_yaml(path, what="run config")
     if not isinstance(cfg, dict):
         raise RunFolderError(f"{path}: expected the run's config (a mapping), got {type(cfg).__name__}; the folder "
@@ -69,7 +70,7 @@ def saved_config(run_dir: Path) -> dict:
 
 
 def saved_fingerprint(run_dir: Path) -> dict:
-    path = run_dir / "fingerprint.json"
+    path = run_dir / FINGERPRINT
     try:
         stamp = json.loads(read_bounded(path, MAX_YAML_BYTES, "fingerprint"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -82,7 +83,7 @@ def saved_fingerprint(run_dir: Path) -> dict:
 
 def claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
     """Refuse to resume into a folder whose parts came from another config, weights, file or packages."""
-    saved, stamp = run_dir / "config.yaml", run_dir / "fingerprint.json"
+    saved, stamp = run_dir / CONFIG, run_dir / FINGERPRINT
     if saved.exists():
         previous = saved_config(run_dir)
         if config_hash(previous) != config_hash(cfg):

@@ -29,13 +29,11 @@ import pyarrow.parquet as pq
 from bench.errors import BenchError
 from bench.hashing import sha256_file
 from bench.results.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables, stale_temps
+from bench.results.layout import PARTS, PROMPTS, RESPONSES, RUN_FILES
 from bench.results.schema import PROMPT_SCHEMA, prompt_hash
 
 PART = re.compile(r"part-(\d{6,})\.parquet")
 PROMPTS_PART = re.compile(r"prompts-(\d{6,})\.parquet")
-# What pipelines/run.py writes at a run folder's top level: only these names' temp files are ever removed.
-RUN_FILES = ("responses.parquet", "prompts.parquet", "scores.parquet", "metrics.json", "results.json", "provenance.json",
-             "summary.md", "config.yaml", "fingerprint.json", "fidelity.csv", "run.lock.json")
 RUN_FILE = re.compile("|".join(re.escape(name) for name in RUN_FILES))
 
 
@@ -50,7 +48,7 @@ class PartQuarantined(UserWarning):
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
-        self.parts = self.dir / "parts"
+        self.parts = self.dir / PARTS
         self.quarantine = self.parts / "quarantine"
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
@@ -242,7 +240,7 @@ class RunStore:
                                             "run again to recompute it") from None
                 yield table
 
-        out = self.dir / "responses.parquet"
+        out = self.dir / RESPONSES
         atomic_write_parquet_tables(out, checked(), lambda table, schema: table.cast(schema))
         return out
 
@@ -255,7 +253,7 @@ class RunStore:
         except (pa.ArrowException, OSError, KeyError) as err:
             raise RunStoreError(f"{self.parts}: cannot read a prompts file ({' '.join(str(err).split())[:200]}); "
                                 "run the same command again to render its prompts again") from None
-        used = set(pq.read_table(self.dir / "responses.parquet", columns=["prompt_hash"]).column(0).to_pylist())
+        used = set(pq.read_table(self.dir / RESPONSES, columns=["prompt_hash"]).column(0).to_pylist())
         if used - known:
             raise RunStoreError(f"{self.parts}: {len(used - known)} prompt(s) of responses.parquet have no text, "
                                 f"e.g. {sorted(used - known)[0]}")
@@ -268,6 +266,6 @@ class RunStore:
                 seen.update(table.column("prompt_hash").to_pylist())
                 yield table.filter(pa.array(keep, pa.bool_()))
 
-        out = self.dir / "prompts.parquet"
+        out = self.dir / PROMPTS
         atomic_write_parquet_tables(out, distinct(), lambda table, schema: table.cast(schema))
         return out
