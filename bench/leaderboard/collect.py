@@ -23,7 +23,8 @@ from bench.errors import BenchError
 from bench.hashing import sha256_file
 from bench.results.layout import CONFIG, FIDELITY, METRICS, PROVENANCE, RESPONSES, RESULTS, SCORES
 from bench.results.results_json import ResultsFileError, check_results
-from bench.userfiles import UserFileError, load_yaml, read_bounded
+from bench.results.run_folder import NotARunConfig, saved_config
+from bench.userfiles import UserFileError, read_bounded
 
 REQUIRED = (CONFIG, METRICS, PROVENANCE)
 SUPERSEDED = REQUIRED  # what results.json holds too: a copy that differs from it is noted
@@ -96,6 +97,8 @@ def _read_mapping(path: Path, parse) -> dict:
         value = parse(path)
     except UserFileError as err:
         raise RunFolderError(f"{path.name} is malformed: {str(err).splitlines()[0][:300]}") from None
+    except NotARunConfig as err:
+        raise RunFolderError(f"{path.name} is malformed: expected a mapping, got {err.kind}") from None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise RunFolderError(f"{path.name} is malformed: {first}") from None
@@ -117,8 +120,9 @@ def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def read_config(path: Path) -> object:
-    return load_yaml(path, MAX_CONFIG_BYTES, "run config")
+def read_config(path: Path) -> dict:
+    """A run folder's config.yaml (`saved_config`), refused over MAX_CONFIG_BYTES before it is read."""
+    return saved_config(path.parent, MAX_CONFIG_BYTES)
 
 
 def _optional(path: Path, reader, notes: list[str]):

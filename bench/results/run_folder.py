@@ -24,6 +24,15 @@ class RunFolderError(BenchError):
     """A run folder that holds another run's parts."""
 
 
+class NotARunConfig(RunFolderError):
+    """A config.yaml that reads as YAML but holds no mapping; `kind` names what it holds instead."""
+
+    def __init__(self, path: Path, kind: str):
+        self.kind = kind
+        super().__init__(f"{path}: expected the run's config (a mapping), got {kind}; the folder is damaged: "
+                         "choose another run_name, or restore config.yaml")
+
+
 def default_run_name(cfg: dict) -> str:
     parts = [cfg["model"]["id"] + ("+adapter" if cfg.get("adapter") else ""), inventory_label(cfg),
              cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
@@ -59,13 +68,13 @@ def make_run_dir(run_dir: Path) -> None:
                              "you can write to") from None
 
 
-def saved_config(run_dir: Path) -> dict:
-    """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on."""
-    path = run_dir / CONFIG
-    cfg = load_yaml(path, what="run config")
+def saved_config(run_dir: Path, limit: int = MAX_YAML_BYTES) -> dict:
+    """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on:
+    UserFileError for a file that cannot be read as YAML, NotARunConfig for one that holds no mapping."""
+    path = Path(run_dir) / CONFIG
+    cfg = load_yaml(path, limit, "run config")
     if not isinstance(cfg, dict):
-        raise RunFolderError(f"{path}: expected the run's config (a mapping), got {type(cfg).__name__}; the folder "
-                             "is damaged: choose another run_name, or restore config.yaml")
+        raise NotARunConfig(path, type(cfg).__name__)
     return cfg
 
 

@@ -32,7 +32,8 @@ from bench.results.atomic import atomic_write_parquet, atomic_write_parquet_tabl
 from bench.results.layout import CONFIG, FINISHED, METRICS, RESPONSES, SCORES
 from bench.results.outdir import OwnedFolder
 from bench.results.provenance import config_hash
-from bench.userfiles import UserFileError, load_yaml, read_bounded
+from bench.results.run_folder import NotARunConfig, saved_config
+from bench.userfiles import UserFileError, read_bounded
 
 # Long texts of the config (prompt templates, persona descriptions) stay in each run's config.yaml.
 CONFIG_TEXT_KEYS = ("config.prompt.", "config.persona.personas", "config.persona.description", "config.tv_check.")
@@ -67,14 +68,11 @@ def _numeric(v) -> bool:
 
 
 def read_config(run_dir: Path) -> dict:
-    """A run folder's config.yaml through the bounded loader; SweepError naming the file otherwise."""
+    """A run folder's config.yaml (`saved_config`); SweepError naming the file otherwise."""
     try:
-        cfg = load_yaml(run_dir / CONFIG, what="run config")
-    except UserFileError as err:
+        return saved_config(run_dir)
+    except (UserFileError, NotARunConfig) as err:
         raise SweepError(str(err)) from None
-    if not isinstance(cfg, dict):
-        raise SweepError(f"{run_dir / CONFIG}: expected a mapping, got {type(cfg).__name__}")
-    return cfg
 
 
 def run_id(run_dir: Path) -> str:
