@@ -34,9 +34,24 @@ class NotARunConfig(RunFolderError):
 
 
 def default_run_name(cfg: dict) -> str:
-    parts = [cfg["model"]["id"] + ("+adapter" if cfg.get("adapter") else ""), inventory_label(cfg),
+    parts = [model_label(cfg), inventory_label(cfg),
              cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
+
+
+def model_label(cfg: dict, prov: dict | None = None, *, default: str | None = None,
+                adapter_name: bool = False) -> str:
+    """A run's model as names and tables show it: the model id (provenance's, the one loaded, before the
+    config's; `default` when neither has one) and `+adapter` for a LoRA adapter, or `+<its folder name>` with
+    adapter_name (leaderboard rows tell two adapters of one model apart). KeyError when there is no id."""
+    model = (prov or {}).get("model") or {}
+    label = model.get("id") or (cfg.get("model") or {}).get("id") or default
+    if not label:
+        raise KeyError("model.id")
+    adapter = cfg.get("adapter") or model.get("adapter")
+    if not adapter:
+        return str(label)
+    return f"{label}+{Path(str(adapter)).name}" if adapter_name else f"{label}+adapter"
 
 
 def inventory_label(cfg: dict) -> str:
