@@ -1,10 +1,11 @@
-"""Stable hashes: the same values give the same number on every process and machine."""
+"""Stable hashes: the same values (or file bytes) give the same number on every process and machine."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+from pathlib import Path
 
 
 def stable_int(*parts) -> int:
@@ -16,6 +17,15 @@ def stable_int(*parts) -> int:
 def digest(obj) -> str:
     """sha256 of a JSON-able object, keys sorted (config hashes, fingerprints)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read `chunk` bytes at a time (weights and run tables can be GBs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def without_defaults(cfg: dict, defaults: dict) -> dict:

@@ -321,7 +321,7 @@ def test_a_damaged_backstory_set_is_named_by_file_and_line(case, tmp_path):
 
 def hold_lock(folder: Path) -> subprocess.Popen:
     """A real second process holding the folder's lock until killed."""
-    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+    code = ("import sys, time; from pathlib import Path; from bench.results.atomic import folder_lock\n"
             "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

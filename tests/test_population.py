@@ -252,7 +252,7 @@ def test_a_resumed_backstory_set_matches_an_uninterrupted_one_and_a_second_write
     folder.mkdir(parents=True)
     first = (backstory_dir(compose(*args, f"results_dir={tmp_path / 'whole'}")) / "backstories.jsonl").read_text()
     (folder / "backstories.jsonl").write_text(first.splitlines(keepends=True)[0])  # a run stopped after story 1
-    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+    code = ("import sys, time; from pathlib import Path; from bench.results.atomic import folder_lock\n"
             "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

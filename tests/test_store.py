@@ -11,13 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.results.store import (
-    RunStore,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_parquet,
-    atomic_write_text,
-)
+from bench.results.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
+from bench.results.store import RunStore
 
 
 def rows(unit: int, n: int = 4, participants=("p0", "p1")) -> pd.DataFrame:
@@ -263,7 +258,8 @@ def test_results_are_written_with_the_users_umask(tmp_path, umask, mode):
     from tests.conftest import REPO
 
     code = ("import sys; from pathlib import Path; import pandas as pd\n"
-            "from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet\n"
+            "from bench.results.atomic import atomic_write_json, atomic_write_parquet\n"
+            "from bench.results.store import RunStore\n"
             "d = Path(sys.argv[1]); s = RunStore(d)\n"
             "s.write_part(0, pd.DataFrame({'participant_id': ['p'], 'item_id': ['i']})); s.finalize()\n"
             "atomic_write_json(d / 'metrics.json', {}); atomic_write_parquet(d / 'scores.parquet', pd.DataFrame({'x': [1]}))\n")
@@ -282,10 +278,10 @@ def test_a_second_holder_is_refused_naming_the_first_and_a_killed_one_blocks_not
     import subprocess
     import sys
 
-    from bench.results.store import FolderBusy, folder_lock
+    from bench.results.atomic import FolderBusy, folder_lock
     from tests.conftest import REPO
 
-    code = ("import sys, time; from pathlib import Path; from bench.results.store import folder_lock\n"
+    code = ("import sys, time; from pathlib import Path; from bench.results.atomic import folder_lock\n"
             "with folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:

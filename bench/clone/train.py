@@ -26,7 +26,7 @@ from bench.engines.models import ModelSpec, resolve_model, sha256_folder
 from bench.hashing import stable_int
 from bench.hashing import digest, without_defaults
 from bench.results.provenance import CORPUS_ADDED, git_commit, package_versions
-from bench.results.store import atomic_write_json
+from bench.results.atomic import atomic_write_json
 
 CARD = "clone_card.json"
 CHECKPOINT = "checkpoint"

@@ -18,6 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from bench.errors import BenchError
+from bench.hashing import sha256_file
 
 
 class ModelError(BenchError):
@@ -41,14 +42,6 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_memo(kind: str, files: list[Path], compute):

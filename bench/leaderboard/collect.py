@@ -20,13 +20,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.results.results_json import NAME as RESULTS_JSON, ResultsFileError, check_results
-from bench.results.store import sha256_file
-from bench.userfiles import UserFileError, load_yaml, read_bounded
+from bench.hashing import sha256_file
+from bench.results.layout import CONFIG, FIDELITY, METRICS, PROVENANCE, RESPONSES, RESULTS, SCORES
+from bench.results.results_json import ResultsFileError, check_results
+from bench.results.run_folder import NotARunConfig, saved_config
+from bench.userfiles import UserFileError, read_bounded
 
-REQUIRED = ("config.yaml", "metrics.json", "provenance.json")
+REQUIRED = (CONFIG, METRICS, PROVENANCE)
 SUPERSEDED = REQUIRED  # what results.json holds too: a copy that differs from it is noted
-MARKERS = ("results.json", "config.yaml", "metrics.json")
+MARKERS = (RESULTS, CONFIG, METRICS)
 RESPONSE_COLUMNS = ["persona_id", "template_id", "temperature", "trait", "answer", "invalid"]  # what figures use
 MAX_JSON_BYTES = 64 * 1024 * 1024  # metrics.json of a large run is a few MB
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a run's config.yaml is a few KB; persona texts make it larger
@@ -95,6 +97,8 @@ def _read_mapping(path: Path, parse) -> dict:
         value = parse(path)
     except UserFileError as err:
         raise RunFolderError(f"{path.name} is malformed: {str(err).splitlines()[0][:300]}") from None
+    except NotARunConfig as err:
+        raise RunFolderError(f"{path.name} is malformed: expected a mapping, got {err.kind}") from None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise RunFolderError(f"{path.name} is malformed: {first}") from None
@@ -116,8 +120,9 @@ def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def read_config(path: Path) -> object:
-    return load_yaml(path, MAX_CONFIG_BYTES, "run config")
+def read_config(path: Path) -> dict:
+    """A run folder's config.yaml (`saved_config`), refused over MAX_CONFIG_BYTES before it is read."""
+    return saved_config(path.parent, MAX_CONFIG_BYTES)
 
 
 def _optional(path: Path, reader, notes: list[str]):
@@ -133,11 +138,11 @@ def _optional(path: Path, reader, notes: list[str]):
 def read_run(folder: Path) -> RunRecord:
     """One run folder; RunFolderError (naming the file) when a required file is missing or malformed."""
     folder = Path(folder)
-    results = folder / RESULTS_JSON
+    results = folder / RESULTS
     if results.exists() or results.is_symlink():
         data = _read_mapping(results, read_json)
         try:
-            check_results(data, RESULTS_JSON)
+            check_results(data, RESULTS)
         except ResultsFileError as err:
             raise RunFolderError(str(err)) from None
         config, metrics, provenance = data["config"], data["metrics"], data["provenance"]
@@ -147,12 +152,12 @@ def read_run(folder: Path) -> RunRecord:
                  and sha256_file(folder / name) != data["files"][name]["sha256"]]
     else:
         notes = []
-        config = _read_mapping(folder / "config.yaml", read_config)
-        metrics = _read_mapping(folder / "metrics.json", read_json)
-        provenance = _read_mapping(folder / "provenance.json", read_json)
-    scores = _optional(folder / "scores.parquet", pd.read_parquet, notes)
-    answers = _optional(folder / "responses.parquet", lambda p: pd.read_parquet(p, columns=RESPONSE_COLUMNS), notes)
-    fidelity = _optional(folder / "fidelity.csv", read_csv, notes)
+        config = _read_mapping(folder / CONFIG, read_config)
+        metrics = _read_mapping(folder / METRICS, read_json)
+        provenance = _read_mapping(folder / PROVENANCE, read_json)
+    scores = _optional(folder / SCORES, pd.read_parquet, notes)
+    answers = _optional(folder / RESPONSES, lambda p: pd.read_parquet(p, columns=RESPONSE_COLUMNS), notes)
+    fidelity = _optional(folder / FIDELITY, read_csv, notes)
     return RunRecord(folder, config, metrics, provenance, scores, answers, fidelity, tuple(notes))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from bench.errors import BenchError
 from bench.leaderboard.collect import RunRecord, Skipped
 from bench.mappings import flatten
 from bench.results.provenance import NON_RESULT_KEYS, config_hash
+from bench.results.run_folder import model_label
 
 KEY = ["model", "inventory", "persona", "scoring", "engine"]
 # Sections of metrics.json that bench.pipelines.run writes; any other top-level mapping (e.g. "fidelity" from
@@ -91,13 +91,6 @@ def _by_trait(rows, value: str) -> dict[str, float | None]:
     return {str(r["trait"]): _number(r.get(value)) for r in rows}
 
 
-def model_label(cfg: dict, prov: dict) -> str:
-    model = prov.get("model") or {}
-    label = str(model.get("id") or cfg["model"]["id"])
-    adapter = cfg.get("adapter") or model.get("adapter")
-    return f"{label}+{Path(str(adapter)).name}" if adapter else label
-
-
 def run_kind(m: dict) -> str:
     """Which kind of run wrote this metrics.json (see KINDS)."""
     if isinstance(m.get("clone"), dict):
@@ -123,7 +116,7 @@ def run_row(rec: RunRecord) -> dict:
         kind = run_kind(m)
         inv = prov.get("inventory") or {}
         row: dict = {
-            "model": model_label(cfg, prov),
+            "model": model_label(cfg, prov, adapter_name=True),
             "inventory": str(inv.get("id") or m.get("inventory") or cfg["inventory"]["name"]),
             "persona": str((cfg.get("persona") or {}).get("set", "")),
             "scoring": str(cfg.get("scoring", "")),

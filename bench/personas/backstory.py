@@ -19,7 +19,7 @@ from bench.engines import engine_for, resolve_model
 from bench.engines.rendering import PromptRenderer
 from bench.hashing import stable_int
 from bench.personas.model import Persona
-from bench.results.store import atomic_write_text, folder_lock
+from bench.results.atomic import atomic_write_text, folder_lock
 from bench.userfiles import UserFileError, read_jsonl
 
 

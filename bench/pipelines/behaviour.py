@@ -31,9 +31,10 @@ from bench.metrics import jsonable
 from bench.metrics.behaviour import (expressed_scores, pole_effects, rater_agreement, self_vs_expressed,
                                      style_by_persona)
 from bench.pipelines.run import RunError, prepare, run
+from bench.results.atomic import atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
 from bench.results.provenance import collect, config_hash
 from bench.results.run_folder import claim_run_dir, make_run_dir, run_dir_for
-from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
+from bench.results.store import RunStore
 from bench.writing.stylometry import STYLE_FEATURES, style_features
 
 OUTPUTS = ("texts.parquet", "ratings.parquet", "expressed_scores.parquet", "metrics.json", "summary.md",

@@ -35,7 +35,7 @@ from bench.hashing import digest
 from bench.results.summary import markdown_table
 from bench.writing.retrieval import BM25Retriever
 from bench.results.results_json import update_metrics
-from bench.results.store import atomic_write_text
+from bench.results.atomic import atomic_write_text
 
 PERSON, PERSON_TRAIN = "person (held-out)", "person (train)"
 

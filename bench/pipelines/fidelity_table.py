@@ -19,7 +19,7 @@ import pandas as pd
 from bench.personas import CONDITIONING_METHODS
 from bench.populations import PopulationError, resolve_population
 from bench.resources import CONF_DIR
-from bench.results.store import atomic_write_text
+from bench.results.atomic import atomic_write_text
 from bench.userfiles import load_yaml
 
 COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]

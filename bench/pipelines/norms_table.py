@@ -18,9 +18,9 @@ from bench.config import validate
 from bench.config.tool_checks import run_part
 from bench.instruments import inventory_node
 from bench.pipelines.run import run
+from bench.results.atomic import atomic_write_text
 from bench.results.provenance import config_hash
 from bench.results.run_folder import make_run_dir
-from bench.results.store import atomic_write_text
 from bench.results.summary import markdown_table
 
 SHOWN = {"instrument": "instrument", "trait": "trait", "group": "human group", "model_mean": "model mean",

@@ -26,11 +26,13 @@ from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
+from bench.results.atomic import atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
+from bench.results.layout import CONFIG, FIDELITY, METRICS, PROVENANCE, RESPONSES, SCORES, SUMMARY
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
 from bench.results.results_json import run_files, write_results
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
-from bench.results.store import RunStore, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
+from bench.results.store import RunStore
 from bench.results.figures import RunData, write_figures
 from bench.results.paper_tables import paper_tables_text
 from bench.results.summary import figures_text, fidelity_text, summary_text
@@ -66,7 +68,7 @@ def backstory_demographics(cfg: dict, pop: dict) -> dict[str, dict[str, np.ndarr
     sub.update(scoring="logprob", administration="single", temperatures=[1.0], repetitions=1,
                option_orders=["original"], max_items=None, run_name=None, templates=None)
     folder = run(sub, progress=False, print_summary=False)
-    responses = pd.read_parquet(folder / "responses.parquet", columns=["persona_id", "item_id", "option_probs"])
+    responses = pd.read_parquet(folder / RESPONSES, columns=["persona_id", "item_id", "option_probs"])
     out: dict[str, dict[str, np.ndarray]] = {}
     for (pid, qid), g in responses.groupby(["persona_id", "item_id"], sort=False):
         out.setdefault(pid, {})[qid] = np.mean(np.stack([np.asarray(p, float) for p in g["option_probs"]]), axis=0)
@@ -147,23 +149,23 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
             finally:
                 admin.engine = None
             prov["model_seconds"] = round(time.time() - first, 2)  # the batches themselves
-    if not todo and (run_dir / "provenance.json").is_file():  # a finished run: what its engine said then
-        old = json.loads((run_dir / "provenance.json").read_text())
+    if not todo and (run_dir / PROVENANCE).is_file():  # a finished run: what its engine said then
+        old = json.loads((run_dir / PROVENANCE).read_text())
         prov.update({k: v for k, v in old.items() if k in ENGINE_FACTS})
     prov["administration_seconds"] = round(time.time() - started, 2)
     prov["n_units"] = len(admin.units())
-    atomic_write_json(run_dir / "provenance.json", prov)
+    atomic_write_json(run_dir / PROVENANCE, prov)
 
     if admin.keep_prompt_texts:
         keep_prompts(store, admin)
     store.finalize()
     if admin.keep_prompt_texts:
         store.finalize_prompts()
-    responses = pd.read_parquet(run_dir / "responses.parquet")
+    responses = pd.read_parquet(run_dir / RESPONSES)
     if "scoring" in prov:  # the engine fell back to sampling: what follows reads the scoring that ran
         cfg = {**cfg, "scoring": prov["scoring"]}
     scores = score_participants(responses, inventory)
-    atomic_write_parquet(run_dir / "scores.parquet", scores)
+    atomic_write_parquet(run_dir / SCORES, scores)
     pop = resolve_population(cfg)
     if pop and not inventory.norms and pop.get("instrument") == inventory.id:  # psych::bfi for ipip25
         inventory = dataclasses.replace(inventory, norms=human_norms(load_human(pop), inventory))
@@ -175,14 +177,14 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
         for name, section in sections.items():
             metrics["fidelity" if len(sections) == 1 or name.endswith("maxweight") else f"fidelity_{name}"] = \
                 jsonable(section)
-        atomic_write_text(run_dir / "fidelity.csv", table.to_csv(index=False))
-    atomic_write_json(run_dir / "metrics.json", metrics)
+        atomic_write_text(run_dir / FIDELITY, table.to_csv(index=False))
+    atomic_write_json(run_dir / METRICS, metrics)
     drawn = write_figures(run_dir, RunData(metrics, scores, responses, fidelity[1] if fidelity else None))
     for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files
         print(f"warning: {w['figure']}: {w['reason']}", file=sys.stderr)
     text = (summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
             + paper_tables_text(metrics) + figures_text(drawn))
-    atomic_write_text(run_dir / "summary.md", text)
+    atomic_write_text(run_dir / SUMMARY, text)
     write_results(run_dir, "run", cfg, prov, metrics, run_files(run_dir))
     if print_summary:
         print(text)
@@ -204,7 +206,7 @@ def keep_prompts(store: RunStore, admin: Administrator) -> None:
 def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     """Run one job again from its saved config: same hash, same folder, so only missing parts are computed."""
     run_dir = Path(run_dir).resolve()
-    saved = run_dir / "config.yaml"
+    saved = run_dir / CONFIG
     if not saved.is_file():
         raise RunFolderError(f"{run_dir}: no config.yaml, not a run folder")
     cfg = saved_config(run_dir)

@@ -20,7 +20,7 @@ from bench.hashing import stable_int
 from bench.engines.rendering import PromptRenderer
 from bench.engines import engine_for
 from bench.pipelines.run import prepare, run_dir_for
-from bench.results.store import atomic_write_json
+from bench.results.atomic import atomic_write_json
 
 
 def noise_tv(p: np.ndarray, n: int, seed: int, trials: int = 200) -> float:

@@ -25,9 +25,9 @@ from bench.instruments import inventory_from_config, inventory_node
 from bench.metrics import jsonable
 from bench.metrics.mtmm import mtmm
 from bench.pipelines.run import run
+from bench.results.atomic import atomic_write_json, atomic_write_text, folder_lock
 from bench.results.provenance import config_hash, git_commit
 from bench.results.run_folder import make_run_dir
-from bench.results.store import atomic_write_json, atomic_write_text, folder_lock
 from bench.results.summary import markdown_table, with_ci
 
 BEHAVIOUR_COLS = ("participant_id", "persona_id", "trait", "score", "rater")

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from bench.metrics.paper_tables import trait_scores
 from bench.metrics.uncertainty import MIN_CLUSTERS, cluster_bootstrap, clusters_of, wilson_interval
-from bench.results.store import atomic_write_bytes
+from bench.results.atomic import atomic_write_bytes
 
 FOLDER = "figures"  # results/<run>/figures/
 FORMATS = ("png", "svg")

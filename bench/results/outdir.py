@@ -16,7 +16,8 @@ import os
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.results.atomic import atomic_write_bytes, atomic_write_text
+from bench.results.layout import CONFIG, PARTS, RESPONSES
 
 MAX_ENTRIES = 100_000  # a site of a few hundred runs has a few thousand files
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
@@ -29,8 +30,7 @@ class OutputFolderError(BenchError):
 
 def is_run_folder(folder: Path) -> bool:
     """A folder written by a run: config.yaml beside responses.parquet or parts/."""
-    return (folder / "config.yaml").is_file() and ((folder / "responses.parquet").exists()
-                                                  or (folder / "parts").is_dir())
+    return (folder / CONFIG).is_file() and ((folder / RESPONSES).exists() or (folder / PARTS).is_dir())
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -15,7 +15,8 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.metrics.paper_tables import TABLES, stack_runs
-from bench.results.run_folder import saved_config
+from bench.results.layout import METRICS
+from bench.results.run_folder import model_label, saved_config
 from bench.results.summary import markdown_table, with_ci
 from bench.userfiles import read_bounded
 
@@ -74,7 +75,7 @@ def paper_tables_text(metrics: dict) -> str:
 def run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
     """One run folder's paper tables; a folder that is not a run, or has none, is named with the reason."""
     run_dir = Path(run_dir)
-    path = run_dir / "metrics.json"
+    path = run_dir / METRICS
     if not run_dir.is_dir():
         raise TablesError(f"tables: run folder {run_dir} does not exist" if not run_dir.exists()
                           else f"tables: {run_dir} is not a folder")
@@ -92,12 +93,6 @@ def run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.DataFrame(records) for name, records in metrics["paper_tables"].items() if records}
 
 
-def model_label(run_dir: Path) -> str:
-    cfg = saved_config(Path(run_dir))
-    model = (cfg.get("model") or {}).get("id") or Path(run_dir).name
-    return f"{model}+adapter" if cfg.get("adapter") else str(model)
-
-
 def collect_tables(run_dirs: list[str | Path]) -> dict[str, pd.DataFrame]:
     """The tables of one run, or of several stacked under `model` (their folder names added when two runs
     share a model)."""
@@ -105,7 +100,7 @@ def collect_tables(run_dirs: list[str | Path]) -> dict[str, pd.DataFrame]:
     tables = [run_tables(d) for d in runs]
     if len(runs) == 1:
         return tables[0]
-    labels = [model_label(d) for d in runs]
+    labels = [model_label(saved_config(d), default=d.name) for d in runs]
     labels = [f"{m} ({d.name})" if labels.count(m) > 1 else m for m, d in zip(labels, runs)]
     if len(set(labels)) < len(labels):
         raise TablesError(f"tables: a run folder is given twice: {', '.join(map(str, runs))}")

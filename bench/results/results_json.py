@@ -17,16 +17,16 @@ from pathlib import Path
 import jsonschema
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_json, sha256_file
+from bench.hashing import sha256_file
+from bench.results.atomic import atomic_write_json
+from bench.results.layout import CONFIG, FIDELITY, METRICS, PROMPTS, PROVENANCE, RESPONSES, RESULTS, SCORES, SUMMARY
 
 FORMAT = "persona-bench results"
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
-NAME = "results.json"
 MAX_BYTES = 64 * 1024 * 1024  # what a reader accepts; a large run's results.json is a few MB
 # What a run folder's file index lists (those present): its tables and the files they are read with.
-RUN_TABLES = ("responses.parquet", "prompts.parquet", "scores.parquet", "fidelity.csv", "metrics.json", "config.yaml",
-              "provenance.json", "summary.md")
+RUN_TABLES = (RESPONSES, PROMPTS, SCORES, FIDELITY, METRICS, CONFIG, PROVENANCE, SUMMARY)
 # An interval written without a prefix (ci_low, ci_high) belongs to the record's first of these.
 PRINCIPAL = ("mean", "mean_shift", "r", "g", "log_odds_vs_1", "estimate", "value")
 # Free text beside a figure: not a label of it.
@@ -151,18 +151,18 @@ def write_results(folder: Path, kind: str, config: dict, provenance: dict, metri
     data = json.loads(json.dumps(data, default=str))
     found = problems(data)
     if found:
-        raise RuntimeError(f"bug: {folder / NAME} would not follow {SCHEMA_PATH.name}: " + "; ".join(found[:5]))
-    atomic_write_json(folder / NAME, data)
-    return folder / NAME
+        raise RuntimeError(f"bug: {folder / RESULTS} would not follow {SCHEMA_PATH.name}: " + "; ".join(found[:5]))
+    atomic_write_json(folder / RESULTS, data)
+    return folder / RESULTS
 
 
 def update_metrics(folder: Path, metrics: dict) -> None:
     """A tool that adds a section to a finished run's metrics.json (clone-report) writes it here, so the
     run's results.json (rebuilt from the one the run wrote, with the new metrics and file index) agrees."""
     folder = Path(folder)
-    atomic_write_json(folder / "metrics.json", metrics)
-    if (folder / NAME).is_file():
-        old = check_results(json.loads((folder / NAME).read_text()), str(folder / NAME))
+    atomic_write_json(folder / METRICS, metrics)
+    if (folder / RESULTS).is_file():
+        old = check_results(json.loads((folder / RESULTS).read_text()), str(folder / RESULTS))
         write_results(folder, old["run"]["kind"], old["config"], old["provenance"], metrics, run_files(folder))
 
 

@@ -14,8 +14,9 @@ import yaml
 
 from bench.errors import BenchError
 from bench.mappings import flatten
+from bench.results.atomic import atomic_write_json, atomic_write_text
+from bench.results.layout import CONFIG, FINGERPRINT
 from bench.results.provenance import config_hash
-from bench.results.store import atomic_write_json, atomic_write_text
 from bench.userfiles import MAX_YAML_BYTES, load_yaml, read_bounded
 
 
@@ -23,10 +24,34 @@ class RunFolderError(BenchError):
     """A run folder that holds another run's parts."""
 
 
+class NotARunConfig(RunFolderError):
+    """A config.yaml that reads as YAML but holds no mapping; `kind` names what it holds instead."""
+
+    def __init__(self, path: Path, kind: str):
+        self.kind = kind
+        super().__init__(f"{path}: expected the run's config (a mapping), got {kind}; the folder is damaged: "
+                         "choose another run_name, or restore config.yaml")
+
+
 def default_run_name(cfg: dict) -> str:
-    parts = [cfg["model"]["id"] + ("+adapter" if cfg.get("adapter") else ""), inventory_label(cfg),
+    parts = [model_label(cfg), inventory_label(cfg),
              cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
+
+
+def model_label(cfg: dict, prov: dict | None = None, *, default: str | None = None,
+                adapter_name: bool = False) -> str:
+    """A run's model as names and tables show it: the model id (provenance's, the one loaded, before the
+    config's; `default` when neither has one) and `+adapter` for a LoRA adapter, or `+<its folder name>` with
+    adapter_name (leaderboard rows tell two adapters of one model apart). KeyError when there is no id."""
+    model = (prov or {}).get("model") or {}
+    label = model.get("id") or (cfg.get("model") or {}).get("id") or default
+    if not label:
+        raise KeyError("model.id")
+    adapter = cfg.get("adapter") or model.get("adapter")
+    if not adapter:
+        return str(label)
+    return f"{label}+{Path(str(adapter)).name}" if adapter_name else f"{label}+adapter"
 
 
 def inventory_label(cfg: dict) -> str:
@@ -58,18 +83,18 @@ def make_run_dir(run_dir: Path) -> None:
                              "you can write to") from None
 
 
-def saved_config(run_dir: Path) -> dict:
-    """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on."""
-    path = run_dir / "config.yaml"
-    cfg = load_yaml(path, what="run config")
+def saved_config(run_dir: Path, limit: int = MAX_YAML_BYTES) -> dict:
+    """The config a run folder was made with (config.yaml), read bounded; damage is named, not parsed on:
+    UserFileError for a file that cannot be read as YAML, NotARunConfig for one that holds no mapping."""
+    path = Path(run_dir) / CONFIG
+    cfg = load_yaml(path, limit, "run config")
     if not isinstance(cfg, dict):
-        raise RunFolderError(f"{path}: expected the run's config (a mapping), got {type(cfg).__name__}; the folder "
-                             "is damaged: choose another run_name, or restore config.yaml")
+        raise NotARunConfig(path, type(cfg).__name__)
     return cfg
 
 
 def saved_fingerprint(run_dir: Path) -> dict:
-    path = run_dir / "fingerprint.json"
+    path = run_dir / FINGERPRINT
     try:
         stamp = json.loads(read_bounded(path, MAX_YAML_BYTES, "fingerprint"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -82,7 +107,7 @@ def saved_fingerprint(run_dir: Path) -> dict:
 
 def claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
     """Refuse to resume into a folder whose parts came from another config, weights, file or packages."""
-    saved, stamp = run_dir / "config.yaml", run_dir / "fingerprint.json"
+    saved, stamp = run_dir / CONFIG, run_dir / FINGERPRINT
     if saved.exists():
         previous = saved_config(run_dir)
         if config_hash(previous) != config_hash(cfg):

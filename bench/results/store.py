@@ -11,9 +11,6 @@ A run's parts may carry their distinct prompt texts beside them (`prompts-000003
 mechanism), written before the part itself: a part with its record always has its prompts. A damaged
 prompts file is set aside too; its prompts are rendered again (no model work), and `finalize_prompts`
 gathers them, each text once, into prompts.parquet.
-
-Files are written with the user's umask (0644 under umask 022), not mkstemp's 0600, so a group on a
-shared filesystem can read results.
 """
 
 from __future__ import annotations
@@ -22,193 +19,36 @@ import hashlib
 import json
 import os
 import re
-import socket
-import sys
-import tempfile
-import threading
-import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from bench.errors import BenchError
+from bench.hashing import sha256_file
+from bench.results.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables, stale_temps
+from bench.results.layout import PARTS, PROMPTS, RESPONSES, RUN_FILES
 from bench.results.schema import PROMPT_SCHEMA, prompt_hash
 
 PART = re.compile(r"part-(\d{6,})\.parquet")
-PROMPTS = re.compile(r"prompts-(\d{6,})\.parquet")
-# mkstemp's names: "." + the target's name + "." + 8 of [a-z0-9_] + ".tmp" (see atomic_write_bytes)
-TEMP = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
-# What pipelines/run.py writes at a run folder's top level: only these names' temp files are ever removed.
-RUN_FILES = ("responses.parquet", "prompts.parquet", "scores.parquet", "metrics.json", "results.json", "provenance.json",
-             "summary.md", "config.yaml", "fingerprint.json", "fidelity.csv", "run.lock.json")
+PROMPTS_PART = re.compile(r"prompts-(\d{6,})\.parquet")
 RUN_FILE = re.compile("|".join(re.escape(name) for name in RUN_FILES))
-_umask_lock = threading.Lock()
 
 
 class RunStoreError(BenchError, RuntimeError):
     """A run folder whose parts cannot be gathered as they are (duplicates, a schema that does not fit)."""
 
 
-class FolderBusy(BenchError):
-    """A folder another live process holds: running too would repeat its model work."""
-
-
 class PartQuarantined(UserWarning):
     """A part that failed its check on resume was moved to parts/quarantine/ and will be recomputed."""
-
-
-def current_umask() -> int:
-    """The process umask, read without changing it where Linux allows (/proc), else set-and-restore
-    under a lock, so no other thread of ours creates a file under a zero umask."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    with _umask_lock:
-        mask = os.umask(0o077)
-        os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """The mode an ordinary open() would give a new file: 0666 less the umask."""
-    return 0o666 & ~current_umask()
-
-
-def new_temp(path: Path) -> tuple[int, str]:
-    """A temp file beside `path`, named `.<name>.XXXXXXXX.tmp` (what `stale_temps` recognises), with the
-    mode an ordinary write would give it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, file_mode())
-    return fd, tmp
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = new_temp(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
-
-
-def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
-                                conform: Callable[[pa.Table, pa.Schema], pa.Table]) -> int:
-    """Stream tables into one parquet file that appears whole or not at all; one table in memory at a
-    time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written."""
-    fd, tmp = new_temp(path)
-    os.close(fd)
-    writer, n = None, 0
-    try:
-        for table in tables:
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            elif not table.schema.equals(writer.schema):
-                table = conform(table, writer.schema)
-            writer.write_table(table)
-            n += table.num_rows
-        if writer is None:
-            raise ValueError(f"{path}: no tables to write")
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    finally:
-        if writer is not None:
-            writer.close()
-        Path(tmp).unlink(missing_ok=True)
-    return n
-
-
-LOCK_NAME, HOLDER_NAME = "run.lock", "run.lock.json"
-
-
-def lock_holder(folder: Path) -> str:
-    """Who holds the folder's lock, as its holder wrote it (pid, host, since), for the message."""
-    try:
-        h = json.loads((folder / HOLDER_NAME).read_text())
-        return f"pid {h['pid']} on host {h['host']} (since {h['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process (it has not written its pid yet)"
-
-
-@contextmanager
-def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
-    """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
-    and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
-    message names the holder's pid and host."""
-    lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if wait_s == 0:
-            raise FolderBusy(f"{folder}: in use by {lock_holder(folder)}; two processes on one folder would do "
-                             "the same model work. Let it finish and run the same command again (its parts are "
-                             "reused), or stop it (a killed process holds no lock)") from None
-        print(f"{folder}: waiting for {lock_holder(folder)} to finish", file=sys.stderr, flush=True)
-        try:
-            lock.acquire(timeout=-1 if wait_s is None else wait_s)
-        except Timeout:
-            raise FolderBusy(f"{folder}: still in use by {lock_holder(folder)} after {wait_s:g} s") from None
-    except OSError as err:
-        raise FolderBusy(f"{folder / LOCK_NAME}: cannot take an OS lock there ({err}); a run folder needs a "
-                         "filesystem with flock (local disk, NFSv4, Lustre, GPFS)") from None
-    holder = folder / HOLDER_NAME
-    try:
-        atomic_write_json(holder, {"pid": os.getpid(), "host": socket.gethostname(),
-                                   "since": time.strftime("%Y-%m-%d %H:%M:%S %z")})
-        yield
-    finally:
-        holder.unlink(missing_ok=True)
-        lock.release()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def stale_temps(folder: Path, targets: re.Pattern) -> list[Path]:
-    """Temp files of ours in `folder` left by a kill: mkstemp's naming around a target we write."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if (m := TEMP.fullmatch(p.name)) and targets.fullmatch(m["target"]) and p.is_file())
 
 
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
-        self.parts = self.dir / "parts"
+        self.parts = self.dir / PARTS
         self.quarantine = self.parts / "quarantine"
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
@@ -295,7 +135,7 @@ class RunStore:
         the plan to its keys and `schema` gives the parts' columns; a part of a unit outside the plan, with
         other keys or other columns, is quarantined too.
         Call with the run folder's lock held. Returns the quarantined paths."""
-        ours = re.compile(f"({PART.pattern}|{PROMPTS.pattern})" + r"(\.json)?")
+        ours = re.compile(f"({PART.pattern}|{PROMPTS_PART.pattern})" + r"(\.json)?")
         for stale in stale_temps(self.dir, RUN_FILE) + stale_temps(self.parts, ours):
             stale.unlink(missing_ok=True)
         moved, reasons = [], []
@@ -400,7 +240,7 @@ class RunStore:
                                             "run again to recompute it") from None
                 yield table
 
-        out = self.dir / "responses.parquet"
+        out = self.dir / RESPONSES
         atomic_write_parquet_tables(out, checked(), lambda table, schema: table.cast(schema))
         return out
 
@@ -413,7 +253,7 @@ class RunStore:
         except (pa.ArrowException, OSError, KeyError) as err:
             raise RunStoreError(f"{self.parts}: cannot read a prompts file ({' '.join(str(err).split())[:200]}); "
                                 "run the same command again to render its prompts again") from None
-        used = set(pq.read_table(self.dir / "responses.parquet", columns=["prompt_hash"]).column(0).to_pylist())
+        used = set(pq.read_table(self.dir / RESPONSES, columns=["prompt_hash"]).column(0).to_pylist())
         if used - known:
             raise RunStoreError(f"{self.parts}: {len(used - known)} prompt(s) of responses.parquet have no text, "
                                 f"e.g. {sorted(used - known)[0]}")
@@ -426,6 +266,6 @@ class RunStore:
                 seen.update(table.column("prompt_hash").to_pylist())
                 yield table.filter(pa.array(keep, pa.bool_()))
 
-        out = self.dir / "prompts.parquet"
+        out = self.dir / PROMPTS
         atomic_write_parquet_tables(out, distinct(), lambda table, schema: table.cast(schema))
         return out

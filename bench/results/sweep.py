@@ -28,17 +28,15 @@ import pyarrow.parquet as pq
 
 from bench.errors import BenchError
 from bench.mappings import flatten
+from bench.results.atomic import atomic_write_parquet, atomic_write_parquet_tables
+from bench.results.layout import CONFIG, FINISHED, METRICS, RESPONSES, SCORES
 from bench.results.outdir import OwnedFolder
 from bench.results.provenance import config_hash
-from bench.results.store import (
-    atomic_write_parquet,
-    atomic_write_parquet_tables,
-)
-from bench.userfiles import UserFileError, load_yaml, read_bounded
+from bench.results.run_folder import NotARunConfig, saved_config
+from bench.userfiles import UserFileError, read_bounded
 
 # Long texts of the config (prompt templates, persona descriptions) stay in each run's config.yaml.
 CONFIG_TEXT_KEYS = ("config.prompt.", "config.persona.personas", "config.persona.description", "config.tv_check.")
-RUN_FILES = ("config.yaml", "responses.parquet", "scores.parquet", "metrics.json", "summary.md")
 MERGE_FILES = ("responses.parquet", "scores.parquet", "metrics.parquet", "metrics.csv")
 MERGE_MANIFEST = ".persona-bench-merge.json"
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -52,17 +50,17 @@ def run_folders(paths: list[Path | str]) -> list[Path]:
     """Run folders named directly or found one level below the given folders (sorted, no duplicates)."""
     found: set[Path] = set()
     for p in map(Path, paths):
-        if (p / "config.yaml").is_file():
+        if (p / CONFIG).is_file():
             found.add(p.resolve())
         elif p.is_dir():
-            found.update(c.resolve() for c in p.iterdir() if (c / "config.yaml").is_file())
+            found.update(c.resolve() for c in p.iterdir() if (c / CONFIG).is_file())
         else:
             raise SweepError(f"{p}: not a folder")
     return sorted(found)
 
 
 def is_finished(run_dir: Path) -> bool:
-    return all((run_dir / f).is_file() for f in RUN_FILES)
+    return all((run_dir / f).is_file() for f in FINISHED)
 
 
 def _numeric(v) -> bool:
@@ -70,14 +68,11 @@ def _numeric(v) -> bool:
 
 
 def read_config(run_dir: Path) -> dict:
-    """A run folder's config.yaml through the bounded loader; SweepError naming the file otherwise."""
+    """A run folder's config.yaml (`saved_config`); SweepError naming the file otherwise."""
     try:
-        cfg = load_yaml(run_dir / "config.yaml", what="run config")
-    except UserFileError as err:
+        return saved_config(run_dir)
+    except (UserFileError, NotARunConfig) as err:
         raise SweepError(str(err)) from None
-    if not isinstance(cfg, dict):
-        raise SweepError(f"{run_dir / 'config.yaml'}: expected a mapping, got {type(cfg).__name__}")
-    return cfg
 
 
 def run_id(run_dir: Path) -> str:
@@ -104,7 +99,7 @@ def metrics_row(run_dir: Path, rid: str | None = None) -> dict:
     """One row: the run's name and id, its config (flattened) and every numeric scalar of metrics.json."""
     cfg = {k: v for k, v in flatten(read_config(run_dir), "config.", lists="json").items()
            if not k.startswith(CONFIG_TEXT_KEYS)}
-    path = run_dir / "metrics.json"
+    path = run_dir / METRICS
     try:
         raw = json.loads(read_bounded(path, MAX_JSON_BYTES, "metrics file").decode("utf-8"))
     except UserFileError as err:
@@ -125,7 +120,7 @@ def _stream_responses(runs: dict[Path, str], out: Path) -> int:
     def tables():
         for run_dir, rid in runs.items():
             current[:] = [run_dir]
-            src = pq.ParquetFile(run_dir / "responses.parquet")
+            src = pq.ParquetFile(run_dir / RESPONSES)
             for g in range(src.num_row_groups):
                 table = src.read_row_group(g)
                 table = table.append_column("run", pa.array([run_dir.name] * table.num_rows, pa.string()))
@@ -158,7 +153,7 @@ def merge(paths: list[Path | str], out_dir: Path | str) -> dict:
     folder.claim(MERGE_FILES)
     n_rows = _stream_responses(ids, folder.path("responses.parquet"))
     folder.record("responses.parquet")
-    scores = pd.concat([pd.read_parquet(r / "scores.parquet").assign(run=r.name, run_id=ids[r]) for r in finished],
+    scores = pd.concat([pd.read_parquet(r / SCORES).assign(run=r.name, run_id=ids[r]) for r in finished],
                        ignore_index=True)
     atomic_write_parquet(folder.path("scores.parquet"), scores)
     folder.record("scores.parquet")

@@ -189,7 +189,7 @@ def check_results_file(data: dict, report: FileReport, folder: Path) -> None:
     """The schema (every departure, with field and value), then the file index against the folder beside it:
     a listed file that differs from its sha256 is a problem, one that is absent a note."""
     from bench.results.results_json import problems
-    from bench.results.store import sha256_file
+    from bench.hashing import sha256_file
 
     report.problems += problems(data)
     if report.problems:

@@ -1,0 +1,169 @@
+"""Files that appear whole or not at all, and a folder lock a killed process cannot keep.
+
+A file is written to a temp file beside it (`.<name>.XXXXXXXX.tmp`, a name `stale_temps` recognises), flushed
+and fsynced, then moved over its target with os.replace, so a reader or a kill never sees half a file.
+Files are written with the user's umask (0644 under umask 022), not mkstemp's 0600, so a group on a shared
+filesystem can read results. `folder_lock` is an OS lock on folder/run.lock (released by the kernel when its
+holder dies), with the holder's pid and host written beside it for the message of whoever waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from bench.errors import BenchError
+
+# mkstemp's names: "." + the target's name + "." + 8 of [a-z0-9_] + ".tmp" (see new_temp)
+TEMP = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+LOCK_NAME, HOLDER_NAME = "run.lock", "run.lock.json"
+_umask_lock = threading.Lock()
+
+
+class FolderBusy(BenchError):
+    """A folder another live process holds: running too would repeat its model work."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else set-and-restore
+    under a lock, so no other thread of ours creates a file under a zero umask."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode an ordinary open() would give a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def new_temp(path: Path) -> tuple[int, str]:
+    """A temp file beside `path`, named `.<name>.XXXXXXXX.tmp` (what `stale_temps` recognises), with the
+    mode an ordinary write would give it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, file_mode())
+    return fd, tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = new_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
+                                conform: Callable[[pa.Table, pa.Schema], pa.Table]) -> int:
+    """Stream tables into one parquet file that appears whole or not at all; one table in memory at a
+    time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written."""
+    fd, tmp = new_temp(path)
+    os.close(fd)
+    writer, n = None, 0
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            elif not table.schema.equals(writer.schema):
+                table = conform(table, writer.schema)
+            writer.write_table(table)
+            n += table.num_rows
+        if writer is None:
+            raise ValueError(f"{path}: no tables to write")
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        Path(tmp).unlink(missing_ok=True)
+    return n
+
+
+def lock_holder(folder: Path) -> str:
+    """Who holds the folder's lock, as its holder wrote it (pid, host, since), for the message."""
+    try:
+        h = json.loads((folder / HOLDER_NAME).read_text())
+        return f"pid {h['pid']} on host {h['host']} (since {h['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (it has not written its pid yet)"
+
+
+@contextmanager
+def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
+    """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
+    and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
+    message names the holder's pid and host."""
+    lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if wait_s == 0:
+            raise FolderBusy(f"{folder}: in use by {lock_holder(folder)}; two processes on one folder would do "
+                             "the same model work. Let it finish and run the same command again (its parts are "
+                             "reused), or stop it (a killed process holds no lock)") from None
+        print(f"{folder}: waiting for {lock_holder(folder)} to finish", file=sys.stderr, flush=True)
+        try:
+            lock.acquire(timeout=-1 if wait_s is None else wait_s)
+        except Timeout:
+            raise FolderBusy(f"{folder}: still in use by {lock_holder(folder)} after {wait_s:g} s") from None
+    except OSError as err:
+        raise FolderBusy(f"{folder / LOCK_NAME}: cannot take an OS lock there ({err}); a run folder needs a "
+                         "filesystem with flock (local disk, NFSv4, Lustre, GPFS)") from None
+    holder = folder / HOLDER_NAME
+    try:
+        atomic_write_json(holder, {"pid": os.getpid(), "host": socket.gethostname(),
+                                   "since": time.strftime("%Y-%m-%d %H:%M:%S %z")})
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def stale_temps(folder: Path, targets: re.Pattern) -> list[Path]:
+    """Temp files of ours in `folder` left by a kill: mkstemp's naming around a target we write."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if (m := TEMP.fullmatch(p.name)) and targets.fullmatch(m["target"]) and p.is_file())
