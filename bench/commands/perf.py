@@ -5,6 +5,6 @@ from bench.commands import command
 
 @command("perf", "[options]", "time the engines and lm-eval on one design (docs/performance.md)")
 def perf_command(args: list[str]) -> int:
-    from bench.tools import perf
+    from bench.tools.perf import cli as perf
 
     return perf.main(args)
