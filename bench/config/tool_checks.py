@@ -182,6 +182,8 @@ def compare_models(cfg: dict) -> list[tuple[str, dict]]:
 
 def check_compare(cfg: dict) -> None:
     """Two or more models and finished run folders in all; each model entry known, its settings typed."""
+    from bench.results import layout
+
     check_run(run_part(cfg, "compare"))
     models = compare_models(cfg)
     runs = lookup(cfg, "compare.runs")
@@ -191,7 +193,7 @@ def check_compare(cfg: dict) -> None:
             path = Path(folder).expanduser()
             if not path.is_dir():
                 raise field_error(f"compare.runs[{i}]", folder, "does not exist" if not path.exists() else "is not a folder")
-            missing = [f for f in ("config.yaml", "metrics.json", "scores.parquet", "responses.parquet")
+            missing = [f for f in (layout.CONFIG, layout.METRICS, layout.SCORES, layout.RESPONSES)
                        if not (path / f).is_file()]
             if missing:
                 raise field_error(f"compare.runs[{i}]", folder, f"is not a finished run folder (no {', '.join(missing)})")
