@@ -49,15 +49,15 @@ def sweep_jobs(args: list[str]) -> list[list[str]]:
 
 
 def checked_configs(config_name: str, args: list[str]) -> list[dict]:
-    """Compose and validate every job; the first bad value raises, naming the override and the field."""
+    """Compose and validate every job (each returned frozen, `bench.config.frozen`); the first bad value
+    raises, naming the override and the field."""
     from bench.config import validate
 
     configs = []
     jobs = sweep_jobs(args)
     for n, job in enumerate(jobs, 1):
         try:
-            cfg = compose(config_name, job)
-            validate(config_name, cfg)
+            cfg = validate(config_name, compose(config_name, job))
         except ConfigError as err:
             if len(jobs) == 1:
                 raise
@@ -71,12 +71,16 @@ def hydra_handler(config_name: str, task: Callable[[dict], object], prog: str) -
         import hydra
         from omegaconf import OmegaConf
 
+        from bench.hashing import digest
+
+        checked = {}  # every job's config, validated and frozen before the first runs: a job finds its own
         if not any(a.split("=")[0] in HYDRA_FLAGS for a in args):
-            checked_configs(config_name, args)
+            checked = {digest(c): c for c in checked_configs(config_name, args)}
 
         def job(cfg) -> None:
+            plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
             try:
-                task(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+                task(checked.get(digest(plain), plain))  # a config not checked above is checked by its pipeline
             except BenchError as err:
                 if debugging([]):
                     raise

@@ -6,7 +6,8 @@ name in their defaults lists; `validate` checks what the types cannot (ranges, f
 
 from bench.config.schema import register
 from bench.config.checks import validate
+from bench.config.frozen import FrozenConfig, freeze, thaw
 
 register()
 
-__all__ = ["validate"]
+__all__ = ["FrozenConfig", "freeze", "thaw", "validate"]

@@ -12,23 +12,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.config.frozen import FrozenConfig, freeze, is_validated, thaw
 from bench.config.run_checks import check_run
 from bench.config.tool_checks import check_behaviour, check_clone, check_compare, check_fidelity_table, \
     check_leaderboard, check_norms_table, check_tv_check, check_validity
 from bench.errors import ConfigError, cli_value
 
 
-def validate(config_name: str, cfg: dict, source: str | Path | None = None) -> None:
-    """Check a composed config against its schema; raises ConfigError naming the field and value."""
+def validate(config_name: str, cfg: dict, source: str | Path | None = None) -> FrozenConfig:
+    """Check a composed config against its schema and return it frozen (`bench.config.frozen`): the one
+    object the pipelines read. A config this returned before is returned as it is, not checked again.
+    Raises ConfigError naming the field and value."""
+    if is_validated(cfg, config_name):
+        return cfg
     if config_name not in CHECKS:
         raise ConfigError(f"config {config_name!r}: unknown; known configs: {', '.join(sorted(CHECKS))}")
+    plain = thaw(cfg)  # a config built from parts of a frozen one is checked as the plain mapping it stands for
     try:
-        typed(config_name, cfg)
-        CHECKS[config_name](cfg)
+        typed(config_name, plain)
+        CHECKS[config_name](plain)
     except ConfigError as err:
         if source is None:
             raise
         raise ConfigError(f"{source}: {err}") from None
+    return freeze(plain, config_name)
 
 
 def typed(config_name: str, cfg: dict) -> None:

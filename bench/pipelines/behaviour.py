@@ -21,7 +21,7 @@ from bench.engines.rendering import PromptRenderer
 from bench.behaviour import RATING_SCHEMA, TEXT_SCHEMA, Rater, Writer, rating_template, writing_prompts
 from bench.behaviour.rating import RATING_KEY
 from bench.behaviour.texts import TEXT_KEY
-from bench.config import validate
+from bench.config import freeze, validate
 from bench.config.tool_checks import behaviour_run_part
 from bench.engines import ModelSpec, load_tokenizer, resolve_model
 from bench.engines.pool import command_pool, engine_options
@@ -73,9 +73,9 @@ def self_report_scores(cfg: dict, plan) -> tuple[pd.DataFrame, Path | None]:
 
 def behaviour(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run the behaviour config; every value is checked first, as on the command line."""
-    validate("behaviour", cfg)
+    cfg = validate("behaviour", cfg)  # frozen from here on
     opts = cfg["behaviour"]
-    run_cfg = behaviour_run_part(cfg)
+    run_cfg = freeze(behaviour_run_part(cfg), "config")  # checked with the behaviour config (check_behaviour)
     inventory, plan, spec = prepare(run_cfg)
     form = observer_form(inventory)
     template = rating_template(opts["rating_templates"], inventory.kind)

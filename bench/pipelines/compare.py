@@ -230,7 +230,7 @@ def stacked_paper_tables(runs: dict[str, dict]) -> dict[str, pd.DataFrame]:
 
 def compare(cfg: dict, progress: bool | None = None) -> Path:
     """Run each model of the design (or reuse its run), read the given run folders, compare them all."""
-    validate("compare", cfg)
+    cfg = validate("compare", cfg)  # frozen from here on
     opts = cfg["compare"]
     base = run_part(cfg, "compare")
     models = compare_models(cfg)

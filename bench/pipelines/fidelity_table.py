@@ -69,11 +69,12 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
 def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     """`cfg` is the fidelity_table config: the run config plus its `fidelity_table` section, which is
     split off so that each method's run sees (and hashes) the run config only."""
-    from bench.config import validate
+    from bench.config import freeze, validate
+    from bench.config.tool_checks import run_part
     from bench.pipelines.run import run
 
-    validate("fidelity_table", cfg)
-    opts, cfg = cfg["fidelity_table"], {k: v for k, v in cfg.items() if k != "fidelity_table"}
+    cfg = validate("fidelity_table", cfg)  # frozen from here on
+    opts, cfg = cfg["fidelity_table"], freeze(run_part(cfg, "fidelity_table"), "config")  # checked with the tool's
     pop = resolve_population(cfg)
     if pop is None:
         raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")

@@ -39,7 +39,7 @@ def instrument_configs(cfg: dict) -> dict[str, dict]:
 
 
 def norms_table(cfg: dict, progress: bool | None = None) -> Path:
-    validate("norms_table", cfg)
+    cfg = validate("norms_table", cfg)  # frozen from here on
     rows, runs = [], {}
     for label, sub in instrument_configs(cfg).items():
         folder = run(sub, progress=progress, print_summary=False)

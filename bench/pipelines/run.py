@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
-from bench.config import validate
+from bench.config import freeze, validate
 from bench.engines import ModelSpec, engine_for, load_tokenizer, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, inventory_from_config
@@ -85,8 +85,10 @@ def by_author(cfg: dict) -> bool:
 def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
     """Run a resolved run config; every value is checked first, as on the command line."""
     called = time.time()
-    validate("config", cfg)
-    cfg = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
+    cfg = validate("config", cfg)  # frozen from here on: nothing below changes it
+    expanded = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
+    if expanded is not cfg:
+        cfg = freeze(expanded, "config")  # derived from a validated config: valid as it stands
     inventory, plan, spec = prepare(cfg)
 
     renderer = PromptRenderer.from_config(load_tokenizer(spec.path), cfg["prompt"])
@@ -213,5 +215,4 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
         cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
-    validate("config", cfg, source=saved)
-    return run(cfg, print_summary=False)
+    return run(validate("config", cfg, source=saved), print_summary=False)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from bench.administration.administer import Administrator
-from bench.config import validate
+from bench.config import freeze, validate
+from bench.config.tool_checks import run_part
 from bench.administration.distributions import label_mass, tempered, total_variation
 from bench.administration.parse import parse_answer
 from bench.hashing import stable_int
@@ -33,11 +34,12 @@ def noise_tv(p: np.ndarray, n: int, seed: int, trials: int = 200) -> float:
 def tv_check(cfg: dict) -> pd.DataFrame:
     """`cfg` is the tv_check config: the run config plus its `tv_check` section, split off here so the
     run config it checks (and names its folder by) holds no tool keys."""
-    validate("tv_check", cfg)
+    cfg = validate("tv_check", cfg)  # frozen from here on
     opts = cfg["tv_check"]
     temp, n = float(opts["temperature"]), int(opts["samples"])
-    cfg = {k: v for k, v in cfg.items() if k != "tv_check"}
-    cfg.update(temperatures=[temp], repetitions=1, administration="single")
+    # the run config it checks: validated with the tool's (check_tv_check), fixed to one logprob condition
+    cfg = freeze({**run_part(cfg, "tv_check"), "temperatures": [temp], "repetitions": 1, "administration": "single"},
+                 "config")
     inventory, plan, spec = prepare(cfg)
     with engine_for(cfg, spec) as engine:
         renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"])

@@ -151,7 +151,7 @@ def summary(result: dict, runs: dict, out: Path) -> str:
 
 def validity(cfg: dict, progress: bool | None = None) -> Path:
     """Run each inventory, join the scores, write the MTMM matrix, checks, heatmap and summary."""
-    validate("validity", cfg)
+    cfg = validate("validity", cfg)  # frozen from here on
     opts = cfg["validity"]
     base = run_part(cfg, "validity")
     trait_map = opts.get("trait_map") or {}
