@@ -9,8 +9,8 @@ from bench.administration.distributions import (
     draw,
     label_mass,
     tempered,
-    total_variation,
 )
+from bench.metrics.distances import total_variation
 
 LOGP = np.log(np.array([0.05, 0.10, 0.20, 0.40, 0.15]))  # label log-probs; mass 0.9 on the labels
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from bench.administration import Template, build_plan
-from bench.administration.distributions import label_mass, tempered, total_variation
+from bench.administration.distributions import label_mass, tempered
 from bench.administration.prompts import messages_for, question_text
 from bench.engines.rendering import PromptRenderer
 from bench.instruments import load_inventory
+from bench.metrics.distances import total_variation
 from bench.personas import Persona
 from tests.conftest import compose, vllm_available
 

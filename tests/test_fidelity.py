@@ -10,22 +10,21 @@ from scipy.stats import wasserstein_distance
 from statsmodels.stats.weightstats import DescrStatsW
 
 from bench.instruments import Inventory, Scale, load_inventory, validate_inventory
-from bench.populations.distances import (
+from bench.metrics.distances import (
     alpha_by_trait,
     answer_distribution,
     frobenius,
     keyed_scores,
     max_wasserstein,
-    population_fidelity,
     question_distances,
     representativeness,
-    split_half_bounds,
     split_refusal,
     total_variation,
     wasserstein,
     weighted_correlation,
 )
 from bench.populations.human import HumanResponses, load_opinionqa, load_psych_bfi
+from bench.populations.reference_fidelity import population_fidelity, split_half_bounds
 from tests.conftest import shared_data
 from tests.test_human import SURVEY
 
@@ -297,7 +296,7 @@ def test_group_fidelity_on_opinionqa_w92():
     folder = root / "opinionqa" / "American_Trends_Panel_W92" if root else None
     if folder is None or not folder.is_dir():
         pytest.skip("OpinionQA W92 not in the shared data folder")
-    from bench.populations.distances import aligned_counts, group_fidelity
+    from bench.populations.reference_fidelity import aligned_counts, group_fidelity
 
     counts = load_opinionqa(folder, attributes=["POLPARTY", "CREGION"])
     qs = ["POL1JB_W92", "LIFEFIFTY_W92", "BIGHOUSES_W92", "INSTN_CHR_W92"]

@@ -18,11 +18,12 @@ from bench.administration import Administrator, Template, build_plan
 from bench.config import validate
 from bench.errors import BenchError, ConfigError
 from bench.instruments import load_inventory
+from bench.metrics.distances import keyed_scores
 from bench.personas import Persona
 from bench.personas.text import corpus_personas
-from bench.populations.distances import keyed_scores, population_fidelity
 from bench.populations.human import HumanResponses, load_reference
 from bench.populations.reference import expand_population, load_human
+from bench.populations.reference_fidelity import population_fidelity
 from bench.resources import INVENTORY_DIR
 from bench.results.provenance import config_hash
 from bench.results.summary import fidelity_text

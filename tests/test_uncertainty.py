@@ -325,7 +325,7 @@ def factor_population(rng, n_personas: int, reps: int, inv: Inventory, loading: 
 
 
 def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate():
-    from bench.populations import distances as fid
+    from bench.metrics.distances import frobenius, ordinal_frame, weighted_correlation
     from bench.populations.fidelity import distance_intervals, model_answers
 
     inv = likert_inventory([(f"q{i}", "E", 1) for i in range(4)])
@@ -335,7 +335,7 @@ def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate()
     human = {q: np.full(5, 0.2) for q in qs}
 
     def frobenius_of(r):
-        return fid.frobenius(fid.weighted_correlation(fid.ordinal_frame(model_answers(r), scales)), human_corr)
+        return frobenius(weighted_correlation(ordinal_frame(model_answers(r), scales)), human_corr)
 
     truth = frobenius_of(factor_population(np.random.default_rng(1), 20000, 1, inv))
     r = factor_population(np.random.default_rng(2), 40, 3, inv)

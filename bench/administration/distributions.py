@@ -27,7 +27,3 @@ def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
 def draw(probs: np.ndarray, seed: int) -> int:
     """One seeded draw (0-based position) from a distribution over positions."""
     return int(np.random.default_rng(seed).choice(len(probs), p=probs / probs.sum()))
-
-
-def total_variation(p: np.ndarray, q: np.ndarray) -> float:
-    return 0.5 * float(np.abs(np.asarray(p, float) - np.asarray(q, float)).sum())

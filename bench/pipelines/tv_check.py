@@ -15,9 +15,10 @@ import pandas as pd
 from bench.administration.administer import Administrator
 from bench.config import freeze, validate
 from bench.config.tool_checks import run_part
-from bench.administration.distributions import label_mass, tempered, total_variation
+from bench.administration.distributions import label_mass, tempered
 from bench.administration.parse import parse_answer
 from bench.hashing import stable_int
+from bench.metrics.distances import total_variation
 from bench.engines.rendering import PromptRenderer
 from bench.engines import engine_for
 from bench.pipelines.run import prepare, run_dir_for

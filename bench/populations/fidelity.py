@@ -7,17 +7,18 @@ own answers to the demographic questions (`persona_probs`, which the run pipelin
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory, load_inventory
+from bench.metrics.distances import (answer_distribution, frobenius, ordinal_frame, question_distances,
+                                     weighted_correlation)
+from bench.metrics.tables import finite
 from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
-from bench.populations import distances as fid
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
 from bench.populations.reference import PopulationError, load_human, resolve_population
+from bench.populations.reference_fidelity import aligned_counts, group_fidelity, population_fidelity
 
 
 def method_name(cfg: dict) -> str:
@@ -25,13 +26,6 @@ def method_name(cfg: dict) -> str:
     if kind == "demographic":
         return str(cfg["persona"].get("style", "bio"))
     return "none" if kind in (None, "none") else str(kind)
-
-
-def finite(x) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 # -- fidelity of a run's population ---------------------------------------------------------------
@@ -94,17 +88,17 @@ def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series
     ordinal = None
     if human_corr is not None:
         qs = [q for q in human_corr.index if q in mats]
-        ordinal = fid.ordinal_frame(model_answers(r).reindex(index=parts["participant_id"], columns=qs), scales)
+        ordinal = ordinal_frame(model_answers(r).reindex(index=parts["participant_id"], columns=qs), scales)
         names += ["frobenius", "frobenius_normalized"]
 
     def means(ix: np.ndarray) -> np.ndarray:
         k = np.bincount(ix, minlength=len(w))
-        per_q = fid.question_distances(_weighted(mats, w * k), human, scales)
+        per_q = question_distances(_weighted(mats, w * k), human, scales)
         out = np.full(len(names), np.nan)
         if not per_q.empty:
             out[:3] = [np.nanmean(per_q[c]) for c in ("wd", "wd_normalized", "tv")]
         if ordinal is not None:
-            fro = fid.frobenius(fid.weighted_correlation(ordinal, w * k), human_corr)
+            fro = frobenius(weighted_correlation(ordinal, w * k), human_corr)
             out[3:] = fro["frobenius"], fro["frobenius_normalized"]
         return out
 
@@ -125,10 +119,10 @@ def _with_distributions(table: pd.DataFrame, dists: dict, human, scales: dict) -
     for q in table["item_id"]:
         n = len(scales[q].values)
         if isinstance(human, GroupCounts):
-            c = fid.aligned_counts(human, q, scales[q])
+            c = aligned_counts(human, q, scales[q])
             h = c / c.sum()
         else:
-            h = fid.answer_distribution(human.answers[q], n, human.weights)
+            h = answer_distribution(human.answers[q], n, human.weights)
         row = {f"model_p{k + 1}": float(dists[q][k]) for k in range(n)}
         row.update({f"human_p{k + 1}": float(h[k]) for k in range(n)})
         rows.append(row)
@@ -167,23 +161,23 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
         w = _participant_weights(r, persona_weight)
         dists = model_distributions(r, inventory, w)
         if isinstance(human, GroupCounts):
-            section, table, groups = fid.group_fidelity(model_answers(r), human, inventory, model_weights=w,
-                                                        n_splits=int(pop.get("split_half", 100)),
-                                                        seed=int(pop.get("seed", 0)), model_distributions=dists)
+            section, table, groups = group_fidelity(model_answers(r), human, inventory, model_weights=w,
+                                                    n_splits=int(pop.get("split_half", 100)),
+                                                    seed=int(pop.get("seed", 0)), model_distributions=dists)
             section["representativeness_by_group"] = {f"{a}:{g}": v for a, g, v in
                                                       zip(groups["attribute"], groups["group"],
                                                           groups["representativeness"])}
         else:
-            section, table = fid.population_fidelity(model_answers(r), human, inventory, model_weights=w,
-                                                     n_splits=int(pop.get("split_half", 100)),
-                                                     seed=int(pop.get("seed", 0)), model_distributions=dists)
+            section, table = population_fidelity(model_answers(r), human, inventory, model_weights=w,
+                                                 n_splits=int(pop.get("split_half", 100)),
+                                                 seed=int(pop.get("seed", 0)), model_distributions=dists)
         table = _with_distributions(table, dists, human, scales)
         human_dists = {q: table.loc[table["item_id"] == q, [f"human_p{k + 1}" for k in range(len(scales[q].values))]]
                        .to_numpy(float)[0] for q in table["item_id"]}
         human_corr = None  # group counts have no respondents, hence no correlations (frobenius is NaN)
         if not isinstance(human, GroupCounts):
             qs = list(table["item_id"])
-            human_corr = fid.weighted_correlation(fid.ordinal_frame(human.answers[qs], scales), human.weights)
+            human_corr = weighted_correlation(ordinal_frame(human.answers[qs], scales), human.weights)
         section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0)),
                                           human_corr=human_corr))
         section = {"reference": human.source, "population": pop["name"], "method": name,
