@@ -133,3 +133,22 @@ def test_every_subpackage_names_its_purpose():
     for init in PACKAGE.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc, f"{init}: say what the subpackage holds"
+
+
+def test_architecture_lists_every_module_of_the_tree():
+    """docs/architecture.md's module table is the tree: a module added, moved or removed fails here until its
+    line there says what it is for."""
+    import re
+
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = set(re.findall(r"^\| `(bench/[\w/]+\.py)` \|", text, flags=re.M))
+    tree = {str(f.relative_to(REPO)) for f in PACKAGE.rglob("*.py") if "__pycache__" not in f.parts}
+    assert sorted(tree - listed) == [], "modules missing from docs/architecture.md"
+    assert sorted(listed - tree) == [], "docs/architecture.md lists modules that are gone"
+
+
+def test_no_module_holds_more_than_one_job_by_size():
+    """500 lines is where a module starts doing several things (perf, checks and human were split at it)."""
+    long = {str(f.relative_to(REPO)): n for f in PACKAGE.rglob("*.py")
+            if (n := len(f.read_text().splitlines())) > 500}
+    assert long == {}
