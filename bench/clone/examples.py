@@ -35,8 +35,8 @@ def instruction_messages(instruction: str, system: str | None = None) -> list[di
 
 
 def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length: int) -> list[Example]:
-    if fmt not in FORMATS:
-        raise ValueError(f"format: '{fmt}' is not one of {', '.join(FORMATS)}")
+    """Training or scoring examples of `documents` in format `fmt` (one of FORMATS, checked with the clone
+    config): chat turns with the reply as the target, or plain text windows."""
     out: list[Example] = []
     start = tokenizer.eos_token_id
     renderer = writing_renderer(tokenizer)

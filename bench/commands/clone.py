@@ -8,9 +8,10 @@ from bench.commands.hydra_jobs import hydra_command
 def clone_train_task(cfg: dict) -> None:
     import json
 
-    from bench.clone.train import CARD, train_clone
+    from bench.clone.train import CARD
+    from bench.pipelines.clone_train import clone_train
 
-    out = train_clone(cfg)
+    out = clone_train(cfg)
     print(f"clone adapter: {out} (card: {out / CARD})")
     dp = json.loads((out / CARD).read_text()).get("differential_privacy") if (out / CARD).is_file() else None
     if dp:

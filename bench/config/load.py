@@ -21,20 +21,19 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.config.schema import register
 
     register()  # the yaml defaults lists name the schemas: they must be in the ConfigStore first
-    # Inside a command's own Hydra job (compare composes each model entry) Hydra is initialised already:
-    # set it aside, compose, and put it back.
-    outer = get_gh_backup() if GlobalHydra.instance().is_initialized() else None
-    if outer is not None:
-        GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        if GlobalHydra.instance().is_initialized():
+            # inside a command's own Hydra job (compare composes each model entry): Hydra's documented compose
+            # within @hydra.main, on the command's search path, which is this package's conf/
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as err:
         hint = "".join(f" ({o.split('=')[0]} is a setting of `persona-bench {cmd}`, not of a run)"
@@ -43,9 +42,6 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
         hint += "".join(" (the report's runs go to results_dir=..., as every tool's do)" for o in overrides
                         if o.lstrip("+~").startswith("report.results_dir"))
         raise ConfigError(f"config {config_name!r}: {one_line(err)}{hint}") from None
-    finally:
-        if outer is not None:
-            restore_gh_from_backup(outer)
 
 
 def one_line(err: BaseException) -> str:

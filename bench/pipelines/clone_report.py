@@ -16,13 +16,12 @@ import json
 import math
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
-from bench.clone.arms import ARMS
 from bench.clone.examples import build_examples, instruction_messages, writing_renderer
+from bench.config import validate
+from bench.config.load import compose
 from bench.clone.train import CARD, clone_data, output_dir_for, training_hash
 from bench.metrics.clone import mbti_letter_agreement, perplexity, trait_correlations, trait_recovery
 from bench.writing.stylometry import pca_2d, style_matrix, style_similarity
@@ -42,18 +41,7 @@ PERSON, PERSON_TRAIN = "person (held-out)", "person (train)"
 
 def harness_config(overrides: list[str]) -> dict:
     """The harness config as `python -m bench <overrides>` resolves it (inside or outside a Hydra app)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from bench.config.schema import register
-
-    register()  # the run config's schemas
-    conf_dir = str(Path(__file__).resolve().parent.parent / "conf")
-    if GlobalHydra.instance().is_initialized():
-        cfg = hydra.compose(config_name="config", overrides=overrides)
-    else:
-        with hydra.initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
-            cfg = hydra.compose(config_name="config", overrides=overrides)
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return compose("config", overrides)
 
 
 def persona_corpus(cfg: dict, kind: str, persona: dict) -> dict:
@@ -226,10 +214,8 @@ def report_run_name(cfg: dict, author: str, corpus_sha256: str) -> str:
 
 def clone_report(cfg: dict) -> dict:
     """Run the arms, measure the three axes, write the report; returns what it wrote (numbers only)."""
+    cfg = validate("clone", cfg)  # every value (the arms too) checked once, then frozen
     r = cfg["report"]
-    unknown = [a for a in r["arms"] if a not in ARMS]
-    if unknown:
-        raise ValueError(f"report.arms: unknown arm(s) {unknown}; choose from {', '.join(ARMS)}")
     if cfg["corpus"].get("author_column") and cfg["corpus"].get("author") is None:
         return population_report(cfg)
     data = clone_data(cfg)
