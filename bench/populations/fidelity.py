@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory, load_inventory
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 from bench.populations import distances as fid
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
@@ -81,7 +81,7 @@ def participant_distributions(r: pd.DataFrame, inventory: Inventory) -> tuple[pd
 
 
 def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series, human: dict[str, np.ndarray],
-                       scales: dict, n_boot: int = N_BOOT, seed: int = 0,
+                       scales: dict, n_boot: int | None = None, seed: int = 0,
                        human_corr: pd.DataFrame | None = None) -> dict:
     """95% cluster-bootstrap intervals (personas resampled with their participants) of mean_wd,
     mean_wd_normalized and mean_tv, and, given the humans' question correlation matrix, of frobenius and
