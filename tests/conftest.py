@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,76 @@ def vllm_engine(engine_pool, smollm2_spec):
     return engine_pool.get("vllm", smollm2_spec, int(cfg["seed"]), keep=True, log_stats=True, **engine_options(cfg))
 
 
+# Tiny finished runs of four kinds, each made once per session (per xdist worker) when a test first asks, with the
+# session's engine pool: the overrides of each kind's `python -m bench` command.
+FINISHED_RUNS = {
+    # BFI, no persona: four units (4 items x 2 option orders, batches of 2), one temperature
+    "bfi": ("max_items=4", "repetitions=1", "temperatures=[0.0]", "option_orders=[original,reversed]",
+            "templates=[describe]", "batch_size=2", "progress=false"),
+    # BFI with the trait personas
+    "bfi_traits": ("persona=traits", "max_items=5", "repetitions=1", "temperatures=[0.7]", "option_orders=[original]",
+                   "templates=[describe]", "progress=false"),
+    # a type inventory: MBTI, two type personas, 4 items (one per dichotomy), two temperatures
+    "mbti": ("inventory=mbti", "persona=mbti_types", "persona.ids=[ISTJ,ENFP]", "max_items=4", "repetitions=1",
+             "temperatures=[0,1.0]", "templates=[describe]", "progress=false"),
+    # a survey: ATP wave 92 against OpinionQA (the shared data)
+    "survey": ("inventory=atp_w92", "population=opinionqa_w92", "max_items=2", "repetitions=1", "temperatures=[0.0]",
+               "option_orders=[original]", "templates=[pew]", "progress=false"),
+}
+
+
+class FinishedRuns:
+    """The session's finished runs by kind, made on first use. `path` is shared: read it, never change it;
+    `copy` gives a folder of one's own to change."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.made: dict[str, Path] = {}
+
+    def config(self, kind: str) -> dict:
+        """The kind's resolved run config (results_dir: where its run is)."""
+        extra = []
+        if kind == "survey":
+            data = shared_data()
+            folder = data / "opinionqa" / "American_Trends_Panel_W92" if data else None
+            if folder is None or not folder.is_dir():
+                pytest.skip("OpinionQA W92 not in the shared data (set PERSONA_BENCH_SHARED_DATA)")
+            extra.append(f"population.reference.path={folder}")
+        return compose(*FINISHED_RUNS[kind], *extra, f"results_dir={self.root / kind}")
+
+    def path(self, kind: str) -> Path:
+        if kind not in self.made:
+            from bench.pipelines.run import run
+
+            self.made[kind] = run(self.config(kind), print_summary=False)
+        return self.made[kind]
+
+    def copy(self, kind: str, into: Path) -> Path:
+        """A copy of the kind's run folder under `into` (same folder name), for a test that changes it."""
+        source = self.path(kind)
+        return Path(shutil.copytree(source, into / source.name))
+
+
+@pytest.fixture(scope="session")
+def finished_runs(tmp_path_factory) -> FinishedRuns:
+    return FinishedRuns(tmp_path_factory.mktemp("finished_runs"))
+
+
+@pytest.fixture
+def finished_run(finished_runs, tmp_path):
+    """`finished_run(kind)`: a fresh copy of that kind's finished run in this test's tmp_path."""
+    return lambda kind: finished_runs.copy(kind, tmp_path / "finished")
+
+
+@pytest.fixture
+def full_bootstrap(monkeypatch):
+    """The product's own bootstrap size (N_BOOT) for a test of an interval's coverage, instead of the session's
+    smaller one (see pytest_configure)."""
+    from bench.metrics.uncertainty import N_BOOT_VARIABLE
+
+    monkeypatch.delenv(N_BOOT_VARIABLE, raising=False)
+
+
 def vllm_available() -> bool:
     try:
         import vllm  # noqa: F401
@@ -112,8 +183,8 @@ def cli_in_process(*args: str, cwd: Path | None = None) -> CliResult:
 # A test that asks for one of these fixtures (itself or through another fixture) gets the marker: `-m "not vllm"`
 # and the like select by what a test really starts. Tests that start the model through a run say `model` in
 # their module's `pytestmark`; tests that start processes say `subprocess` on themselves.
-MARKED_BY_FIXTURE = {"hf_engine": "model", "smollm2_spec": "model", "vllm_engine": "vllm", "gemma_spec": "gemma",
-                     "browser": "browser"}
+MARKED_BY_FIXTURE = {"hf_engine": "model", "smollm2_spec": "model", "finished_runs": "model", "vllm_engine": "vllm",
+                     "gemma_spec": "gemma", "browser": "browser"}
 
 
 # Under pytest-xdist each test goes to a worker with its group: a module's tests stay together (its module
@@ -135,9 +206,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker("slow")  # a vLLM start is 45-85 s on 2 cores: not for the inner loop
 
 
+# Resamples per bootstrap interval in tests (PERSONA_BENCH_N_BOOT; the product's default is 200): the intervals
+# are computed the same way, on fewer draws. Tests of an interval's coverage take `full_bootstrap`.
+TEST_N_BOOT = "50"
+
+
 def pytest_configure(config):
     """Two workers on two cores: torch in each (and the processes its tests start) computes on its share of
-    the cores, instead of both oversubscribing them."""
+    the cores, instead of both oversubscribing them. The session's bootstrap size, for its processes too."""
+    os.environ.setdefault("PERSONA_BENCH_N_BOOT", TEST_N_BOOT)
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     if workers > 1:
         threads = str(max(1, (os.cpu_count() or 1) // workers))

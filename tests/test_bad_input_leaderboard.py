@@ -26,7 +26,7 @@ from bench.leaderboard.site import SITE_MANIFEST
 from bench.pipelines.run import run
 from bench.results.outdir import OutputFolderError
 from bench.results.sweep import SweepError, merge
-from tests.conftest import cli_in_process, compose, shared_data
+from tests.conftest import cli_in_process, compose
 
 pytestmark = [pytest.mark.model]
 
@@ -73,15 +73,9 @@ def runs_b(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def survey_run(tmp_path_factory) -> Path:
-    data = shared_data()
-    folder = data / "opinionqa" / "American_Trends_Panel_W92" if data else None
-    if folder is None or not folder.is_dir():
-        pytest.skip("OpinionQA W92 not in the shared data (set PERSONA_BENCH_SHARED_DATA)")
-    root = tmp_path_factory.mktemp("survey") / "runs"
-    return run(compose("inventory=atp_w92", "population=opinionqa_w92", f"population.reference.path={folder}",
-                       "max_items=2", "repetitions=1", "temperatures=[0.0]", "option_orders=[original]",
-                       "templates=[pew]", "progress=false", f"results_dir={root}"), print_summary=False)
+def survey_run(finished_runs) -> Path:
+    """The session's survey run (ATP W92 against OpinionQA, in a runs folder of its own): read only."""
+    return finished_runs.path("survey")
 
 
 def good(runs_a: Path) -> Path:

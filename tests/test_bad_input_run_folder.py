@@ -1,6 +1,7 @@
-"""Hostile run folders, on real runs of the embedded model: each case heals (same responses, scores and
+"""Hostile run folders, on a real run of the embedded model: each case heals (same responses, scores and
 metrics as the clean run, a bad part kept under parts/quarantine/) or stops with a named BenchError,
-never a traceback, and nothing a user put there is lost or changed."""
+never a traceback, and nothing a user put there is lost or changed. A damaged part is checked where a rerun
+checks it, in the store (on a copy of the one clean run); a handful of damages heal through whole reruns."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import pytest
 
 from bench.errors import BenchError
 from bench.pipelines.run import run
-from bench.results.store import PartQuarantined
+from bench.results.schema import RESPONSE_SCHEMA
+from bench.results.store import PartQuarantined, RunStore
 from tests.conftest import REPO, cli_in_process, compose
 
 pytestmark = [pytest.mark.model]
@@ -106,39 +108,49 @@ FOREIGN = {"parts/notes.txt": "mine", "parts/part-foo.parquet": GARBAGE, "parts/
            "parts/.mine.abcdefgh.tmp": "mine", "parts/part-000001.parquet.bak": "old", "README.md": "# my notes",
            ".notes.csv.abcdefgh.tmp": "not a run file's temp", "notes.tmp": "x"}
 
-# name -> (damage, the parts expected in quarantine (their records go with them), files that must be gone,
-#          files that must be kept as they were)
-HEALED = {
-    "truncated_part": (truncate, ["part-000001.parquet"], [], []),
-    "zero_byte_part": (write(P1, b""), ["part-000001.parquet"], [], []),
-    "garbage_named_part": (write(P1, GARBAGE), ["part-000001.parquet"], [], []),
-    "part_without_record": (unlink(P1 + ".json"), ["part-000001.parquet"], [], []),
-    "record_not_json": (write(P1 + ".json", "{not json"), ["part-000001.parquet"], [], []),
-    "record_not_an_object": (write(P1 + ".json", "[1, 2]"), ["part-000001.parquet"], [], []),
-    "record_wrong_checksum": (lambda d: edit_record(d, sha256="0" * 64), ["part-000001.parquet"], [], []),
-    "record_wrong_rows": (lambda d: edit_record(d, rows=3), ["part-000001.parquet"], [], []),
-    "record_wrong_bytes": (lambda d: edit_record(d, bytes=1), ["part-000001.parquet"], [], []),
-    "part_of_another_schema": (other_schema, ["part-000001.parquet"], [], []),
-    "part_missing_a_column": (fewer_columns, ["part-000001.parquet"], [], []),
-    "part_with_duplicate_keys": (duplicate_keys, ["part-000001.parquet"], [], []),
-    "part_of_another_unit": (swapped, ["part-000001.parquet"], [], []),
-    "part_outside_the_plan": (outside_plan, ["part-000099.parquet"], [], []),
+# Damage to the parts (and the stale temp and foreign files around them), checked where a rerun checks it: the
+# store's check-and-heal, called directly on a copy of the clean run (test_a_damaged_part_is_set_aside_and_the_
+# others_kept). name -> (damage, the parts expected in quarantine (their records go with them), files that must be
+# gone, files that must be kept as they were, the problem the warning must give for each quarantined part)
+PART_CASES = {
+    "zero_byte_part": (write(P1, b""), ["part-000001.parquet"], [], [], "bytes, its record says"),
+    "garbage_named_part": (write(P1, GARBAGE), ["part-000001.parquet"], [], [], "bytes, its record says"),
+    "part_without_record": (unlink(P1 + ".json"), ["part-000001.parquet"], [], [], "it has no record"),
+    "record_not_json": (write(P1 + ".json", "{not json"), ["part-000001.parquet"], [], [], "is not valid JSON"),
+    "record_not_an_object": (write(P1 + ".json", "[1, 2]"), ["part-000001.parquet"], [], [], "lacks rows and sha256"),
+    "record_wrong_checksum": (lambda d: edit_record(d, sha256="0" * 64), ["part-000001.parquet"], [], [],
+                              "differs from its record's"),
+    "record_wrong_rows": (lambda d: edit_record(d, rows=3), ["part-000001.parquet"], [], [], "its record says 3"),
+    "record_wrong_bytes": (lambda d: edit_record(d, bytes=1), ["part-000001.parquet"], [], [], "its record says 1"),
+    "part_of_another_schema": (other_schema, ["part-000001.parquet"], [], [], "its columns are not those"),
+    "part_missing_a_column": (fewer_columns, ["part-000001.parquet"], [], [], "its columns are not those"),
+    "part_with_duplicate_keys": (duplicate_keys, ["part-000001.parquet"], [], [], "it repeats a key"),
+    "part_of_another_unit": (swapped, ["part-000001.parquet"], [], [], "not the ones its unit of this run's plan"),
+    "part_outside_the_plan": (outside_plan, ["part-000099.parquet"], [], [], "not the ones its unit of this run's plan"),
     "quarantine_name_taken": (both(write("parts/quarantine/part-000001.parquet", "earlier"), truncate),
-                              ["part-000001.parquet"], [],
-                              ["parts/quarantine/part-000001.parquet"]),
-    "record_without_part": (unlink(P1), [], [], []),
-    "every_part_gone": (both(unlink(P0), unlink(P1)), [], [], []),
+                              ["part-000001.parquet"], [], ["parts/quarantine/part-000001.parquet"],
+                              "bytes, its record says"),
+    "record_without_part": (unlink(P1), [], [], [], None),
     "stale_part_temps": (both(write("parts/.part-000001.parquet.a1b2c3d4.tmp", GARBAGE),
                               write("parts/.part-000001.parquet.json.zz_9yy8x.tmp", "{")), [],
-                         ["parts/.part-000001.parquet.a1b2c3d4.tmp", "parts/.part-000001.parquet.json.zz_9yy8x.tmp"], []),
+                         ["parts/.part-000001.parquet.a1b2c3d4.tmp", "parts/.part-000001.parquet.json.zz_9yy8x.tmp"], [],
+                         None),
     "stale_responses_temp": (write(".responses.parquet.k3j4h5g6.tmp", GARBAGE[:100]), [],
-                             [".responses.parquet.k3j4h5g6.tmp"], []),
+                             [".responses.parquet.k3j4h5g6.tmp"], [], None),
     "stale_result_temps": (both(write(".metrics.json.qwertyui.tmp", "{"), write(".summary.md.asdfghjk.tmp", "#"),
                                 write(".config.yaml.zxcvbnm1.tmp", "a: ["), write(".scores.parquet.12345678.tmp", "")),
                            [], [".metrics.json.qwertyui.tmp", ".summary.md.asdfghjk.tmp", ".config.yaml.zxcvbnm1.tmp",
-                                ".scores.parquet.12345678.tmp"], []),
-    "foreign_files_left_untouched": (both(*(write(k, v) for k, v in FOREIGN.items())), [], [], list(FOREIGN)),
-    "responses_garbage": (write("responses.parquet", GARBAGE), [], [], []),
+                                ".scores.parquet.12345678.tmp"], [], None),
+    "foreign_files_left_untouched": (both(*(write(k, v) for k, v in FOREIGN.items())), [], [], list(FOREIGN), None),
+    "responses_garbage": (write("responses.parquet", GARBAGE), [], [], [], None),
+}
+
+# Whole reruns of the real run (what the store's check leads to: the bad unit recomputed, the same responses,
+# scores and metrics as the clean run, the lock's holder record gone). kill -9 mid-run and mid-finalize:
+# tests/test_run.py. name -> (damage, quarantined parts, files that must be gone, files kept as they were)
+HEALED = {
+    "truncated_part": (truncate, ["part-000001.parquet"], [], []),
+    "every_part_gone": (both(unlink(P0), unlink(P1)), [], [], []),
     "metrics_garbage": (write("metrics.json", "{"), [], [], []),
     "stale_lock_of_a_dead_process": (both(write("run.lock", ""), write(
         "run.lock.json", json.dumps({"pid": 2 ** 22 + 7, "host": "gone", "since": "yesterday"}))), [], [], []),
@@ -155,6 +167,92 @@ def copy_of(clean_dir: Path, tmp: Path) -> Path:
     return d
 
 
+def quarantine_after(d: Path, quarantined: list[str]) -> set[str]:
+    """What parts/quarantine/ should hold once the damaged folder `d` is healed: what it holds now, and each
+    quarantined part and its record under a name not yet taken there (.1, .2, ...: nothing is overwritten)."""
+    quarantine = d / "parts/quarantine"
+    expect = set(os.listdir(quarantine)) if quarantine.is_dir() else set()
+    for part in quarantined:
+        for name in [part] + ([part + ".json"] if (d / "parts" / (part + ".json")).exists() else []):
+            target, n = name, 0
+            while target in expect:
+                n += 1
+                target = f"{name}.{n}"
+            expect.add(target)
+    return expect
+
+
+def parts_contents(d: Path, gone) -> dict[str, Path]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in (d / "parts").rglob("*")
+            if p.is_file() and p.relative_to(d).as_posix() not in gone}
+
+
+def check_healed_parts(d: Path, named: list[str], quarantined, gone, kept, expect, contents, before) -> None:
+    """One warning naming every quarantined part (none when nothing was), the quarantine as expected, no file
+    under parts/ lost (moved aside at most), the stale temps gone and the kept files as they were."""
+    if quarantined:
+        assert len(named) == 1 and all(q in named[0] for q in quarantined), named
+    else:
+        assert not named
+    quarantine = d / "parts/quarantine"
+    assert (set(os.listdir(quarantine)) if quarantine.is_dir() else set()) == expect
+    after = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (d / "parts").rglob("*") if p.is_file()}
+    lost = [str(p.relative_to(d)) for h, p in contents.items() if h not in after]
+    assert not lost, f"lost: {lost}"
+    for name in gone:
+        assert not (d / name).exists(), name
+    assert snapshot(d, kept) == before
+    ours = [p for p in d.rglob("*.tmp") if p.relative_to(d).as_posix() not in kept]
+    assert not ours, ours
+
+
+def plan_keys(clean_dir: Path) -> dict[int, set[tuple]]:
+    """Each unit's (participant_id, item_id) keys, as the clean run wrote them from its plan."""
+    out = {}
+    for part in (clean_dir / "parts").glob("part-*.parquet"):
+        table = pq.read_table(part, columns=["participant_id", "item_id"])
+        out[int(part.stem.split("-")[1])] = set(zip(*(c.to_pylist() for c in table.columns)))
+    return out
+
+
+@pytest.mark.parametrize("case", list(PART_CASES))
+def test_a_damaged_part_is_set_aside_and_the_others_kept(case, clean, tmp_path):
+    """The store's check as a rerun makes it first (pipelines/run.py: `RunStore.recover` with the plan's keys and
+    the response columns, then `check_prompts`): the bad part is named with its problem and moved aside, every
+    part left is the clean run's own and counted done (so only the bad unit is recomputed), and what finalize
+    gathers from them is the clean run's rows of those units."""
+    _, clean_dir = clean
+    damage, quarantined, gone, kept, problem = PART_CASES[case]
+    d = copy_of(clean_dir, tmp_path)
+    damage(d)
+    before = snapshot(d, kept)
+    expect = quarantine_after(d, quarantined)
+    contents = parts_contents(d, gone)
+    plan = plan_keys(clean_dir)
+    store = RunStore(d)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        moved = store.recover(plan, RESPONSE_SCHEMA)
+        assert store.check_prompts() == []  # every part left has its prompts
+    named = [str(w.message) for w in caught if issubclass(w.category, PartQuarantined)]
+    check_healed_parts(d, named, quarantined, gone, kept, expect, contents, before)
+    assert len(moved) == len(quarantined) and {p.relative_to(d / "parts/quarantine").as_posix() for p in moved} <= expect
+    if quarantined:
+        assert str(d / "parts") in named[0]
+        assert all(f"{q} (" in named[0] for q in quarantined) and problem in named[0], named[0]
+    done = store.done_units()
+    assert done == {u for u in plan if store.part_path(u).exists()} and done <= set(plan)
+    for unit in done:
+        assert store.part_path(unit).read_bytes() == (clean_dir / "parts" / store.part_path(unit).name).read_bytes()
+    if not done:
+        return
+    store.finalize()
+    keys = set().union(*(plan[u] for u in done))
+    want = pd.read_parquet(clean_dir / "responses.parquet")
+    want = want[[k in keys for k in zip(want["participant_id"], want["item_id"])]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "responses.parquet"), want)
+
+
 @pytest.mark.parametrize("case", list(HEALED))
 def test_a_damaged_run_folder_heals(case, clean, tmp_path):
     cfg, clean_dir = clean
@@ -162,40 +260,19 @@ def test_a_damaged_run_folder_heals(case, clean, tmp_path):
     d = copy_of(clean_dir, tmp_path)
     damage(d)
     before = snapshot(d, kept)
-    quarantine = d / "parts/quarantine"
-    expect = set(os.listdir(quarantine)) if quarantine.is_dir() else set()
-    for part in quarantined:  # a name already taken there gets .1, .2, ...: nothing is overwritten
-        for name in [part] + ([part + ".json"] if (d / "parts" / (part + ".json")).exists() else []):
-            target, n = name, 0
-            while target in expect:
-                n += 1
-                target = f"{name}.{n}"
-            expect.add(target)
-    contents = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in (d / "parts").rglob("*")
-                if p.is_file() and p.relative_to(d).as_posix() not in gone}
+    expect = quarantine_after(d, quarantined)
+    contents = parts_contents(d, gone)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert run({**cfg, "results_dir": str(d.parent)}, print_summary=False) == d
     named = [str(w.message) for w in caught if issubclass(w.category, PartQuarantined)]
-    if quarantined:
-        assert len(named) == 1 and all(q in named[0] for q in quarantined), named
-    else:
-        assert not named
-    assert (set(os.listdir(quarantine)) if quarantine.is_dir() else set()) == expect
-    after = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (d / "parts").rglob("*") if p.is_file()}
-    lost = [str(p.relative_to(d)) for h, p in contents.items() if h not in after]
-    assert not lost, f"lost: {lost}"  # every file under parts/ is still there, moved aside at most
-    for name in gone:
-        assert not (d / name).exists(), name
-    assert snapshot(d, kept) == before
+    check_healed_parts(d, named, quarantined, gone, kept, expect, contents, before)
     want = pd.read_parquet(clean_dir / "responses.parquet").drop(columns=VOLATILE)
     have = pd.read_parquet(d / "responses.parquet").drop(columns=VOLATILE)
     pd.testing.assert_frame_equal(have, want)
     assert not have.duplicated(["participant_id", "item_id"]).any()
     pd.testing.assert_frame_equal(pd.read_parquet(d / "scores.parquet"), pd.read_parquet(clean_dir / "scores.parquet"))
     assert json.loads((d / "metrics.json").read_text()) == json.loads((clean_dir / "metrics.json").read_text())
-    ours = [p for p in d.rglob("*.tmp") if p.relative_to(d).as_posix() not in kept]
-    assert not ours, ours
     assert not (d / "run.lock.json").exists()  # the holder record goes with the lock
 
 

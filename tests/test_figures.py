@@ -13,25 +13,18 @@ import pytest
 
 from bench.cli import main
 from bench.leaderboard.collect import RESPONSE_COLUMNS, read_run
-from bench.pipelines.run import run
 from bench.results.figures import FIGURES, FOLDER, RunData, draw
-from tests.conftest import compose
 
 pytestmark = [pytest.mark.model]
 
-TINY = ("repetitions=1", "templates=[describe]", "progress=false")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A BFI run at one temperature, and an MBTI run with two type personas at two temperatures (4 items:
-    one per dichotomy, so every letter is scored; the truncation warning is expected)."""
-    root = tmp_path_factory.mktemp("results")
-    bfi = run(compose(*TINY, "max_items=2", "temperatures=[0]", f"results_dir={root}"), print_summary=False)
-    mbti = run(compose(*TINY, "inventory=mbti", "persona=mbti_types", "persona.ids=[ISTJ,ENFP]", "max_items=4",
-                       "temperatures=[0,1.0]", f"results_dir={root}"), print_summary=False)
-    return {"bfi": bfi, "mbti": mbti}
+def runs(finished_runs):
+    """The session's BFI run at one temperature, and its MBTI run with two type personas at two temperatures (4
+    items: one per dichotomy, so every letter is scored; the truncation warning is expected). Read only."""
+    return {"bfi": finished_runs.path("bfi"), "mbti": finished_runs.path("mbti")}
 
 
 def written(run_dir) -> dict[str, set[str]]:

@@ -38,11 +38,12 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def real_runs(tmp_path_factory) -> Path:
+def real_runs(tmp_path_factory, finished_runs) -> Path:
+    """Two BFI runs without personas, and (a copy of the session's) one with the trait personas."""
     root = tmp_path_factory.mktemp("results")
-    for extra in (("temperatures=[0,0.7]",), ("temperatures=[0,1.0]",),
-                  ("persona=traits", "max_items=5", "temperatures=[0.7]", "repetitions=1", "option_orders=[original]")):
+    for extra in (("temperatures=[0,0.7]",), ("temperatures=[0,1.0]",)):
         run(compose(*SMALL, f"results_dir={root}", *extra), print_summary=False)
+    finished_runs.copy("bfi_traits", root)
     return root
 
 

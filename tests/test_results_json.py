@@ -1,7 +1,7 @@
 """results.json and prompts.parquet on real SmolLM2 runs: the schema, the prompt texts, resume, validate, leaderboard.
 
-One tiny run (4 items, two option orders, batches of 2: four units) is made once; the resume and
-leaderboard tests work on copies of it, so only the units they take away are computed again.
+One tiny run (4 items, two option orders, batches of 2: four units; the session's finished `bfi` run) is made
+once; the resume and leaderboard tests work on copies of it, so only the units they take away are computed again.
 """
 
 from __future__ import annotations
@@ -30,15 +30,11 @@ from tests.conftest import REPO, cli_in_process, compose
 
 pytestmark = [pytest.mark.model]
 
-TINY = ("max_items=4", "repetitions=1", "temperatures=[0.0]", "option_orders=[original,reversed]",
-        "templates=[describe]", "batch_size=2", "progress=false")
-
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    cfg = compose(*TINY, f"results_dir={root}")
-    return cfg, run(cfg, print_summary=False)
+def tiny(finished_runs):
+    """The session's `bfi` run (tests/conftest.py FINISHED_RUNS) and its config: read it, change only copies."""
+    return finished_runs.config("bfi"), finished_runs.path("bfi")
 
 
 def load(path: Path) -> dict:
@@ -64,6 +60,15 @@ def test_results_json_follows_its_schema_and_holds_the_run(tiny):
     for name in ("responses.parquet", "prompts.parquet", "scores.parquet", "metrics.json", "config.yaml",
                  "provenance.json", "summary.md"):
         assert data["files"][name] == {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
+
+
+def test_the_provenance_says_how_many_bootstrap_resamples_the_intervals_took(tiny):
+    """Same config and same PERSONA_BENCH_N_BOOT: same numbers; the provenance says which size a run used."""
+    from bench.metrics.uncertainty import n_boot_default
+
+    _, folder = tiny
+    assert load(folder / "provenance.json")["n_boot"] == n_boot_default()
+    assert load(folder / "results.json")["provenance"]["n_boot"] == n_boot_default()
 
 
 def test_every_interval_of_metrics_json_is_a_figure(tiny):

@@ -19,7 +19,16 @@ from scipy import stats
 from bench.instruments import Inventory, Item
 from bench.metrics import compute_metrics, icc_repetitions, reliability, score_participants
 from bench.metrics.position import choice_table, collapse, fit_position_model, position_bias
-from bench.metrics.uncertainty import cluster_bootstrap, t_interval, welch_interval, wilson_interval
+from bench.metrics.uncertainty import (
+    N_BOOT,
+    N_BOOT_VARIABLE,
+    BootstrapSettingError,
+    cluster_bootstrap,
+    n_boot_default,
+    t_interval,
+    welch_interval,
+    wilson_interval,
+)
 from tests.test_metrics import (
     LIKERT5,
     likert_inventory,
@@ -111,6 +120,33 @@ def test_cluster_bootstrap_is_seeded_and_needs_two_clusters():
     assert not np.array_equal(a[0], cluster_bootstrap(clusters, stat, seed=8)[0])
     assert np.isnan(cluster_bootstrap(np.zeros(values.size), lambda ix: values[ix].mean())).all()
     assert np.isnan(cluster_bootstrap(clusters % 4, lambda ix: values[ix].mean())).all()  # 4 < MIN_CLUSTERS
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "2.5", "many", "1e3", "50 draws"])
+def test_a_bad_bootstrap_setting_is_named_with_its_value(monkeypatch, value):
+    monkeypatch.setenv(N_BOOT_VARIABLE, value)
+    with pytest.raises(BootstrapSettingError, match=f"PERSONA_BENCH_N_BOOT={value!r}: expected a positive whole"):
+        n_boot_default()
+    with pytest.raises(BootstrapSettingError):
+        cluster_bootstrap(np.arange(10), lambda ix: float(ix.mean()))  # a default taken is read then
+
+
+def test_the_bootstrap_setting_is_read_at_each_call_and_is_the_default_of_every_interval(monkeypatch):
+    """Unset: N_BOOT (200). Set: that many resamples wherever a caller gives none, the very numbers an explicit
+    n_boot gives (same data, seed and size: same intervals); another size, other numbers."""
+    monkeypatch.delenv(N_BOOT_VARIABLE, raising=False)
+    assert n_boot_default() == N_BOOT == 200
+    rng = np.random.default_rng(5)
+    inv = likert_inventory([(f"e{i}", "E", 1) for i in range(4)])
+    answers = {f"p{k}": {f"e{i}": int(rng.integers(1, 6)) for i in range(4)} for k in range(12)}
+    responses = responses_table(inv, answers, {f"p{k}": {"persona_id": f"p{k}"} for k in range(12)})
+    scores = score_participants(responses, inv)
+    monkeypatch.setenv(N_BOOT_VARIABLE, "30")
+    assert n_boot_default() == 30
+    by_setting = compute_metrics(responses, scores, inv, seed=2)
+    assert json.dumps(by_setting) == json.dumps(compute_metrics(responses, scores, inv, seed=2, n_boot=30))
+    monkeypatch.setenv(N_BOOT_VARIABLE, "40")
+    assert json.dumps(compute_metrics(responses, scores, inv, seed=2)) != json.dumps(by_setting)
 
 
 def test_compute_metrics_intervals_are_reproducible_from_the_seed():
@@ -324,6 +360,7 @@ def factor_population(rng, n_personas: int, reps: int, inv: Inventory, loading: 
     return pd.DataFrame(rows)
 
 
+@pytest.mark.usefixtures("full_bootstrap")  # coverage: the product's own bootstrap size
 def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate():
     from bench.metrics.distances import frobenius, ordinal_frame, weighted_correlation
     from bench.populations.fidelity import distance_intervals, model_answers
@@ -349,6 +386,7 @@ def test_frobenius_interval_covers_the_planted_population_and_its_own_estimate()
     assert "frobenius_ci_low" not in distance_intervals(r, inv, w, human, scales, seed=5)  # no human matrix
 
 
+@pytest.mark.usefixtures("full_bootstrap")  # coverage: the product's own bootstrap size
 def test_survey_share_intervals_match_wilson_and_ignore_repetitions():
     """One sampled answer per persona: the cluster-bootstrap interval of a share is the binomial one (Wilson
     within 0.03); three identical repetitions per persona leave it as it was instead of narrowing it."""
@@ -395,6 +433,7 @@ def planted_robustness_scores(n_personas: int = 30, seed: int = 6) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+@pytest.mark.usefixtures("full_bootstrap")  # coverage: the product's own bootstrap size
 def test_robustness_means_over_traits_cover_the_planted_shift_and_feed_the_leaderboard(tmp_path):
     from bench.leaderboard.collect import RunRecord
     from bench.leaderboard.table import run_row

@@ -191,6 +191,7 @@ def test_bfi_by_ipip120_on_smollm2(tmp_path):
     assert again == out and json.loads((out / "validity.json").read_text())["pairs"] == result["pairs"]
 
 
+@pytest.mark.usefixtures("full_bootstrap")  # coverage: the product's own bootstrap size
 def test_mean_r_intervals_cover_the_planted_means_resampling_personas():
     """60 personas x 3 near-copy repetitions: the 95% cluster-bootstrap intervals of the mean convergent and
     discriminant r cover the planted values, and are seeded."""

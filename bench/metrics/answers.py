@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.instruments import Inventory
 from bench.metrics.tables import finite
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ def invalid_rates(responses: pd.DataFrame) -> dict:
 # surveys
 
 
-def question_distributions(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT,
+def question_distributions(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None,
                            seed: int = 0) -> pd.DataFrame:
     """Per question, the share of each option over all participants (canonical option order), with a
     95% cluster-bootstrap interval per share (personas resampled with their participants, drawn from `seed`).

@@ -22,7 +22,7 @@ from bench.metrics.position import choice_table
 from bench.metrics.reliability import cronbach_alpha, trait_matrices
 from bench.metrics.tables import condition_means, participants
 from bench.metrics.trust import LOW_LABEL_MASS
-from bench.metrics.uncertainty import LEVEL, MIN_CLUSTERS, N_BOOT, cluster_bootstrap, t_interval, welch_interval, \
+from bench.metrics.uncertainty import LEVEL, MIN_CLUSTERS, cluster_bootstrap, t_interval, welch_interval, \
     wilson_interval
 
 NAN = float("nan")
@@ -134,7 +134,7 @@ def accuracy_comparison(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
 
 
 def alpha_difference(responses: pd.DataFrame, reference: pd.DataFrame, inventory: Inventory,
-                     n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+                     n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Per trait: Cronbach's alpha of `responses` minus the reference's, with a 95% cluster-bootstrap
     interval in which one resample of the shared personas serves both models (their sampling moves
     together); NaN with fewer than MIN_CLUSTERS shared personas."""
@@ -168,7 +168,7 @@ def alpha_difference(responses: pd.DataFrame, reference: pd.DataFrame, inventory
     return pd.DataFrame(rows, columns=["trait", "diff", "diff_ci_low", "diff_ci_high", "n_personas"])
 
 
-def position_shares(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT,
+def position_shares(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None,
                     seed: int = 0) -> pd.DataFrame:
     """Share of the answer mass on each shown option position, per option order, with a 95%
     cluster-bootstrap interval over personas; `mass` is the answer mass (answers) behind each share."""

@@ -16,7 +16,7 @@ from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, r
 from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
 from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
 from bench.metrics.trust import annotate
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of, t_interval
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, t_interval
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ def trait_summary(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["trait", "mean", "sd", "n", "ci_low", "ci_high", "n_clusters"])
 
 
-def _rate_interval(responses: pd.DataFrame, column: str, n_boot: int, seed: int) -> tuple[float, float]:
+def _rate_interval(responses: pd.DataFrame, column: str, n_boot: int | None, seed: int) -> tuple[float, float]:
     """Cluster-bootstrap interval of the share of rows with `column` true (rows of a persona move together)."""
     if responses.empty:
         return float("nan"), float("nan")
@@ -46,7 +46,7 @@ def _rate_interval(responses: pd.DataFrame, column: str, n_boot: int, seed: int)
 
 
 def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory, seed: int = 0,
-                    n_boot: int = N_BOOT) -> dict:
+                    n_boot: int | None = None) -> dict:
     """All metrics as one JSON-serialisable dict (NaN -> None), the content of metrics.json.
 
     The MBTI block appears only for dichotomy inventories, the trait-shift block only when some

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 
 PAIR_COLS = ["method_1", "trait_1", "method_2", "trait_2", "kind", "r", "n", "ci_low", "ci_high", "p_greater"]
 KINDS = ("convergent", "heterotrait_monomethod", "heterotrait_heteromethod")
@@ -127,7 +127,7 @@ def _kind_masks(columns) -> dict[str, np.ndarray]:
     return masks
 
 
-def mean_r_intervals(wide: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> dict:
+def mean_r_intervals(wide: pd.DataFrame, n_boot: int | None = None, seed: int = 0, level: float = 0.95) -> dict:
     """95% cluster-bootstrap intervals of the mean correlations by kind: personas (the part of a
     participant id before the first '|') are resampled with all their participants, the whole matrix
     recomputed from each resample. {"<mean>_ci_low": .., "<mean>_ci_high": ..}; NaN with too few personas."""
@@ -152,7 +152,7 @@ def mean_r_intervals(wide: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0, le
     return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(MEANS) for end, v in (("low", lo), ("high", hi))}
 
 
-def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, n_boot: int | None = None, seed: int = 0) -> dict:
     """The MTMM matrix, every pair's statistics, mean correlations by kind (each with its 95% cluster-
     bootstrap interval, see mean_r_intervals; drawn from `seed`) and the Campbell-Fiske checks."""
     wide = mtmm_columns(long)

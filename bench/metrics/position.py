@@ -31,7 +31,7 @@ from scipy import optimize, stats
 
 from bench.instruments import Inventory
 from bench.metrics.tables import finite
-from bench.metrics.uncertainty import LEVEL, N_BOOT, cluster_bootstrap
+from bench.metrics.uncertainty import LEVEL, cluster_bootstrap
 
 PRIOR_SD = 5.0  # weak prior on every log-linear parameter: finite estimates for one-option items
 COLLAPSED_SHARE = 0.95  # share of answers on one shown position, in every order, that counts as collapsed
@@ -97,7 +97,7 @@ def collapse(table: pd.DataFrame) -> dict:
             "top_position_share": top, "message": message}
 
 
-def shown_position_shares(table: pd.DataFrame, k: int, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
+def shown_position_shares(table: pd.DataFrame, k: int, seed: int = 0, n_boot: int | None = None) -> pd.DataFrame:
     """Per option order, the share of answer mass on each shown position (1-based), with a cluster
     bootstrap interval over personas (none with fewer than MIN_CLUSTERS personas)."""
     rows = []
@@ -255,7 +255,7 @@ def _keyed_axis(inventory: Inventory, item_id: str) -> np.ndarray:
 
 
 def position_bias(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inventory, seed: int = 0,
-                  n_boot: int = N_BOOT) -> dict | None:
+                  n_boot: int | None = None) -> dict | None:
     """The position_bias section of metrics.json; None when the run holds no shown permutations.
     `shown_shares` (the answers' shown positions per order) is given whatever the design."""
     table = choice_table(responses, inventory)

@@ -11,7 +11,7 @@ from statsmodels.multivariate.factor import Factor
 
 from bench.instruments import Inventory
 from bench.metrics.tables import CONDITION_COLS, finite, nan_if_not_finite, participants, trait_order, valid_scores
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def trait_matrices(responses: pd.DataFrame, inventory: Inventory) -> dict[str, p
     return out
 
 
-def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Internal consistency per trait over the participants x items matrix of `score`.
 
     alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and 95% CI
@@ -121,7 +121,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_B
     )
 
 
-def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None, seed: int = 0) -> dict:
     """The mean of the traits' alphas (the leaderboard's headline) with a 95% cluster-bootstrap interval:
     one resample of personas serves every trait, so the traits' shared sampling moves together."""
     wides = {t: w for t, w in trait_matrices(responses, inventory).items() if w.shape[0] >= 2 and w.shape[1] >= 2}
@@ -193,7 +193,7 @@ def icc_repetitions(responses: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def pooled_icc(icc_table: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+def pooled_icc(icc_table: pd.DataFrame, n_boot: int | None = None, seed: int = 0) -> dict:
     """Plain mean (and median) of icc2 over the conditions where they are finite, with counts, and
     a 95% interval for the mean from a cluster bootstrap of the conditions over personas."""
     icc2 = pd.to_numeric(icc_table.get("icc2", pd.Series(dtype=float)), errors="coerce")

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.metrics.tables import condition_means, finite, nan_if_not_finite
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of, t_interval
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, t_interval
 
 
 def _eta2_h(score: np.ndarray, template: np.ndarray) -> float:
@@ -28,7 +28,7 @@ def _eta2_h(score: np.ndarray, template: np.ndarray) -> float:
 # robustness to prompt wording and option order
 
 
-def prompt_sensitivity(scores: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+def prompt_sensitivity(scores: pd.DataFrame, n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Do trait scores depend on the prompt template? Kruskal-Wallis across template_id.
 
     Per trait, condition-level scores (repetitions averaged first: identical draws at T = 0 are
@@ -100,7 +100,7 @@ def _mean_over_traits(values) -> float:
 
 
 def robustness_summary(scores: pd.DataFrame, sensitivity: pd.DataFrame, symmetry: pd.DataFrame,
-                       n_boot: int = N_BOOT, seed: int = 0) -> dict:
+                       n_boot: int | None = None, seed: int = 0) -> dict:
     """The leaderboard's means over traits of eta^2_H and of |mean order shift|, each with a 95% cluster-
     bootstrap interval: personas resampled with all their conditions, every trait's figure recomputed
     from the same resample (so the traits' shared sampling moves together)."""

@@ -14,6 +14,7 @@ Same data, same seed => same interval: every bootstrap draws from numpy's defaul
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -22,9 +23,28 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from bench.errors import BenchError
+
 LEVEL = 0.95
 N_BOOT = 200  # resamples per bootstrap interval (percentile method)
+N_BOOT_VARIABLE = "PERSONA_BENCH_N_BOOT"  # another number of resamples (a test suite's smaller one)
 MIN_CLUSTERS = 5  # fewer clusters than this: a bootstrap distribution is a handful of values, no interval
+
+
+class BootstrapSettingError(BenchError):
+    """PERSONA_BENCH_N_BOOT set to something that is not a positive whole number."""
+
+
+def n_boot_default() -> int:
+    """Resamples per bootstrap interval where a caller gives none: PERSONA_BENCH_N_BOOT where set, else
+    N_BOOT. Read at each call, so a test session can set it; a run records it in its provenance."""
+    raw = os.environ.get(N_BOOT_VARIABLE, "").strip()
+    if not raw:
+        return N_BOOT
+    if not raw.isdecimal() or int(raw) < 1:
+        raise BootstrapSettingError(f"{N_BOOT_VARIABLE}={raw!r}: expected a positive whole number of bootstrap "
+                                    f"resamples (unset it for the default, {N_BOOT})")
+    return int(raw)
 
 
 def t_interval(values, level: float = LEVEL) -> tuple[float, float]:
@@ -69,14 +89,15 @@ def clusters_of(frame: pd.DataFrame) -> pd.Series:
 
 
 def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], float | np.ndarray],
-                      n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL):
+                      n_boot: int | None = None, seed: int = 0, level: float = LEVEL):
     """Percentile interval of `statistic(rows)` with whole clusters resampled (scipy.stats.bootstrap).
 
     `clusters` labels each row of the caller's data; `statistic` receives the row positions of one
     resample (a cluster drawn twice contributes its rows twice) and returns a number or an array.
     Returns (low, high), arrays for an array statistic; NaN with fewer than MIN_CLUSTERS clusters or
-    when a resample's statistic is not finite.
+    when a resample's statistic is not finite. `n_boot` None: `n_boot_default()`.
     """
+    n_boot = n_boot_default() if n_boot is None else n_boot
     labels = pd.Series(np.asarray(clusters, dtype=object))
     groups = [np.asarray(ix, int) for ix in labels.groupby(labels, sort=True).indices.values()]
     probe = np.asarray(statistic(np.arange(len(labels))), float)

@@ -14,7 +14,7 @@ from bench.instruments import Inventory, load_inventory
 from bench.metrics.distances import (answer_distribution, frobenius, ordinal_frame, question_distances,
                                      weighted_correlation)
 from bench.metrics.tables import finite
-from bench.metrics.uncertainty import N_BOOT, cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
 from bench.populations.reference import PopulationError, load_human, resolve_population
@@ -75,7 +75,7 @@ def participant_distributions(r: pd.DataFrame, inventory: Inventory) -> tuple[pd
 
 
 def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series, human: dict[str, np.ndarray],
-                       scales: dict, n_boot: int = N_BOOT, seed: int = 0,
+                       scales: dict, n_boot: int | None = None, seed: int = 0,
                        human_corr: pd.DataFrame | None = None) -> dict:
     """95% cluster-bootstrap intervals (personas resampled with their participants) of mean_wd,
     mean_wd_normalized and mean_tv, and, given the humans' question correlation matrix, of frobenius and

