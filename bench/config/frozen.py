@@ -22,6 +22,7 @@ class FrozenError(ConfigError, TypeError):
 
 
 def refuse(*args, **kwargs):
+    """What every write method of a frozen config does: raise, saying how to make a changed config instead."""
     raise FrozenError("a validated config is read-only: build a new one ({**cfg, key: value}) and validate it")
 
 

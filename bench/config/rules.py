@@ -34,6 +34,7 @@ def lookup(cfg: dict, dotted: str):
 # -- rules ----------------------------------------------------------------------------------------
 
 def integer(cfg: dict, field: str, low: int | None = None, optional: bool = False) -> None:
+    """An integer (a bool is not one), >= `low` when given; null allowed when optional."""
     v = lookup(cfg, field)
     if v is None and optional:
         return
@@ -53,6 +54,8 @@ def number(cfg: dict, field: str, low: float | None = None, high: float | None =
 
 
 def finite_number(field: str, v, low=None, high=None, low_open=False, high_open=False) -> None:
+    """The range check of `number` on a value already in hand (also each element of a list, such as a
+    temperature), so callers can word the error for the whole list."""
     if not is_num(v) or not math.isfinite(v):
         raise field_error(field, v, "must be a finite number")
     if low is not None and (v <= low if low_open else v < low):
@@ -62,6 +65,7 @@ def finite_number(field: str, v, low=None, high=None, low_open=False, high_open=
 
 
 def choice(cfg: dict, field: str, options, optional: bool = False) -> None:
+    """One of a fixed set of options (null too when optional); the message lists them."""
     v = lookup(cfg, field)
     if v is None and optional:
         return
@@ -70,12 +74,14 @@ def choice(cfg: dict, field: str, options, optional: bool = False) -> None:
 
 
 def boolean(cfg: dict, field: str, optional: bool = False) -> None:
+    """true or false, not 0/1 or a string (null too when optional)."""
     v = lookup(cfg, field)
     if not (isinstance(v, bool) or (v is None and optional)):
         raise field_error(field, v, "must be true or false" + (" (or null)" if optional else ""))
 
 
 def nonempty_text(cfg: dict, field: str, optional: bool = False) -> None:
+    """A string that is not blank (null too when optional)."""
     v = lookup(cfg, field)
     if v is None and optional:
         return

@@ -11,6 +11,8 @@ from bench.instruments.fields import is_num
 
 
 def check_run(cfg: dict) -> None:
+    """Every field a run reads, refused before any model work; every tool built on runs also applies it
+    to the run config it passes on."""
     temperatures = lookup(cfg, "temperatures")
     if not isinstance(temperatures, list) or not temperatures:
         raise field_error("temperatures", temperatures, "needs at least one temperature, e.g. temperatures=[0.0]")
@@ -40,6 +42,8 @@ def check_run(cfg: dict) -> None:
 
 
 def check_administration(cfg: dict) -> None:
+    """Scoring, administration mode and option orders by name, the prompt's answer prefix and format,
+    and templates that name the prompt's own template ids."""
     from bench.administration.administer import SCORING_MODES
     from bench.administration.plan import MODES, ORDERS
     from bench.engines.rendering import FORMATS
@@ -75,6 +79,8 @@ def check_engine(cfg: dict) -> None:
 
 
 def check_model(cfg: dict, at: str) -> None:
+    """The model node at `at` (model, a rater, a compare entry): an existing local folder, or a GGUF
+    package and file."""
     from bench.engines.models import DTYPES, SOURCES
 
     nonempty_text(cfg, f"{at}.id")
@@ -93,6 +99,7 @@ def check_model(cfg: dict, at: str) -> None:
 
 
 def check_adapter_field(cfg: dict) -> None:
+    """`adapter`: a folder when given, and present for a model that only runs with one (requires_adapter)."""
     from bench.engines.models import adapter_needed
 
     adapter = lookup(cfg, "adapter")
@@ -104,6 +111,8 @@ def check_adapter_field(cfg: dict) -> None:
 
 
 def check_inventory(cfg: dict) -> None:
+    """The inventory: a PsychoBench scale (its file read now, so a wrong scale fails before the run), an
+    existing file, or a shipped name."""
     from bench.instruments import InventoryError, available_inventories
     from bench.instruments.psychobench_file import load_psychobench
 
@@ -122,6 +131,8 @@ def check_inventory(cfg: dict) -> None:
 
 
 def check_persona(cfg: dict) -> None:
+    """The persona set and the fields its kind reads: corpus settings of text personas, the style of
+    demographic ones, the generation settings of backstories."""
     from bench.personas.demographic import STYLES
     from bench.personas.text import KINDS
 
@@ -147,6 +158,8 @@ def check_persona(cfg: dict) -> None:
 
 
 def check_population_field(cfg: dict) -> None:
+    """The population: a shipped name or the user's file, missing-answer codes only for a table reference,
+    its reference data present, and its instrument the run's inventory."""
     from bench.resources import CONF_DIR
 
     names = sorted(p.stem for p in (CONF_DIR / "population").glob("*.yaml"))

@@ -109,6 +109,8 @@ class RunSchema:
 
 @dataclass
 class FidelityTableSection:
+    """The `fidelity_table` section of `persona-bench fidelity-table`: the conditioning methods to run
+    (null: every one)."""
     methods: Optional[List[str]] = MISSING
 
 
@@ -120,6 +122,8 @@ class FidelityTableSchema(RunSchema):
 
 @dataclass
 class TVCheckSection:
+    """The `tv_check` section of `persona-bench tv-check`: the sampling temperature, draws per prompt, and
+    how many conditions are checked."""
     temperature: float = MISSING
     samples: int = MISSING
     conditions: int = MISSING
@@ -133,6 +137,8 @@ class TVCheckSchema(RunSchema):
 
 @dataclass
 class ValiditySection:
+    """The `validity` section of `persona-bench validity`: the inventories, their traits' common names, an
+    optional behaviour run's scores, and the test level."""
     inventories: List[str] = MISSING
     trait_map: Dict[str, Any] = MISSING
     behaviour: Optional[str] = MISSING
@@ -147,6 +153,8 @@ class ValiditySchema(RunSchema):
 
 @dataclass
 class NormsTableSection:
+    """The `norms_table` section of `persona-bench norms-table`: shipped instruments with norms and/or
+    PsychoBench scales read from `path`."""
     inventories: Optional[List[str]] = MISSING
     path: Optional[str] = MISSING
     scales: Optional[List[str]] = MISSING
@@ -160,6 +168,8 @@ class NormsTableSchema(RunSchema):
 
 @dataclass
 class BehaviourSection:
+    """The `behaviour` section of `persona-bench behaviour`: writing prompts and generation, rating orders
+    and templates, the self-report compared with, and whether texts are published."""
     prompts: List[Dict[str, Any]] = MISSING
     copies: int = MISSING
     max_new_tokens: int = MISSING
@@ -182,6 +192,8 @@ class BehaviourSchema(RunSchema):
 
 @dataclass
 class CompareSection:
+    """The `compare` section of `persona-bench compare`: the model entries to run, finished run folders to
+    add, and the test level."""
     models: List[Any] = MISSING
     runs: List[str] = MISSING
     alpha: float = MISSING
@@ -197,6 +209,8 @@ class CompareSchema(RunSchema):
 
 @dataclass
 class CloneCorpusSchema:
+    """The `corpus` section of `persona-bench clone train` and `clone report`: the person's text table, its
+    columns, the author(s), and the held-out share."""
     path: Optional[str] = MISSING
     text_column: str = MISSING
     date_column: Optional[str] = MISSING
@@ -215,6 +229,8 @@ class CloneCorpusSchema:
 
 @dataclass
 class LoraSchema:
+    """The `lora` section of `persona-bench clone train`: the adapter's rank, scaling, dropout and target
+    modules."""
     r: int = MISSING
     alpha: int = MISSING
     dropout: float = MISSING
@@ -223,6 +239,8 @@ class LoraSchema:
 
 @dataclass
 class DPSchema:
+    """The `train.dp` section of `persona-bench clone train`: differentially private training (a target
+    epsilon or a noise multiplier)."""
     enabled: bool = MISSING
     target_epsilon: Optional[float] = MISSING
     noise_multiplier: Optional[float] = MISSING
@@ -232,6 +250,8 @@ class DPSchema:
 
 @dataclass
 class TrainSchema:
+    """The `train` section of `persona-bench clone train`: the optimiser, early stopping on validation
+    loss, and `dp`."""
     batch_size: int = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
@@ -246,6 +266,8 @@ class TrainSchema:
 
 @dataclass
 class CloneReportSchema:
+    """The `report` section of `persona-bench clone report`: the adapter and self-report, the arms and their
+    harness overrides, and the style and language-model settings."""
     adapter: Optional[str] = MISSING
     self_report: Optional[str] = MISSING
     self_report_sep: Optional[str] = None  # null: detected
@@ -286,6 +308,8 @@ class CloneSchema:
 
 @dataclass
 class PublishSchema:
+    """The `publish` section of `persona-bench leaderboard`: where the pages go (a GitHub Pages repo and
+    branch, a Hugging Face repo)."""
     gh_pages_repo: Optional[str] = MISSING
     branch: str = MISSING
     hf_repo: Optional[str] = MISSING

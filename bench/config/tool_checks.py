@@ -16,6 +16,8 @@ def run_part(cfg: dict, section: str) -> dict:
 
 
 def check_fidelity_table(cfg: dict) -> None:
+    """`persona-bench fidelity-table`: the run config it passes on, and methods that are known
+    conditioning methods."""
     from bench.personas import CONDITIONING_METHODS
 
     check_run(run_part(cfg, "fidelity_table"))
@@ -23,6 +25,8 @@ def check_fidelity_table(cfg: dict) -> None:
 
 
 def check_tv_check(cfg: dict) -> None:
+    """`persona-bench tv-check`: the run config it passes on, and positive sample and condition counts and
+    a temperature >= 0."""
     check_run(run_part(cfg, "tv_check"))
     integer(cfg, "tv_check.samples", 1)
     integer(cfg, "tv_check.conditions", 1)
@@ -110,6 +114,8 @@ def behaviour_run_part(cfg: dict) -> dict:
 
 
 def check_behaviour(cfg: dict) -> None:
+    """`persona-bench behaviour`: the run config, raters that are plain models (no adapter), the writing
+    prompts and rating templates, and a self-report that is 'run' or a finished run folder."""
     from bench.behaviour.rating import PLACEHOLDERS, RATING_ORDERS, rating_template
     from bench.behaviour.texts import writing_prompts
 
@@ -206,6 +212,8 @@ def check_compare(cfg: dict) -> None:
 
 
 def check_clone(cfg: dict) -> None:
+    """`persona-bench clone train` and `clone report`: model, corpus, format, LoRA and training settings
+    (DP needs format=chat and a privacy target), then the `report` section."""
     from bench.clone.examples import FORMATS
     from bench.engines import engine_names
     from bench.instruments import available_inventories
@@ -248,6 +256,8 @@ def check_clone(cfg: dict) -> None:
 
 
 def check_clone_report(cfg: dict, inventories, engines) -> None:
+    """The `report` section of a clone config: files that exist, inventories and engine by name, known
+    arms, harness overrides as key=value, positive counts."""
     from bench.clone.arms import ARMS
 
     existing(cfg, "report.adapter", "folder", what=" (the clone's adapter folder)")
@@ -275,6 +285,7 @@ def check_clone_report(cfg: dict, inventories, engines) -> None:
 
 
 def check_leaderboard(cfg: dict) -> None:
+    """`persona-bench leaderboard`: the run folders, an output folder, a title, and the publish targets."""
     string_list(cfg, "runs")
     output_folder(cfg, "out")
     nonempty_text(cfg, "title")

@@ -52,6 +52,8 @@ def pair_stats(x: pd.Series, y: pd.Series, level: float = 0.95) -> dict:
 
 
 def mtmm_pairs(wide: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Every pair of (method, trait) columns, labelled convergent or by heterotrait kind, with r, interval
+    and one-sided p: the rows the Campbell-Fiske checks count."""
     rows = []
     for (m1, t1), (m2, t2) in itertools.combinations(wide.columns, 2):
         kind = ("convergent" if t1 == t2 else "heterotrait_monomethod" if m1 == m2 else "heterotrait_heteromethod")

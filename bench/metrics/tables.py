@@ -55,6 +55,7 @@ def trait_order(inventory: Inventory) -> list[str]:
 
 
 def finite(x: Any) -> bool:
+    """Whether `x` converts to a finite float (False for None, NaN, inf or anything not a number)."""
     try:
         return math.isfinite(float(x))
     except (TypeError, ValueError):
@@ -62,6 +63,8 @@ def finite(x: Any) -> bool:
 
 
 def nan_if_not_finite(x: Any) -> float:
+    """`x` as a float, NaN where it is not a finite number: the one missing-value convention of the
+    metrics tables."""
     return float(x) if finite(x) else float("nan")
 
 

@@ -59,6 +59,7 @@ def trait_warnings(responses: pd.DataFrame, inventory: Inventory) -> dict[str, l
 
 
 def interval_reasons(row: dict) -> list[str]:
+    """Why a trait_summary row has no interval: one persona and one template leave nothing to resample."""
     if row.get("n", 0) > 0 and row.get("n_clusters", 2) < 2:
         return ["no interval: one persona and one template, nothing to resample between"]
     return []

@@ -176,6 +176,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
 
 
 def tokenizer_for(s: ModelSpec):
+    """The model's tokenizer, to render prompts before any engine opens (the engine decodes with the same one)."""
     return load_tokenizer(s.path)
 
 
@@ -222,6 +223,7 @@ def by_trait(vs_self: pd.DataFrame, poles: pd.DataFrame, agreement: pd.DataFrame
 
 
 def fmt(x, digits: int = 2) -> str:
+    """A figure as the report prints it: "-" where there is none (None or NaN)."""
     return "-" if x is None or x != x else f"{x:.{digits}f}"
 
 
@@ -257,6 +259,8 @@ def spread_notes(metrics: dict) -> list[str]:
 
 
 def summary(cfg, inventory, raters, texts, metrics, out: Path, self_dir) -> str:
+    """summary.md: the settings, the three figure tables (vs self-report, by pole, between raters) and style per
+    persona; figures on too few participants are marked *."""
     m, opts = metrics["behaviour"], cfg["behaviour"]
     lines = [f"# Behavioural personality: {cfg['model']['id']} on {inventory.name} (observer form)", "",
              f"- participants: {m['n_participants']}; texts: {m['n_texts']} ({m['n_invalid_texts']} empty, kept "

@@ -56,6 +56,8 @@ def persona_corpus(cfg: dict, kind: str, persona: dict) -> dict:
 
 
 def arm_config(cfg: dict, arm: str, inventory: str, run_name: str, adapter: Path | None) -> dict:
+    """The harness run config of one arm: the report's harness overrides on the clone's model; profile and
+    RAG personas read the clone's corpus and split, the clone arm runs with its adapter."""
     r = cfg["report"]
     overrides = [f"inventory={inventory}", f"engine={r['engine']}", *r["harness"], f"results_dir={cfg['results_dir']}",
                  f"run_name={run_name}", "progress=false"]
@@ -87,10 +89,14 @@ def trait_means(run_dir: Path, inventory, by_persona: bool = False):
 
 
 def type_letters(means: dict[str, float], inventory) -> str:
+    """The type (e.g. INTJ) a run's trait means give: per dichotomy the high letter above its cutoff, else the
+    low one (a trait without a mean counts as low)."""
     return "".join((d.high if means.get(d.id, math.nan) > d.cutoff else d.low) for d in inventory.dichotomies)
 
 
 def check_adapter_card(adapter: Path, spec) -> dict:
+    """The adapter's training card, refused before any run when missing or trained on another base model
+    (a clone measured against the wrong base would mean nothing)."""
     card_path = adapter / CARD
     if not card_path.is_file():
         raise ModelError(f"report.adapter '{adapter}': no {CARD}; train it with `persona-bench clone train`")
@@ -106,6 +112,8 @@ def check_adapter_card(adapter: Path, spec) -> dict:
 
 
 def lm_fit(cfg: dict, spec, adapter: Path, held_out) -> dict:
+    """The language-model axis: base and clone perplexity on the person's held-out documents and mean
+    KL(clone || base) per token; loads the base model with the adapter (peft)."""
     from peft import PeftModel
 
     from bench.clone.scoring import score_tokens
@@ -140,6 +148,8 @@ def style_prompts(cfg: dict, held_out) -> list[str]:
 
 
 def system_texts(cfg: dict, arm: str, train, prefixes: list[str]) -> list[str | None]:
+    """The system prompt of an arm, one per style prefix: the profile persona (the same for all), the RAG
+    persona (passages retrieved per prefix from the training text only), or none (base, clone)."""
     from bench.personas.text import characteristic_passages, profile_text, rag_text
 
     r = cfg["report"]
@@ -159,6 +169,8 @@ def system_texts(cfg: dict, arm: str, train, prefixes: list[str]) -> list[str | 
 
 
 def generate_texts(cfg: dict, arm: str, spec, train, prefixes: list[str]) -> list[str]:
+    """The arm's continuations of the held-out openings (opening included), seeded per prompt: the style
+    axis compares these with the person's own text."""
     from bench.engines.pool import pooled_engine
 
     r = cfg["report"]
@@ -173,6 +185,8 @@ def generate_texts(cfg: dict, arm: str, spec, train, prefixes: list[str]) -> lis
 
 
 def pca_plot(matrix: pd.DataFrame, path: Path) -> None:
+    """style_pca.png: every text set's style vector on the first two principal components (the person's sets
+    starred), so a reader sees which arm writes closest to the person."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -285,6 +299,8 @@ def clone_report(cfg: dict) -> dict:
 
 
 def report_text(cfg, data, card, inventory, self_report, result) -> str:
+    """clone_report.md: the corpus by hashes and sizes only (never its text), style and traits per arm beside
+    the self-report, the language-model fit and the stylometric features."""
     arms = result["arms"]
     fp = data.corpus.fingerprint()
     lines = [f"# Clone report: {data.corpus.author}", "",

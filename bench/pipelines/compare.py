@@ -82,6 +82,8 @@ def run_label(cfg: dict, folder: Path, taken: set[str]) -> str:
 
 
 def check_designs(reference: tuple[str, dict], others: list[tuple[str, dict]]) -> None:
+    """Refuse runs whose design differs from the reference's in anything but the model: their differences
+    would not be the model's."""
     for label, cfg in others:
         found = design_difference(reference[1], cfg)
         if found:
@@ -121,6 +123,7 @@ def analyse(runs: dict[str, dict], inventory, seed: int) -> dict:
 
 
 def cell(row: dict, value: str = "mean", prefix: str = "") -> str:
+    """A figure (`prefix` + `value` in the row) with its 95% interval, as the report's tables print it."""
     return with_ci(row.get(f"{prefix}{value}"), row.get(f"{prefix}ci_low"), row.get(f"{prefix}ci_high"))
 
 
@@ -142,6 +145,8 @@ def wide(table: pd.DataFrame, index: list[str], render) -> pd.DataFrame:
 
 
 def summary(result: dict, runs: dict[str, dict], out: Path, alpha: float) -> str:
+    """summary.md of a comparison: each table of `analyse`, one column per model, differences against the
+    first run (the reference) tested at level `alpha`."""
     labels = list(runs)
     ref = labels[0]
     result = {k: v.assign(reference=v["model"] == ref) if isinstance(v, pd.DataFrame) and "model" in v else v

@@ -45,11 +45,14 @@ class Workload:
 
 @dataclass
 class Timing:
+    """The few units a dry run ran on the real engine: the measured basis that scales to the whole plan."""
     load_s: float
     batches: list[tuple[float, int, int]]  # (seconds, prompt tokens, prompts) per timed unit
     basis: str  # "token" (logprob) or "generation" (sample)
 
     def rates(self) -> list[float]:
+        """Seconds per prompt token (logprob) or per generation (sample) of each timed unit: their spread
+        gives the estimate's range."""
         return [s / max(1, t if self.basis == "token" else n) for s, t, n in self.batches]
 
     def estimate(self, work: Workload, scoring: str) -> tuple[float, float, float]:
@@ -72,10 +75,12 @@ class CallLog:
         self.tokens += sum(len(p) for p in prompts)
 
     def label_logprobs(self, prompts, label_ids, **hints):
+        """The engine's label_logprobs, with what was sent counted."""
         self._count(prompts)
         return self.engine.label_logprobs(prompts, label_ids, **hints)
 
     def generate(self, prompts, temperature, max_new_tokens, seeds):
+        """The engine's generate, with what was sent counted."""
         self._count(prompts)
         return self.engine.generate(prompts, temperature, max_new_tokens, seeds)
 
@@ -103,6 +108,8 @@ def plan_personas(cfg: dict) -> tuple[tuple[Persona, ...] | None, str | None]:
 
 
 def workload(admin: Administrator) -> Workload:
+    """Count what the plan sends to the engine by the Administrator's own units and calls, rendering prompts
+    with the tokenizer only; conversation mode gives (low, high) where earlier answers decide sharing."""
     plan, b = admin.plan, admin.batch_size
     units = admin.units()
     n_items = len(plan.items)
@@ -231,6 +238,7 @@ def dry_run(cfg: dict, n_time: int = 2) -> dict:
 
 
 def seconds(s: float) -> str:
+    """A duration as a reader takes it in: seconds under 90 s, minutes under 1.5 h, else hours."""
     if s < 90:
         return f"{s:.1f} s"
     if s < 5400:
@@ -239,11 +247,14 @@ def seconds(s: float) -> str:
 
 
 def span(pair: tuple[int, int]) -> str:
+    """A (low, high) count as one number when both agree, else as a range."""
     lo, hi = pair
     return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
 def report_text(result: dict) -> str:
+    """What `persona-bench plan` prints for one job: the counts, the timed wall-time estimate, and any note
+    or problem that would stop the run."""
     cfg, work, spec, timing = result["cfg"], result["work"], result["spec"], result["timing"]
     scoring, mode = cfg["scoring"], cfg["administration"]
     f = work.factors

@@ -26,6 +26,8 @@ COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_n
 
 
 def method_configs(cfg: dict, methods) -> dict[str, dict]:
+    """One run config per conditioning method (each name checked): the tool's config with that method's
+    persona config in place, keeping the user's backstory settings when the config is a backstory run."""
     out = {}
     for m in methods:
         if m not in CONDITIONING_METHODS:

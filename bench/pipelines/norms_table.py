@@ -39,6 +39,8 @@ def instrument_configs(cfg: dict) -> dict[str, dict]:
 
 
 def norms_table(cfg: dict, progress: bool | None = None) -> Path:
+    """Run each instrument (ordinary, resumable runs), gather their human_norms rows into norms_table.csv
+    and .md, and return that folder."""
     cfg = validate("norms_table", cfg)  # frozen from here on
     rows, runs = [], {}
     for label, sub in instrument_configs(cfg).items():

@@ -38,6 +38,8 @@ class ValidityError(BenchError):
 
 
 def mapped(scores: pd.DataFrame, method: str, mapping: dict) -> pd.DataFrame:
+    """One method's scores in long form with its traits renamed to the common names, so methods join on
+    (participant, trait)."""
     out = scores[["participant_id", "trait", "score"]].copy()
     out["trait"] = out["trait"].map(lambda t: mapping.get(t, t))
     return out.assign(method=method)
@@ -108,6 +110,8 @@ def heatmap(matrix: pd.DataFrame, path: Path) -> None:
 
 
 def summary(result: dict, runs: dict, out: Path) -> str:
+    """summary.md of the validity analysis: convergent correlations, mean correlations by kind with their
+    intervals, and the Campbell-Fiske checks."""
     cf = result["campbell_fiske"]
     means = result["mean_r"]
     conv = result["pairs"][result["pairs"]["kind"] == "convergent"]

