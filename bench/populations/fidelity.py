@@ -152,12 +152,16 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
     human = load_human(pop)
     scales = {it.id: inventory.scale_of(it) for it in inventory.items}
     method = method_name(cfg)
-    if cfg["persona"].get("set") == "backstory":
+    unmatched = None
+    if cfg["persona"].get("set") == "backstory" and pop.get("demographics"):
         if persona_probs is None:
             raise PopulationError("a backstory run's fidelity needs the backstories' demographic answers")
         weightings = {name: persona_weights(m) for name, m in matchings(pop, persona_probs).items()}
     else:
         weightings = {method: None}
+        if cfg["persona"].get("set") == "backstory":  # group counts: nobody to match a backstory to
+            unmatched = (f"population {pop['name']} holds answer counts per group, not respondents with "
+                         "demographics: the backstories are compared unweighted (no matching)")
     sections, tables = {}, []
     for name, persona_weight in weightings.items():
         w = _participant_weights(r, persona_weight)
@@ -184,6 +188,8 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
                                           human_corr=human_corr))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
+        if unmatched:
+            section["matching"] = unmatched
         if not isinstance(human, GroupCounts):
             section["human_missing_cells"] = int(human.blanked)  # cells the population's `missing` codes blanked
             section["missing_codes"] = list(pop.get("missing") or [])

@@ -117,6 +117,10 @@ def load_human(pop: dict):
         ref["survey" if ref["kind"] == "sav" else "instrument"] = pop.get("instrument")
         if pop.get("missing"):
             ref["missing"] = pop["missing"]
+        if pop.get("attributes") and not ref.get("demographic_columns"):
+            # the columns `attributes` names are read with the answers (backstory matching, demographic personas)
+            ref["demographic_columns"] = {col: col for col in
+                                          (spec.get("column", qid) for qid, spec in pop["attributes"].items())}
     elif pop.get("missing"):
         raise PopulationError(f"population {pop.get('name')}: field 'missing': {pop['missing']} applies to csv and sav "
                               f"references, not kind {ref.get('kind')!r}")

@@ -213,6 +213,8 @@ def fidelity_text(metrics: dict) -> str:
     if first.get("missing_codes"):
         out += ["", f"missing-answer codes {first['missing_codes']}: {first.get('human_missing_cells', 0):,} human cells "
                     "blanked (read as no answer)"]
+    if first.get("matching"):
+        out += ["", f"{first['matching']}"]
     if first.get("human_columns"):
         pairs = "; ".join(f"{p['item']} <- {p['column']!r} ({p['similarity']:.2f})" for p in first["human_columns"])
         out += ["", f"human columns paired with items by wording (match: text), check them: {pairs}"]
