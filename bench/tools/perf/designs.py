@@ -47,7 +47,8 @@ def conversation_config(items: int, batch_size: int, personas: int | None) -> di
     return first_personas(cfg, personas)
 
 
-def build(cfg: dict, engine):
+def build(cfg: dict, engine_name: str):
+    """The design's Administrator, its rows labelled as a run on `engine_name` labels them."""
     from transformers import AutoTokenizer
 
     from bench.administration.administer import Administrator
@@ -57,10 +58,10 @@ def build(cfg: dict, engine):
     inventory, plan, spec = prepare(cfg)
     renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
     constants = {"run_config_hash": "", "model_id": spec.id, "model_sha256": spec.sha256, "adapter_sha256": "",
-                 "engine": engine.name, "scoring_mode": "logprob", "administration": "single",
+                 "engine": engine_name, "scoring_mode": "logprob", "administration": "single",
                  "inventory_id": inventory.id, "inventory_version": inventory.version, "persona_set": "bench",
                  "seed": int(cfg["seed"]), "env_hash": "", "git_commit": ""}
-    return Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
+    return Administrator(plan, renderer, "logprob", int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
                          constants)
 
 

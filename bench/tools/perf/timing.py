@@ -101,7 +101,7 @@ def recorded(engine):
         del engine.label_logprobs
 
 
-def run_once(admin, columns: list[str] | None = None):
+def run_once(admin, engine, columns: list[str] | None = None):
     """`Administrator.run` into a throwaway store, writing its parquet parts like a run does: the seconds
     it took and the parts it wrote (these columns, or all)."""
     from bench.results.store import RunStore
@@ -109,7 +109,7 @@ def run_once(admin, columns: list[str] | None = None):
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         store = RunStore(Path(tmp))
-        admin.run(store, progress=False)
+        admin.run(engine, store, progress=False)
         seconds = time.perf_counter() - start
         return seconds, store.read_parts(columns=columns)
 
