@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from bench.administration.distributions import draw, label_mass, tempered
+from bench.administration.distributions import draw_answer, label_mass, tempered
 from bench.engines.base import Engine
 from bench.instruments import Item
 from bench.administration.parse import parse_answer
@@ -249,7 +249,7 @@ class Administrator:
 
     def _from_logprobs(self, p: Participant, item_index: int, perm, prompt: str, logp: np.ndarray) -> dict:
         probs = tempered(logp, p.temperature)
-        position = draw(probs, stable_int(p.seed, self.plan.items[item_index].id)) + 1
+        position = draw_answer(probs, stable_int(p.seed, self.plan.items[item_index].id)) + 1
         return self._row(p, item_index, perm, prompt, str(position), position, False, probs,
                          float(label_mass(logp)))
 

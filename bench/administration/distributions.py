@@ -24,7 +24,7 @@ def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(logp / temperature, axis=-1)
 
 
-def draw(probs: np.ndarray, seed: int) -> int:
+def draw_answer(probs: np.ndarray, seed: int) -> int:
     """One seeded draw (0-based position) from a distribution over positions."""
     return int(np.random.default_rng(seed).choice(len(probs), p=probs / probs.sum()))
 

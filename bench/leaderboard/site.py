@@ -143,7 +143,7 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, site: OwnedFolder, head
               version: str, draw: bool) -> None:
     charts, not_drawn = [], []
     if draw:
-        drawn = figures.draw(figures.RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
+        drawn = figures.draw_figures(figures.RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
         for name, files in drawn.files.items():
             for fmt, blob in files.items():
                 site.write_bytes(f"runs/{page}/{name}.{fmt}", blob)

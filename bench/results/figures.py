@@ -360,7 +360,7 @@ def render(fig: Figure, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def draw(data: RunData, formats=FORMATS) -> Drawn:
+def draw_figures(data: RunData, formats=FORMATS) -> Drawn:
     """Every figure that applies to the run, in every format, as bytes; the rest with their reasons."""
     out = Drawn()
     for name, (_, drawer) in FIGURES.items():
@@ -375,7 +375,7 @@ def draw(data: RunData, formats=FORMATS) -> Drawn:
 
 def write_figures(run_dir: Path, data: RunData) -> Drawn:
     """Draw the run's figures into run_dir/figures/<name>.png|svg, each file whole or not at all."""
-    drawn = draw(data)
+    drawn = draw_figures(data)
     for name, files in drawn.files.items():
         for fmt, blob in files.items():
             atomic_write_bytes(Path(run_dir) / FOLDER / f"{name}.{fmt}", blob)
