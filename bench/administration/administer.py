@@ -67,6 +67,8 @@ class Administrator:
         self.conditions = list(by_condition.values())
 
     def label_ids(self, item_index: int) -> list[int]:
+        """The token ids of the answer labels "1".."n" for an item's scale, cached per option count: what the
+        label log-probs are read at."""
         n = len(self.plan.inventory.scale_of(self.plan.items[item_index]).values)
         if n not in self._label_ids:
             self._label_ids[n] = self.renderer.labels_for(n)
@@ -97,6 +99,8 @@ class Administrator:
 
     # -- planning -------------------------------------------------------------------------
     def units(self) -> list[Unit]:
+        """The plan's fixed split into units (batches): single mode by (condition, item), conversation mode by
+        item and chunk of participants; the same split on every resume."""
         n_items, b = len(self.plan.items), self.batch_size
         if self.plan.administration == "single":
             keys = [(c, i) for c in range(len(self.conditions)) for i in range(n_items)]
@@ -147,6 +151,8 @@ class Administrator:
 
     def run(self, engine: Engine, store: RunStore, progress: bool = True,
             after_unit: Callable[[int], None] | None = None) -> None:
+        """Answer every unit the store has no part for, each written as its part as soon as it is done, so an
+        interrupted run resumes where it stopped."""
         units = self.units()
         done = store.done_units()
         history = self.history(store) if self.plan.administration == "conversation" and done else {}
@@ -195,6 +201,7 @@ class Administrator:
 
     # -- rows -----------------------------------------------------------------------------
     def question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
+        """The question text a participant sees for an item, with the option order it was shown in."""
         perm = self.plan.option_permutation(p, item)
         return question_text(self.plan.inventory, p, item, perm), perm
 

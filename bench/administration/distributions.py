@@ -16,6 +16,8 @@ def label_mass(logp: np.ndarray) -> np.ndarray:
 
 
 def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
+    """Answer probabilities at a sampling temperature from label log-probs (T = 0: all mass on the top label), so
+    logprob runs give the distribution sampling would draw from."""
     logp = np.asarray(logp, dtype=np.float64)
     if temperature == 0:
         out = np.zeros_like(logp)
@@ -30,4 +32,6 @@ def draw_answer(probs: np.ndarray, seed: int) -> int:
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance between two distributions: how tv_check compares the logprob path with sampled
+    answers."""
     return 0.5 * float(np.abs(np.asarray(p, float) - np.asarray(q, float)).sum())

@@ -21,6 +21,7 @@ FORMATS = ("chat", "text")
 
 @dataclass(frozen=True)
 class Example:
+    """One training or scoring example: its token ids, the leading ones context without loss."""
     input_ids: tuple[int, ...]
     n_context: int  # leading tokens that carry no loss
 
@@ -31,10 +32,14 @@ def writing_renderer(tokenizer) -> PromptRenderer:
 
 
 def instruction_messages(instruction: str, system: str | None = None) -> list[dict]:
+    """The chat messages that ask for a document: the instruction as the user's turn, after an optional system
+    prompt."""
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
 
 
 def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length: int) -> list[Example]:
+    """A person's documents as token examples whose loss covers only their own words, built one way for training
+    and for scoring."""
     if fmt not in FORMATS:
         raise ValueError(f"format: '{fmt}' is not one of {', '.join(FORMATS)}")
     out: list[Example] = []

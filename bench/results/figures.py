@@ -153,6 +153,8 @@ def model_distribution(answers: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def answer_distribution(data: RunData) -> Figure | str:
+    """The figure of how the run's answers spread over the options (beside the humans' where the run has a
+    population), or why it is not drawn."""
     if _is_survey(data):
         return "a survey's answers are drawn per question"
     model, human = model_distribution(data.answers), human_distribution(data.fidelity)
@@ -353,6 +355,8 @@ FIGURES: dict[str, tuple[str, Callable[[RunData], Figure | str]]] = {
 
 
 def render(fig: Figure, fmt: str) -> bytes:
+    """A figure as bytes in one format, its date and software stamps removed so the same run draws the same
+    files."""
     with mpl.rc_context(STYLE):
         fig.tight_layout()
         buf = io.BytesIO()

@@ -37,12 +37,15 @@ def first_personas(cfg: dict, personas: int | None) -> dict:
 
 
 def design_config(name: str, items: int | None, batch_size: int, personas: int | None = None) -> dict:
+    """A design's run config scaled to this machine: first `items` items, `personas` personas, the batch size
+    given."""
     cfg = compose_config(*DESIGNS[name][1], f"batch_size={batch_size}", "progress=false",
                          *([f"max_items={items}"] if items else []))
     return first_personas(cfg, personas)
 
 
 def conversation_config(items: int, batch_size: int, personas: int | None) -> dict:
+    """The conversation-mode design's run config, scaled like design_config."""
     cfg = compose_config(*CONVERSATION[1], f"max_items={items}", f"batch_size={batch_size}", "progress=false")
     return first_personas(cfg, personas)
 
@@ -99,6 +102,8 @@ def minimum_tokens(groups: list[list[list[int]]]) -> dict:
 
 
 def design_minimum(admin) -> dict:
+    """The least tokens a prefix-reusing engine must compute for a single-item design, its prompts grouped by
+    condition."""
     by_condition: dict[int, list[list[int]]] = {}
     for (c, _), _, ids in distinct_prompts(admin):
         by_condition.setdefault(c, []).append(ids)

@@ -21,6 +21,8 @@ MODE_NAMES = {"kept": "(c) logprob, prefixes kept across batches", "batch": "(c)
 
 @dataclass
 class PathResult:
+    """One timed run of a path on a design: what it scored, how long, peak memory and tokens computed, as the
+    report reads it."""
     name: str
     prompts: int  # distinct prompts the path scored
     administrations: int  # (participant, item) answers it produced for the design
@@ -34,6 +36,7 @@ class PathResult:
 
     @property
     def prompts_per_s(self) -> float:
+        """Distinct prompts scored per second: the figure paths are compared by."""
         return self.prompts / self.seconds
 
 
@@ -77,6 +80,8 @@ def vm_hwm_mb(pid: int) -> float:
 
 @dataclass
 class Recording:
+    """What `recorded` caught from an engine: label log-probs by prompt (to compare paths) and the time spent
+    inside the engine."""
     logp: dict = field(default_factory=dict)  # prompt token ids (a tuple) -> its label log-probs
     seconds: float = 0.0  # time inside the engine's label_logprobs
 

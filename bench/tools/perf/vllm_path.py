@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[3]  # the child runs from here, so `-m b
 
 
 def vllm_installed() -> bool:
+    """Whether vLLM can be imported here, checked without importing it (a slow import)."""
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
