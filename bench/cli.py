@@ -13,6 +13,8 @@ import sys
 from bench.errors import BenchError, debugging
 
 def main(argv: list[str] | None = None) -> int:
+    """The `persona-bench` entry point: runs a command in one engine pool, and turns a BenchError into `error:
+    ...` and exit 2 (a traceback only with --debug)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debugging(argv)
     if debug:
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dispatch(argv: list[str]) -> int:
+    """Find the command (or `group sub-command`) named by argv in the registry and run it; no arguments is a
+    default run."""
     from bench.commands import commands, groups, help_text
 
     registry, subcommands = commands(), groups()

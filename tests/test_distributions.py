@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.administration.distributions import (
-    draw,
+    draw_answer,
     label_mass,
     tempered,
 )
@@ -116,26 +116,26 @@ def test_label_mass():
 
 def test_draw_deterministic_per_seed():
     p = tempered(LOGP, 1.0)
-    assert [draw(p, s) for s in range(200)] == [draw(p, s) for s in range(200)]
-    assert len({draw(p, s) for s in range(200)}) == 5  # different seeds give different draws
-    assert all(type(draw(p, s)) is int for s in range(5))
+    assert [draw_answer(p, s) for s in range(200)] == [draw_answer(p, s) for s in range(200)]
+    assert len({draw_answer(p, s) for s in range(200)}) == 5  # different seeds give different draws
+    assert all(type(draw_answer(p, s)) is int for s in range(5))
 
 
 def test_draw_one_hot_always_picks_it():
-    assert {draw(np.array([0.0, 0.0, 1.0, 0.0]), s) for s in range(100)} == {2}
+    assert {draw_answer(np.array([0.0, 0.0, 1.0, 0.0]), s) for s in range(100)} == {2}
 
 
 def test_draw_frequencies_match_p():
     p = tempered(LOGP, 1.0)
     n = 20_000
-    counts = np.bincount([draw(p, s) for s in range(n)], minlength=5)
+    counts = np.bincount([draw_answer(p, s) for s in range(n)], minlength=5)
     np.testing.assert_array_less(np.abs(counts / n - p), 0.02)
 
 
 def test_draw_normalises_unnormalised_input():
     q = np.array([1.0, 3.0])  # = [0.25, 0.75]
     n = 20_000
-    freq = np.bincount([draw(q, s) for s in range(n)], minlength=2) / n
+    freq = np.bincount([draw_answer(q, s) for s in range(n)], minlength=2) / n
     assert abs(freq[1] - 0.75) < 0.02
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench.cli import main
 from bench.leaderboard.collect import RESPONSE_COLUMNS, read_run
-from bench.results.figures import FIGURES, FOLDER, RunData, draw
+from bench.results.figures import FIGURES, FOLDER, RunData, draw_figures
 
 pytestmark = [pytest.mark.model]
 
@@ -84,7 +84,7 @@ def test_drawing_again_from_the_run_folder_gives_the_same_bytes(runs):
     for run_dir in runs.values():
         rec = read_run(run_dir)  # as the leaderboard reads it: responses with RESPONSE_COLUMNS only
         assert list(rec.answers.columns) == RESPONSE_COLUMNS
-        again = draw(RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
+        again = draw_figures(RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
         for name, files in again.files.items():
             for fmt, blob in files.items():
                 assert blob == (run_dir / FOLDER / f"{name}.{fmt}").read_bytes(), (run_dir.name, name, fmt)
@@ -107,7 +107,7 @@ def test_tables_latex_on_a_real_run_parses_as_a_tabular(runs, capsys):
 
 def test_a_metrics_file_from_before_the_figures_data_says_so():
     old = {"trait_summary": [{"trait": "IE", "mean": 24.0}], "mbti": {"accuracy": {}}, "position_bias": {"identified": False}}
-    drawn = draw(RunData(old))
+    drawn = draw_figures(RunData(old))
     assert not drawn.files
     assert "sweep rerun" in drawn.skipped["types"] and "sweep rerun" in drawn.skipped["positions"]
     assert drawn.skipped["profile"] == "the run holds no trait scores"

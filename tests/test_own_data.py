@@ -308,13 +308,13 @@ def test_one_authors_prompts_share_a_batch_when_personas_come_from_corpora():
     personas = [Persona(f"author{k}", "", f"You are author {k}.") for k in range(3)]
     templates = [Template("describe", "{stem}")]
     plan = build_plan(IPIP25, personas, templates, ["original"], [1.0], 1, 0, max_items=5)
-    grouped = Administrator(plan, None, None, "logprob", batch_size=4, group_by_persona=True).units()
-    plain = Administrator(plan, None, None, "logprob", batch_size=4).units()
+    grouped = Administrator(plan, None, "logprob", batch_size=4, group_by_persona=True).units()
+    plain = Administrator(plan, None, "logprob", batch_size=4).units()
 
     def personas_in(admin_units, admin):
         return [{admin.conditions[c][0].persona.id for c, _ in u.keys} for u in admin_units]
 
-    admin = Administrator(plan, None, None, "logprob", batch_size=4, group_by_persona=True)
+    admin = Administrator(plan, None, "logprob", batch_size=4, group_by_persona=True)
     assert all(len(s) == 1 for s in personas_in(grouped, admin))
     assert [len(u.keys) for u in grouped] == [4, 1] * 3
     assert any(len(s) > 1 for s in personas_in(plain, admin))  # other runs keep their batches

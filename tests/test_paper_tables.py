@@ -18,7 +18,7 @@ from bench.cli import main
 from bench.instruments import inventory_from_config
 from bench.metrics import SCORE_COLS, jsonable
 from bench.metrics.paper_tables import paper_tables, stack_runs, trait_scores
-from bench.results.paper_tables import TablesError, render, shown, tables_text
+from bench.results.paper_tables import TablesError, render, printed_table, tables_text
 
 MBTI = inventory_from_config({"name": "mbti", "path": None})
 CONDITIONS = [("t0", "original"), ("t0", "reversed"), ("t1", "original"), ("t1", "reversed")]
@@ -103,7 +103,7 @@ def test_stacking_runs_keyed_by_model():
     assert list(stacked["trait_scores"].columns[:2]) == ["model", "persona_id"]
     assert stacked["trait_scores"]["model"].value_counts().to_dict() == {"model-a": len(a["trait_scores"]), "model-b": 2}
     assert set(stacked["type_accuracy"]["model"]) == {"model-a"}  # stacked from the runs that have it
-    view = shown(stacked["type_accuracy"], "type_accuracy")
+    view = printed_table(stacked["type_accuracy"], "type_accuracy")
     assert list(view.columns[:2]) == ["model", "persona_id"]
 
 

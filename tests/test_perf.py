@@ -45,11 +45,11 @@ def test_prefix_reuse_gives_the_full_batch_probabilities(engine):
     # (tests/test_engines.py also checks the default, reusing path against each prompt run alone)
 
 
-def run_probs(admin, tmp_path, name: str) -> np.ndarray:
+def run_probs(admin, engine, tmp_path, name: str) -> np.ndarray:
     from bench.results.store import RunStore
 
     store = RunStore(tmp_path / name)
-    admin.run(store, progress=False)
+    admin.run(engine, store, progress=False)
     r = pd.DataFrame(store.read_parts()).sort_values(["participant_id", "item_id"])
     return np.stack(r["option_probs"].map(np.asarray))
 
@@ -62,12 +62,12 @@ def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine,
     cfg = compose_config("persona=traits", "templates=[describe]", "option_orders=[original,reversed]",
                          "temperatures=[1.0]", "repetitions=1", "batch_size=4", "max_items=3", "progress=false")
     cfg["persona"]["personas"] = cfg["persona"]["personas"][:2]
-    admin = build(cfg, engine)
+    admin = build(cfg, engine.name)
     work = {}
     for name, reuse, keep in (("run", True, 8), ("plain", False, 0)):  # per-batch: the next test
         engine.reset()
         engine.prefix_reuse, engine.prefix_cache = reuse, keep
-        work[name] = (run_probs(admin, tmp_path, name), dict(engine.counters))
+        work[name] = (run_probs(admin, engine, tmp_path, name), dict(engine.counters))
     run, plain = work["run"][0], work["plain"][0]
     assert run.shape == (2 * 2 * 3, 5)
     np.testing.assert_allclose(run, plain, atol=1e-4)
@@ -80,7 +80,7 @@ def test_prefixes_kept_across_batches_give_the_plain_batch_probabilities(engine,
     assert engine.kept_prefixes <= 8
     engine.reset()
     engine.prefix_reuse, engine.prefix_cache = True, 1
-    np.testing.assert_allclose(run_probs(admin, tmp_path, "one"), plain, atol=1e-4)
+    np.testing.assert_allclose(run_probs(admin, engine, tmp_path, "one"), plain, atol=1e-4)
     assert engine.kept_prefixes == 1
 
 
@@ -102,9 +102,9 @@ def test_benchmark_counts_the_tokens_each_variant_computes(engine):
     from bench.tools.perf.ours import path_logprob
     from bench.tools.perf.timing import agreement
 
-    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)  # 6 prompts, 2 units
+    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine.name)  # 6 prompts, 2 units
     minimum = design_minimum(admin)
-    runs = {mode: path_logprob(admin, mode) for mode in ("kept", "batch", "plain")}
+    runs = {mode: path_logprob(admin, engine, mode) for mode in ("kept", "batch", "plain")}
     kept, batch, plain = (runs[m][0] for m in ("kept", "batch", "plain"))
     assert kept.prompts == plain.prompts == minimum["prompts"] == 6
     assert kept.administrations == 6 * 3 * 5 == len(runs["kept"][1])
@@ -136,9 +136,9 @@ def test_lmeval_scores_our_prompts_with_our_probabilities(engine):
     from bench.tools.perf.peer import find_peer, path_lmeval
     from bench.tools.perf.timing import agreement
 
-    admin = build(design_config("traits", items=2, batch_size=4, personas=1), engine)
-    ours = path_logprob(admin, "kept")[2]
-    peer, loglik = path_lmeval(admin, find_peer(peer_python()), threads=1)
+    admin = build(design_config("traits", items=2, batch_size=4, personas=1), engine.name)
+    ours = path_logprob(admin, engine, "kept")[2]
+    peer, loglik = path_lmeval(admin, engine.spec, find_peer(peer_python()), threads=1)
     assert peer.prompts == 2 and peer.extra["version"].startswith("0.4")
     a = agreement(ours, loglik)
     assert a["n"] == 2 and a["max_abs_diff"] < 1e-4 and a["argmax_same"] == 2
@@ -183,7 +183,7 @@ def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
 
     cfg = compose_config("administration=conversation", "max_items=3", "repetitions=3", "temperatures=[0.0]",
                          "templates=[describe]", "option_orders=[original]", "batch_size=8")
-    admin = build(cfg, engine)
+    admin = build(cfg, engine.name)
     sent = []
     original = engine.label_logprobs
 
@@ -194,7 +194,7 @@ def test_conversation_at_t0_computes_identical_prompts_once(engine, tmp_path):
     engine.label_logprobs = counted
     try:
         store = RunStore(tmp_path)
-        admin.run(store, progress=False)
+        admin.run(engine, store, progress=False)
     finally:
         del engine.label_logprobs
     r = pd.read_parquet(store.finalize())
@@ -224,14 +224,14 @@ def test_conversation_rows_are_kept_from_item_to_item(engine, tmp_path):
                          "persona=traits", "templates=[describe]", "option_orders=[original]", "batch_size=2",
                          "progress=false")
     cfg["persona"]["personas"] = cfg["persona"]["personas"][:1]
-    admin = build(cfg, engine)
+    admin = build(cfg, engine.name)
     # 3 participants in chunks [0, 1] and [2]: each chunk runs item after item, so its rows are still kept
     assert [u.index for u in admin.in_work_order(admin.units())] == [0, 2, 4, 1, 3, 5]
     work = {}
     for name, rows in (("kept", ROW_CACHE_MB), ("not kept", 0)):
         engine.reset()
         engine.row_cache_mb = rows
-        work[name] = (run_probs(admin, tmp_path, name), dict(engine.counters))
+        work[name] = (run_probs(admin, engine, tmp_path, name), dict(engine.counters))
     (kept, counts), (plain, plain_counts) = work["kept"], work["not kept"]
     assert kept.shape == (3 * 3, 5) and not np.allclose(plain, plain[:1])
     np.testing.assert_allclose(kept, plain, atol=1e-4)
@@ -265,9 +265,9 @@ def test_vllm_prefix_cache_hits_on_a_persona_design(vllm_engine, tmp_path):
     engine = vllm_engine
     engine.reset()  # the session's engine: its prefix cache emptied, its counters read as a difference
     before = engine.prefix_cache_stats()
-    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine)
+    admin = build(design_config("traits", items=3, batch_size=4, personas=2), engine.name)
     assert engine.llm.llm_engine.vllm_config.cache_config.block_size == 32
-    admin.run(RunStore(tmp_path), progress=False)
+    admin.run(engine, RunStore(tmp_path), progress=False)
     after = engine.prefix_cache_stats()
     stats = {k: after[k] - before[k] for k in after}
     assert stats["queries"] > 0 and stats["hits"] / stats["queries"] > 0.1

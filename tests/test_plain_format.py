@@ -132,7 +132,7 @@ def test_gemma_conversation_keeps_earlier_answers_in_plain_text(tmp_path, gemma_
 
     cfg = compose("model=gemma3_270m", *TINY, "administration=conversation", f"results_dir={tmp_path}")
     _, plan, _ = prepare(cfg)
-    admin = Administrator(plan, None, PromptRenderer.from_config(gemma_tokenizer, cfg["prompt"]), "logprob")
+    admin = Administrator(plan, PromptRenderer.from_config(gemma_tokenizer, cfg["prompt"]), "logprob")
     p = plan.participants[0]
     _, first, _ = admin.render_conversation(p, 0, [])
     _, second, _ = admin.render_conversation(p, 1, ["4"])
@@ -159,7 +159,7 @@ def test_smollm2_forced_plain_runs(tmp_path):
 
     _, plan, spec = prepare(plain)
     tok = AutoTokenizer.from_pretrained(spec.path)
-    texts = {f: Administrator(plan, None, PromptRenderer(tok, "Answer: ", f), "logprob").render_single(0, 0)[1]
+    texts = {f: Administrator(plan, PromptRenderer(tok, "Answer: ", f), "logprob").render_single(0, 0)[1]
              for f in ("plain", "chat")}
     asked = r.loc[r["item_id"] == plan.items[0].id, "prompt_hash"].item()
     assert asked == prompt_hash(texts["plain"]) != prompt_hash(texts["chat"])

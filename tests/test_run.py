@@ -247,7 +247,7 @@ def test_garbage_answers_are_recorded_as_invalid(small_run, hf_engine):
 
     cfg, _ = small_run
     _, plan, _ = prepare(cfg)
-    admin = Administrator(plan, hf_engine, PromptRenderer(hf_engine.tokenizer, "Answer: "), "sample")
+    admin = Administrator(plan, PromptRenderer(hf_engine.tokenizer, "Answer: "), "sample")
     p = plan.participants[0]
     perm = plan.option_permutation(p, plan.items[0])
     for text in ["", "lorem ipsum", "\x00\xff\ufffd", "9999", "I'm sorry, as an AI I cannot answer."]:
@@ -452,7 +452,7 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
     renderer = PromptRenderer(hf_engine.tokenizer, "Answer: ")
 
     def administrator():
-        return Administrator(plan, hf_engine, renderer, scoring, batch_size=2, max_new_tokens=4,
+        return Administrator(plan, renderer, scoring, batch_size=2, max_new_tokens=4,
                              constants=dict.fromkeys(("run_config_hash", "model_id", "model_sha256", "adapter_sha256",
                                                       "engine", "scoring_mode", "administration", "inventory_id",
                                                       "inventory_version", "persona_set", "env_hash", "git_commit"),
@@ -469,11 +469,11 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
 
     interrupted = RunStore(tmp_path / "interrupted")
     with pytest.raises(Stop):  # stop after unit 4 (units: 4 items x 2 chunks; chunk 0 runs first, item after item)
-        administrator().run(interrupted, progress=False, after_unit=stop_after(4))
+        administrator().run(hf_engine, interrupted, progress=False, after_unit=stop_after(4))
     assert 0 < len(interrupted.done_units()) < len(administrator().units())
-    administrator().run(interrupted, progress=False)
+    administrator().run(hf_engine, interrupted, progress=False)
     clean = RunStore(tmp_path / "clean")
-    administrator().run(clean, progress=False)
+    administrator().run(hf_engine, clean, progress=False)
     a = pd.read_parquet(interrupted.finalize())
     b = pd.read_parquet(clean.finalize())
     assert len(a) == 4 * 4 and not a.duplicated(["participant_id", "item_id"]).any()

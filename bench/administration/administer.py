@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from bench.administration.distributions import draw, label_mass, tempered
+from bench.administration.distributions import draw_answer, label_mass, tempered
 from bench.engines.base import Engine
 from bench.instruments import Item
 from bench.administration.parse import parse_answer
@@ -35,18 +35,23 @@ SCORING_MODES = ("logprob", "sample")
 
 @dataclass(frozen=True)
 class Unit:
+    """One batch of the plan, the grain a run writes and resumes by (one part file each)."""
     index: int
     item_index: int | None  # conversation units cover one item for a chunk of participants
     keys: tuple  # single: (condition index, item index) pairs; conversation: participant indices
 
 
 class Administrator:
-    def __init__(self, plan: Plan, engine: Engine, renderer: PromptRenderer, scoring: str,
+    """Asks a plan's questions and turns the answers into response rows. It holds the plan, how prompts are
+    rendered and scored, and the fixed split into units; the engine is passed to the calls that ask it, so
+    one Administrator can plan, render and count before an engine is open (dry runs, resumes)."""
+
+    def __init__(self, plan: Plan, renderer: PromptRenderer, scoring: str,
                  batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None,
                  group_by_persona: bool = False, keep_prompt_texts: bool = True):
         if scoring not in SCORING_MODES:
             raise ValueError(f"scoring: '{scoring}' is not one of {', '.join(SCORING_MODES)}")
-        self.plan, self.engine, self.renderer = plan, engine, renderer
+        self.plan, self.renderer = plan, renderer
         self.scoring, self.batch_size, self.max_new_tokens = scoring, batch_size, max_new_tokens
         self.constants = constants or {}
         # Personas written from a person's corpus carry long texts: a batch holding one person's prompts only
@@ -62,12 +67,14 @@ class Administrator:
         self.conditions = list(by_condition.values())
 
     def label_ids(self, item_index: int) -> list[int]:
+        """The token ids of the answer labels "1".."n" for an item's scale, cached per option count: what the
+        label log-probs are read at."""
         n = len(self.plan.inventory.scale_of(self.plan.items[item_index]).values)
         if n not in self._label_ids:
             self._label_ids[n] = self.renderer.labels_for(n)
         return self._label_ids[n]
 
-    def label_logprobs(self, prompts: list[list[int]], item_indices: list[int],
+    def label_logprobs(self, engine: Engine, prompts: list[list[int]], item_indices: list[int],
                        prefix_groups: list | None = None, keep_rows: bool = False) -> list[np.ndarray]:
         """Label log-probs per prompt; questions with different option counts go in separate calls, and
         so do prompts of different prefix groups (persona x template; option orders share everything up
@@ -79,8 +86,8 @@ class Administrator:
         for j, i in enumerate(item_indices):
             groups[(len(self.label_ids(i)), None if prefix_groups is None else prefix_groups[j])].append(j)
         for idx in groups.values():
-            logp = self.engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]),
-                                              **({"keep_rows": True} if keep_rows else {}))
+            logp = engine.label_logprobs([prompts[j] for j in idx], self.label_ids(item_indices[idx[0]]),
+                                         **({"keep_rows": True} if keep_rows else {}))
             for j, lp in zip(idx, logp):
                 out[j] = lp
         return out
@@ -92,6 +99,8 @@ class Administrator:
 
     # -- planning -------------------------------------------------------------------------
     def units(self) -> list[Unit]:
+        """The plan's fixed split into units (batches): single mode by (condition, item), conversation mode by
+        item and chunk of participants; the same split on every resume."""
         n_items, b = len(self.plan.items), self.batch_size
         if self.plan.administration == "single":
             keys = [(c, i) for c in range(len(self.conditions)) for i in range(n_items)]
@@ -140,7 +149,10 @@ class Administrator:
                 longest = max(longest, len(ids))
         return longest
 
-    def run(self, store: RunStore, progress: bool = True, after_unit: Callable[[int], None] | None = None) -> None:
+    def run(self, engine: Engine, store: RunStore, progress: bool = True,
+            after_unit: Callable[[int], None] | None = None) -> None:
+        """Answer every unit the store has no part for, each written as its part as soon as it is done, so an
+        interrupted run resumes where it stopped."""
         units = self.units()
         done = store.done_units()
         history = self.history(store) if self.plan.administration == "conversation" and done else {}
@@ -148,7 +160,7 @@ class Administrator:
         bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="administering", unit="batch",
                    disable=not progress)
         for unit in todo:
-            rows, prompts = self.answer_unit(unit, history)
+            rows, prompts = self.answer_unit(engine, unit, history)
             store.write_part(unit.index, rows, prompts if self.keep_prompt_texts else None)
             bar.update(1)
             if after_unit:
@@ -164,16 +176,17 @@ class Administrator:
             return units
         return sorted(units, key=lambda u: (u.keys, u.item_index))
 
-    def run_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> pa.Table:
+    def run_unit(self, engine: Engine, unit: Unit, history: dict[str, list[str]] | None = None) -> pa.Table:
         """One unit's response rows (conversation units need each participant's earlier answers, and add
         this one's); what `persona-bench plan` times."""
-        return self.answer_unit(unit, history)[0]
+        return self.answer_unit(engine, unit, history)[0]
 
-    def answer_unit(self, unit: Unit, history: dict[str, list[str]] | None = None) -> tuple[pa.Table, pa.Table]:
+    def answer_unit(self, engine: Engine, unit: Unit,
+                    history: dict[str, list[str]] | None = None) -> tuple[pa.Table, pa.Table]:
         """One unit's response rows and its distinct prompt texts: what `run` writes as one part."""
         if unit.item_index is None:
-            return self._single(unit)
-        return self._conversation(unit, {} if history is None else history)
+            return self._single(engine, unit)
+        return self._conversation(engine, unit, {} if history is None else history)
 
     def unit_prompts(self, unit: Unit, history: dict[str, list[str]]) -> pa.Table:
         """A unit's prompt texts rendered again, without the model (for a part written before prompt texts
@@ -188,6 +201,7 @@ class Administrator:
 
     # -- rows -----------------------------------------------------------------------------
     def question(self, p: Participant, item: Item) -> tuple[str, tuple[int, ...]]:
+        """The question text a participant sees for an item, with the option order it was shown in."""
         perm = self.plan.option_permutation(p, item)
         return question_text(self.plan.inventory, p, item, perm), perm
 
@@ -242,7 +256,7 @@ class Administrator:
 
     def _from_logprobs(self, p: Participant, item_index: int, perm, prompt: str, logp: np.ndarray) -> dict:
         probs = tempered(logp, p.temperature)
-        position = draw(probs, stable_int(p.seed, self.plan.items[item_index].id)) + 1
+        position = draw_answer(probs, stable_int(p.seed, self.plan.items[item_index].id)) + 1
         return self._row(p, item_index, perm, prompt, str(position), position, False, probs,
                          float(label_mass(logp)))
 
@@ -252,7 +266,7 @@ class Administrator:
         parsed = parse_answer(text, labels)
         return self._row(p, item_index, perm, prompt, text, parsed.position, parsed.refusal)
 
-    def _generate(self, jobs: list[tuple[Participant, list[int]]], seed_of) -> list[str]:
+    def _generate(self, engine: Engine, jobs: list[tuple[Participant, list[int]]], seed_of) -> list[str]:
         """Generate for (participant, prompt ids) jobs, batched per temperature."""
         texts: list[str | None] = [None] * len(jobs)
         by_temp: dict[float, list[int]] = defaultdict(list)
@@ -261,8 +275,8 @@ class Administrator:
         for temp, idx in sorted(by_temp.items()):
             for s in range(0, len(idx), self.batch_size):
                 chunk = idx[s:s + self.batch_size]
-                out = self.engine.generate([jobs[j][1] for j in chunk], temp, self.max_new_tokens,
-                                           [seed_of(j) for j in chunk])
+                out = engine.generate([jobs[j][1] for j in chunk], temp, self.max_new_tokens,
+                                      [seed_of(j) for j in chunk])
                 for j, t in zip(chunk, out):
                     texts[j] = t
         return texts
@@ -284,11 +298,11 @@ class Administrator:
                                                       self.renderer.answer_prefix, self.plan.items[item_index].id))
         return perm, text, ids
 
-    def _single(self, unit: Unit) -> tuple[pa.Table, pa.Table]:
+    def _single(self, engine: Engine, unit: Unit) -> tuple[pa.Table, pa.Table]:
         rendered = [(c, i, *self.render_single(c, i)) for c, i in unit.keys]
         rows = []
         if self.scoring == "logprob":
-            logp = self.label_logprobs([r[4] for r in rendered], [r[1] for r in rendered],
+            logp = self.label_logprobs(engine, [r[4] for r in rendered], [r[1] for r in rendered],
                                        [self.prefix_group(self.conditions[r[0]][0]) for r in rendered])
             for (c, i, perm, text, _), lp in zip(rendered, logp):
                 rows += [self._from_logprobs(p, i, perm, text, lp) for p in self.conditions[c]]
@@ -298,7 +312,7 @@ class Administrator:
                 for p in self.conditions[c]:
                     jobs.append((p, ids))
                     meta.append((p, i, perm, text))
-            texts = self._generate(jobs, lambda j: stable_int(meta[j][0].seed, self.plan.items[meta[j][1]].id))
+            texts = self._generate(engine, jobs, lambda j: stable_int(meta[j][0].seed, self.plan.items[meta[j][1]].id))
             rows = [self._from_text(p, i, perm, text, t) for (p, i, perm, text), t in zip(meta, texts)]
         return response_table(rows), prompt_table((r[3], r[4]) for r in rendered)
 
@@ -311,7 +325,7 @@ class Administrator:
             history[pid] = [str(a).strip() for a in group["raw_answer"]]
         return history
 
-    def _conversation(self, unit: Unit, history: dict[str, list[str]]) -> tuple[pa.Table, pa.Table]:
+    def _conversation(self, engine: Engine, unit: Unit, history: dict[str, list[str]]) -> tuple[pa.Table, pa.Table]:
         i = unit.item_index
         participants = [self.plan.participants[k] for k in unit.keys]
         rendered = []
@@ -328,11 +342,12 @@ class Administrator:
                 if tuple(r[3]) not in unique:
                     unique[tuple(r[3])] = len(unique)
                     group.append(self.prefix_group(r[0]))
-            logp_unique = self.label_logprobs([list(k) for k in unique], [i] * len(unique), group, keep_rows=True)
+            logp_unique = self.label_logprobs(engine, [list(k) for k in unique], [i] * len(unique), group,
+                                              keep_rows=True)
             logp = [logp_unique[unique[tuple(r[3])]] for r in rendered]
             rows = [self._from_logprobs(p, i, perm, text, lp) for (p, perm, text, _), lp in zip(rendered, logp)]
         else:
-            texts = self._generate([(p, ids) for p, _, _, ids in rendered],
+            texts = self._generate(engine, [(p, ids) for p, _, _, ids in rendered],
                                    lambda j: stable_int(rendered[j][0].seed, self.plan.items[i].id))
             rows = [self._from_text(p, i, perm, text, t) for (p, perm, text, _), t in zip(rendered, texts)]
         for r in rows:

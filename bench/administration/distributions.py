@@ -16,6 +16,8 @@ def label_mass(logp: np.ndarray) -> np.ndarray:
 
 
 def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
+    """Answer probabilities at a sampling temperature from label log-probs (T = 0: all mass on the top label), so
+    logprob runs give the distribution sampling would draw from."""
     logp = np.asarray(logp, dtype=np.float64)
     if temperature == 0:
         out = np.zeros_like(logp)
@@ -24,6 +26,6 @@ def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(logp / temperature, axis=-1)
 
 
-def draw(probs: np.ndarray, seed: int) -> int:
+def draw_answer(probs: np.ndarray, seed: int) -> int:
     """One seeded draw (0-based position) from a distribution over positions."""
     return int(np.random.default_rng(seed).choice(len(probs), p=probs / probs.sum()))

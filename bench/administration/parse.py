@@ -29,11 +29,14 @@ _REFUSAL = re.compile(
 
 @dataclass(frozen=True)
 class ParsedAnswer:
+    """What a generated text said: the option position it picked (None when it named none) and whether it
+    refused."""
     position: int | None  # 1-based option position as shown; None when invalid
     refusal: bool = False
 
     @property
     def valid(self) -> bool:
+        """Whether the text named an option at all."""
         return self.position is not None
 
 

@@ -24,17 +24,20 @@ MODES = ("single", "conversation")
 
 
 class PlanError(BenchError):
-    pass
+    """A design the plan cannot be built from (unknown order or mode, repeated ids, bad template): a user's fix."""
 
 
 @dataclass(frozen=True)
 class Template:
+    """A prompt template (one prompt variant) by id: the questions are asked through each chosen one."""
     id: str
     text: str
 
 
 @dataclass(frozen=True)
 class Participant:
+    """One simulated respondent: one persona x template x option order x temperature x repetition of the design,
+    with its own seed."""
     id: str
     persona: Persona
     template: Template
@@ -53,6 +56,8 @@ class Participant:
 
 @dataclass(frozen=True)
 class Plan:
+    """Everything a run will ask, fixed before any model work: the inventory, its chosen items and every
+    participant, so runs and resumes agree on the work."""
     inventory: Inventory
     items: tuple[Item, ...]
     participants: tuple[Participant, ...]
@@ -85,6 +90,8 @@ PLACEHOLDERS = ("item", "left", "right", "options", "n")  # what a prompt templa
 
 
 def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
+    """The prompt templates a run asks through, checked (known placeholders only) and in the order asked, or all
+    of the kind when none are named."""
     if not prompt_cfg.get(kind):
         raise PlanError(f"prompt config: no '{kind}' templates for a {kind} inventory")
     available = [Template(str(t["id"]), str(t["text"])) for t in prompt_cfg[kind]]
@@ -103,6 +110,8 @@ def select_templates(prompt_cfg, kind: str, wanted) -> tuple[Template, ...]:
 
 def build_plan(inventory: Inventory, personas, templates, option_orders, temperatures, repetitions: int,
                seed: int, administration: str = "single", max_items: int | None = None) -> Plan:
+    """The run's plan (persona x template x option order x temperature x repetition), its design checked first so
+    a bad value fails before any model work."""
     for order in option_orders:
         if order not in ORDERS:
             raise PlanError(f"option_orders: '{order}' is not one of {', '.join(ORDERS)}")

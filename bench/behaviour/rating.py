@@ -68,21 +68,27 @@ class Rater:
         self.engine: Engine | None = None
 
     def units(self) -> list[list[int]]:
+        """The rating jobs split into batches of `batch_size`: a store's parts, fixed for resumes."""
         b = self.batch_size
         return [list(range(s, min(s + b, len(self.jobs)))) for s in range(0, len(self.jobs), b)]
 
     def key(self, j: int) -> tuple:
+        """The row identity of a rating job (participant, text, order, item), by which a part's rows are checked."""
         t, o, i = self.jobs[j]
         return (self.texts[t]["participant_id"], self.texts[t]["text_id"], o, self.items[i].id)
 
     def unit_keys(self) -> dict[int, set[tuple]]:
+        """The row identities each unit's part must hold: how a resumed rating tells its parts from stray ones."""
         return {u: {self.key(j) for j in idx} for u, idx in enumerate(self.units())}
 
     def permutation(self, order: str) -> tuple[int, ...]:
+        """The option order a rating job shows: original, or reversed to counterbalance position bias."""
         n = len(self.form.scale.values)
         return tuple(range(n)) if order == "original" else tuple(reversed(range(n)))
 
     def render(self, j: int) -> tuple[tuple[int, ...], str, list[int]]:
+        """The rating prompt for one job (the text, the observer item, its options): (option permutation, text,
+        token ids)."""
         t, o, i = self.jobs[j]
         item, perm = self.items[i], self.permutation(o)
         question = fill(self.template, {
@@ -98,9 +104,12 @@ class Rater:
         return max(len(self.render(j)[2]) for j, (t, _, _) in enumerate(self.jobs) if t == longest_text)
 
     def run(self, store: RunStore, progress: bool = False) -> None:
+        """Rate every unit the store has no part for yet (resumable)."""
         write_missing_units(store, self.units(), self.run_unit, f"rating ({self.name})", progress)
 
     def run_unit(self, idx: list[int]) -> pa.Table:
+        """One unit's rating rows from the label log-probs: each text's expected and most likely rating per item
+        and order."""
         rendered = [self.render(j) for j in idx]
         logp = self.engine.label_logprobs([r[2] for r in rendered], self.labels)
         scale = self.form.scale

@@ -47,22 +47,26 @@ def write_missing_units(store: RunStore, units: list, run_unit, desc: str, progr
 
 @dataclass(frozen=True)
 class WritingPrompt:
+    """What participants are asked to write, by id (from the config, shown as written)."""
     id: str
     text: str
 
 
 @dataclass(frozen=True)
 class TextJob:
+    """One text to generate: a participant's `copy`-th answer to a writing prompt."""
     participant: Participant
     prompt: WritingPrompt
     copy: int
 
     @property
     def text_id(self) -> str:
+        """The text's id within its participant: prompt id and copy number."""
         return f"{self.prompt.id}#{self.copy}"
 
     @property
     def seed(self) -> int:
+        """The generation seed of this text, from the participant's seed, so a rerun writes the same text."""
         return stable_int(self.participant.seed, "behaviour-text", self.prompt.id, self.copy)
 
 
@@ -87,6 +91,7 @@ def writing_prompts(entries, field: str = "behaviour.prompts") -> tuple[WritingP
 
 
 def sha256_text(text: str) -> str:
+    """The text's sha256, stored beside it so raters and readers can tell texts apart and check them."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -102,10 +107,13 @@ class Writer:
         self.engine: Engine | None = None
 
     def units(self) -> list[list[int]]:
+        """The writing jobs split into batches of `batch_size`: a store's parts, fixed for resumes."""
         b = self.batch_size
         return [list(range(s, min(s + b, len(self.jobs)))) for s in range(0, len(self.jobs), b)]
 
     def unit_keys(self) -> dict[int, set[tuple]]:
+        """The (participant, text id) rows each unit's part must hold: how a resumed run tells its parts from
+        stray ones."""
         return {u: {(self.jobs[j].participant.id, self.jobs[j].text_id) for j in idx}
                 for u, idx in enumerate(self.units())}
 
@@ -116,15 +124,19 @@ class Writer:
             [{"role": "user", "content": job.prompt.text}]
 
     def temperature_of(self, job: TextJob) -> float:
+        """The temperature a job writes at: the behaviour config's own, else the participant's."""
         return job.participant.temperature if self.temperature is None else float(self.temperature)
 
     def longest_prompt(self) -> int:
+        """Token length of the longest writing prompt, checked against the model's context before any model work."""
         return max(len(self.renderer.render(self.messages(j))[1]) for j in self.jobs)
 
     def run(self, store: RunStore, progress: bool = False) -> None:
+        """Write every unit the store has no part for yet (resumable)."""
         write_missing_units(store, self.units(), self.run_unit, "writing", progress)
 
     def run_unit(self, idx: list[int]) -> pa.Table:
+        """One unit's texts, generated per temperature with each job's own seed, as rows."""
         rendered = {j: self.renderer.render(self.messages(self.jobs[j]))[1] for j in idx}
         by_temp: dict[float, list[int]] = defaultdict(list)
         for j in idx:

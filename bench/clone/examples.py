@@ -21,6 +21,7 @@ FORMATS = ("chat", "text")
 
 @dataclass(frozen=True)
 class Example:
+    """One training or scoring example: its token ids, the leading ones context without loss."""
     input_ids: tuple[int, ...]
     n_context: int  # leading tokens that carry no loss
 
@@ -31,12 +32,14 @@ def writing_renderer(tokenizer) -> PromptRenderer:
 
 
 def instruction_messages(instruction: str, system: str | None = None) -> list[dict]:
+    """The chat messages that ask for a document: the instruction as the user's turn, after an optional system
+    prompt."""
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
 
 
 def build_examples(tokenizer, documents, fmt: str, instruction: str, max_length: int) -> list[Example]:
-    """Training or scoring examples of `documents` in format `fmt` (one of FORMATS, checked with the clone
-    config): chat turns with the reply as the target, or plain text windows."""
+    """A person's documents as token examples whose loss covers only their own words, built one way for training
+    and for scoring (`fmt`, one of FORMATS, is checked with the clone config)."""
     out: list[Example] = []
     start = tokenizer.eos_token_id
     renderer = writing_renderer(tokenizer)

@@ -19,11 +19,12 @@ from bench.errors import BenchError
 
 
 class PrivacyError(BenchError):
-    pass
+    """DP training settings that cannot work (a format that splits documents, a bad delta, clip or epsilon)."""
 
 
 @dataclass(frozen=True)
 class PrivacyPlan:
+    """The DP-SGD settings a training uses, fixed before it starts so its epsilon can be stated."""
     noise_multiplier: float
     max_grad_norm: float
     sample_rate: float
@@ -108,6 +109,7 @@ class PrivateTrainer:
                                      loss_reduction="mean", generator=self.generator)
 
     def step(self, step: int, batch: dict[str, torch.Tensor]) -> float:
+        """One DP-SGD step (clipped per-example gradients plus seeded noise); its loss."""
         loss = per_example_loss(self.module, batch)
         with warnings.catch_warnings():  # Opacus hooks fire on module outputs: the frozen base needs no input grads
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
@@ -118,6 +120,8 @@ class PrivateTrainer:
         return float(loss.detach())
 
     def card(self, steps: int) -> dict:
+        """The privacy section of the clone's card: mechanism, epsilon spent over `steps` and the settings behind
+        it."""
         import opacus
 
         p = self.plan

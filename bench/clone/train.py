@@ -35,6 +35,7 @@ NON_TRAINING_KEYS = ("progress", "output_dir", "report", "results_dir")
 
 @dataclass(frozen=True)
 class CloneData:
+    """A person's corpus and its train / held-out split, and how it was split."""
     corpus: Corpus
     train: Corpus
     held_out: Corpus
@@ -54,6 +55,7 @@ def clone_data(cfg: dict) -> CloneData:
 
 
 def dp_enabled(cfg: dict) -> bool:
+    """Whether the training config asks for differentially private training."""
     return bool((cfg["train"].get("dp") or {}).get("enabled"))
 
 
@@ -68,6 +70,8 @@ def training_hash(cfg: dict) -> str:
 
 
 def output_dir_for(cfg: dict, data: CloneData | None = None) -> Path:
+    """Where a clone's adapter goes: the configured folder, or clones/<author>-<training hash>, so a changed
+    training never overwrites another."""
     if cfg.get("output_dir"):
         return Path(str(cfg["output_dir"]))
     author = (data.corpus.author if data else cfg["corpus"].get("author")) or "person"
@@ -119,6 +123,7 @@ def _load_checkpoint(out: Path) -> Path | None:
 
 
 def base_model(spec: ModelSpec):
+    """The base model in float32 for LoRA training, its tokenizer, and the pad id to use."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(spec.path)
@@ -230,6 +235,8 @@ def train_clone(cfg: dict, progress: bool | None = None, stop_after: int | None 
 
 def write_card(out: Path, cfg: dict, data: CloneData, spec: ModelSpec, state: dict,
                privacy: dict | None = None) -> None:
+    """Write the clone's card (clone_card.json): base model, data fingerprints, hyperparameters and validation curve,
+    so the adapter says what made it."""
     card = {
         "kind": "persona-bench clone (peft LoRA)",
         "base_model": {"id": spec.id, "sha256": spec.sha256, "dtype_trained": "float32"},

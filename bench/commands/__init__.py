@@ -34,6 +34,8 @@ HELPERS = ("hydra_jobs",)  # modules of this package that hold no command
 
 
 def register(cmd: Command) -> Command:
+    """Add a command to the registry (a name registered twice is a bug, refused), so --help and dispatch both
+    read it from one place."""
     if cmd.name in REGISTRY:
         raise RuntimeError(f"command {cmd.name!r} registered twice")
     REGISTRY[cmd.name] = cmd

@@ -4,6 +4,8 @@ from bench.commands.hydra_jobs import hydra_command, section_aliases
 
 
 def behaviour_task(cfg: dict) -> None:
+    """The job `persona-bench behaviour` runs on each composed config (the pipeline imported only then, keeping
+    start-up light)."""
     from bench.pipelines.behaviour import behaviour
 
     behaviour(cfg)

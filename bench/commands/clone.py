@@ -6,6 +6,8 @@ from bench.commands.hydra_jobs import hydra_command
 
 
 def clone_train_task(cfg: dict) -> None:
+    """The job of `persona-bench clone train`: train the adapter, then say where it is, the privacy it spent, and
+    how to benchmark it."""
     import json
 
     from bench.clone.train import CARD
@@ -21,6 +23,7 @@ def clone_train_task(cfg: dict) -> None:
 
 
 def clone_report_task(cfg: dict) -> None:
+    """The job of `persona-bench clone report`: build the report and print it."""
     from bench.pipelines.clone_report import clone_report
 
     result = clone_report(cfg)

@@ -4,6 +4,8 @@ from bench.commands.hydra_jobs import hydra_command, section_aliases
 
 
 def compare_task(cfg: dict) -> None:
+    """The job `persona-bench compare` runs on each composed config (the pipeline imported only then, keeping
+    start-up light)."""
     from bench.pipelines.compare import compare
 
     compare(cfg)

@@ -4,6 +4,7 @@ from bench.commands.hydra_jobs import hydra_command
 
 
 def fidelity_table_task(cfg: dict) -> None:
+    """The job `persona-bench fidelity-table` runs on each composed config (the pipeline imported only then)."""
     from bench.pipelines.fidelity_table import fidelity_table
 
     fidelity_table(cfg, progress=True)

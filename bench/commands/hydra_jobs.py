@@ -67,6 +67,8 @@ def checked_configs(config_name: str, args: list[str]) -> list[dict]:
 
 
 def hydra_handler(config_name: str, task: Callable[[dict], object], prog: str) -> Handler:
+    """The handler of a Hydra command: every job's config checked before any runs, then Hydra runs `task` on
+    each, a BenchError ending it as `error: ...` and exit 2."""
     def handler(args: list[str]) -> int:
         import hydra
         from omegaconf import OmegaConf

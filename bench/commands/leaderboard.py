@@ -4,6 +4,8 @@ from bench.commands.hydra_jobs import hydra_command
 
 
 def leaderboard_task(opts: dict) -> None:
+    """The job of `persona-bench leaderboard`: build the site, print its report, and publish where the config
+    names a target."""
     from bench.leaderboard import build_leaderboard
     from bench.leaderboard.publish import publish_gh_pages, publish_hf
 

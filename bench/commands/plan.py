@@ -7,6 +7,8 @@ from bench.errors import BenchError
 
 @command("plan", "[overrides] [--time-batches N | --no-time]", "a dry run: participants, prompts, passes, tokens, time")
 def plan_command(args: list[str]) -> int:
+    """The handler of `persona-bench plan`: reads --no-time / --time-batches, checks the configs, shows each
+    run's workload, and fails (RunError) when a run would stop before any model work."""
     from bench.pipelines.dry_run import RunError, plan_command as show_plans
 
     n_time, rest, it = 2, [], iter(args)

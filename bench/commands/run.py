@@ -4,6 +4,8 @@ from bench.commands.hydra_jobs import hydra_command
 
 
 def run_task(cfg: dict) -> None:
+    """The job `persona-bench run` runs on each composed config (the pipeline imported only then, keeping
+    start-up light)."""
     from bench.pipelines.run import run
 
     run(cfg)

@@ -7,6 +7,7 @@ from bench.errors import BenchError
 
 
 def cluster_folder(sub: str, args: list[str]) -> str:
+    """The one folder argument `slurm start|stop` takes, or an error saying what to give."""
     if len(args) != 1:
         raise BenchError(f"slurm {sub}: give the folder of the local cluster, e.g. /tmp/slurm")
     return args[0]
@@ -14,6 +15,7 @@ def cluster_folder(sub: str, args: list[str]) -> str:
 
 @command("slurm start", "FOLDER", "start a single-node Slurm whose state lives in FOLDER")
 def slurm_start(args: list[str]) -> int:
+    """The handler of `persona-bench slurm start`: start the local cluster and print how to use it."""
     from bench.tools import local_slurm
 
     folder = cluster_folder("start", args)
@@ -24,6 +26,7 @@ def slurm_start(args: list[str]) -> int:
 
 @command("slurm stop", "FOLDER", "stop the Slurm started in FOLDER")
 def slurm_stop(args: list[str]) -> int:
+    """The handler of `persona-bench slurm stop`: stop the local cluster in the folder."""
     from bench.tools import local_slurm
 
     local_slurm.stop(cluster_folder("stop", args))

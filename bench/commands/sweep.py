@@ -8,6 +8,8 @@ from bench.errors import BenchError
 
 @command("sweep status", "FOLDER...", "finished or not, for each run folder under the folders (exit 1: some are not)")
 def sweep_status(args: list[str]) -> int:
+    """The handler of `persona-bench sweep status`: each run folder finished or not; exit 1 while any is
+    unfinished, for scripts to wait on."""
     from bench.results import sweep
 
     if not args:
@@ -20,6 +22,7 @@ def sweep_status(args: list[str]) -> int:
 
 @command("sweep rerun", "RUN_FOLDER", "finish an unfinished run from its saved config (nothing done is redone)")
 def sweep_rerun(args: list[str]) -> int:
+    """The handler of `persona-bench sweep rerun`: finish one run folder from its saved config."""
     if len(args) != 1:
         raise BenchError("sweep rerun: give exactly one run folder")
     from bench.pipelines.run import rerun
@@ -30,6 +33,8 @@ def sweep_rerun(args: list[str]) -> int:
 
 @command("sweep merge", "OUT FOLDER...", "the finished runs' tables merged into one folder")
 def sweep_merge(args: list[str]) -> int:
+    """The handler of `persona-bench sweep merge`: the finished runs' tables merged into one folder, the
+    unfinished named."""
     from bench.results import sweep
 
     if len(args) < 2:

@@ -7,6 +7,7 @@ from bench.errors import BenchError
 @command("tables", "RUN... [--format markdown|latex|csv] [--table NAME]",
          "the paper tables of runs (several: stacked by model)")
 def tables_command(args: list[str]) -> int:
+    """The handler of `persona-bench tables`: reads --format and --table, prints the runs' paper tables."""
     from bench.results.paper_tables import tables_text
 
     options, runs, it = {"--format": "markdown", "--table": None}, [], iter(args)

@@ -4,6 +4,7 @@ from bench.commands.hydra_jobs import hydra_command
 
 
 def tv_check_task(cfg: dict) -> None:
+    """The job `persona-bench tv-check` runs on each composed config (the pipeline imported only then)."""
     from bench.pipelines.tv_check import tv_check
 
     tv_check(cfg)

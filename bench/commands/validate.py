@@ -8,6 +8,8 @@ from bench.errors import BenchError
 
 @command("validate", "FILE...", "inventory, survey, population, persona set, run config or results.json")
 def validate_command(args: list[str]) -> int:
+    """The handler of `persona-bench validate`: checks each file, prints every problem of every file, exit 2 when
+    any file has one."""
     from bench.tools.filecheck import check_file
 
     if not args:

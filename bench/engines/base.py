@@ -28,12 +28,16 @@ def load_tokenizer(path: str):
 
 @lru_cache(maxsize=8)
 def cached_tokenizer(path: str, stamp: tuple):
+    """The tokenizer loaded once per (folder, file stamp): `stamp` is only the cache key, so a changed folder is
+    read again."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(path)
 
 
 class Engine(ABC):
+    """The one interface every backend implements (label log-probs of rendered token ids, seeded generation), so
+    runs on any backend compare number for number."""
     name: str = "?"
 
     def __init__(self, spec: ModelSpec, seed: int = 0, **options):

@@ -27,6 +27,8 @@ class ModelError(BenchError):
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A resolved model: the local folder engines load, the hashes that identify its weights (and adapter), dtype
+    and context length."""
     id: str
     path: str  # local HF folder both engines load
     sha256: str  # of the weight files
@@ -38,6 +40,8 @@ class ModelSpec:
 
 
 def cache_dir() -> Path:
+    """Where persona-bench keeps models it assembles or converts (PERSONA_BENCH_CACHE, else
+    ~/.cache/persona-bench), created on first use."""
     root = os.environ.get("PERSONA_BENCH_CACHE") or Path.home() / ".cache" / "persona-bench"
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
@@ -190,6 +194,8 @@ def convert_gguf(gguf: Path, out: Path) -> None:
 
 
 def embedded_model_folder(package: str, filename: str, assembled: bool = False) -> Path:
+    """The HF folder converted from a GGUF shipped in a Python package, converted once per GGUF hash (under a
+    file lock, so parallel runs share it)."""
     gguf = assembled_gguf(package, filename) if assembled else gguf_from_package(package, filename)
     gguf_hash = sha256_folder(gguf.parent, (filename,))
     # "-bos": the tokenizer adds the BOS the GGUF asks for; a folder converted without it is not reused
@@ -202,6 +208,8 @@ def embedded_model_folder(package: str, filename: str, assembled: bool = False) 
 
 
 def check_adapter(adapter: str | None) -> Path | None:
+    """The adapter folder, or None when none is given; a folder without adapter_config.json is refused with how
+    to make one."""
     if adapter in (None, "", "null"):
         return None
     path = Path(str(adapter)).expanduser()

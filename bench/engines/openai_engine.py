@@ -162,12 +162,16 @@ class OpenAIEngine(Engine):
         return rows
 
     def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):  # the server's prefix cache keeps rows
+        """The server's exact label log-probs; refused when this server only samples, since a caller asking for
+        them cannot use sampled answers."""
         if self.scoring != SCORINGS["logprobs"]:
             raise ServerError(f"engine openai at {self.base_url} samples (engine.logprobs or the server gives "
                               "no label log-probs); this tool needs them: use scoring=sample or a vLLM server")
         return np.asarray(self._exact(prompts, label_ids), dtype=np.float64)
 
     def generate(self, prompts, temperature, max_new_tokens, seeds):
+        """One completion request per prompt, each with its own seed, sent concurrently (the server batches
+        them)."""
         import openai
 
         def one(job):
@@ -189,4 +193,5 @@ class OpenAIEngine(Engine):
         return {"engine_scoring": self.scoring, "engine_server": self.base_url, "engine_model": self.model_name}
 
     def close(self):
+        """Close the HTTP client (the server keeps running)."""
         self.client.close()

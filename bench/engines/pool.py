@@ -78,6 +78,7 @@ class EnginePool:
         return engine
 
     def close(self) -> None:
+        """Close every kept engine, oldest first, freeing their models."""
         while self.engines:
             _, engine = self.engines.popitem(last=False)
             engine.close()
@@ -92,6 +93,7 @@ class EnginePool:
 
 
 def active_pool() -> EnginePool | None:
+    """The pool of the command running in this context, if any: where a run takes its engine from."""
     return ACTIVE.get()
 
 

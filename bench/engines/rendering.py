@@ -80,6 +80,8 @@ class PromptRenderer:
         return ids
 
     def plain_text(self, messages: list[dict]) -> str:
+        """The messages as plain text for a model without a chat template: blocks apart by blank lines, each
+        answer after its question, then the answer cue."""
         blocks: list[str] = []
         for m in messages:
             if m["role"] == "assistant" and blocks:
@@ -89,12 +91,16 @@ class PromptRenderer:
         return self.bos + "\n\n".join(blocks) + "\n" + (self.answer_prefix or "\n")
 
     def text(self, messages: list[dict]) -> str:
+        """The prompt text the model reads: its chat template (with a fixed date, so prompts do not change by
+        day) or plain text, then the answer cue."""
         if self.format == "plain":
             return self.plain_text(messages)
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                                   date_string=self.TEMPLATE_DATE) + self.answer_prefix
 
     def render(self, messages: list[dict]) -> tuple[str, list[int]]:
+        """The prompt as text and as the token ids engines take (no special tokens added: the text already holds
+        them)."""
         text = self.text(messages)
         return text, self.tokenizer(text, add_special_tokens=False).input_ids
 

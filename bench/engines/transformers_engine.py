@@ -86,6 +86,7 @@ class TransformersEngine(Engine):
 
     @property
     def kept_prefixes(self) -> int:
+        """How many prefix caches the engine holds now: what tests and the benchmark check the cache budget by."""
         return len(self._prefixes)
 
     @property
@@ -100,6 +101,8 @@ class TransformersEngine(Engine):
         self.counters = self.new_counters()
 
     def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):
+        """Label log-probs without autograd (inference mode), prefixes shared and kept as the engine's options
+        say."""
         import torch
 
         with torch.inference_mode():
@@ -318,6 +321,7 @@ class TransformersEngine(Engine):
         return texts
 
     def close(self):
+        """Drop the model and its kept caches, freeing GPU memory when there is one."""
         import torch
 
         self._prefixes.clear()

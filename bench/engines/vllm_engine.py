@@ -128,6 +128,8 @@ class VLLMEngine(Engine):
         return self.llm.generate(inputs, params, use_tqdm=False, lora_request=self.lora)
 
     def label_logprobs(self, prompts, label_ids, keep_rows: bool = False):  # its prefix cache keeps rows itself
+        """One greedy step per prompt asking vLLM for exactly the label tokens' log-probs; vLLM's own prefix
+        cache shares prefixes."""
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(label_ids))
@@ -141,6 +143,7 @@ class VLLMEngine(Engine):
         return np.asarray(rows, dtype=np.float64)
 
     def generate(self, prompts, temperature, max_new_tokens, seeds):
+        """Sampled completions, each prompt with its own seed so answers repeat across runs."""
         from vllm import SamplingParams
 
         params = [
@@ -165,4 +168,5 @@ class VLLMEngine(Engine):
         self.llm.reset_prefix_cache()
 
     def close(self):
+        """Drop the vLLM engine, freeing its memory."""
         del self.llm

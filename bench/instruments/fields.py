@@ -10,14 +10,17 @@ KEYS = {"+": 1, "-": -1, "+1": 1, "-1": -1, 1: 1, -1: -1}  # how an item's keyin
 
 
 def is_int(v: Any) -> bool:
+    """Whether a YAML value is a whole number (True and False are not, though Python counts them as ints)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 def is_num(v: Any) -> bool:
+    """Whether a YAML value is a number (booleans are not)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def nonempty_str(v: Any) -> bool:
+    """Whether a YAML value is text with something in it."""
     return isinstance(v, str) and v.strip() != ""
 
 

@@ -33,14 +33,18 @@ class Scale:
 
     @property
     def refusals(self) -> tuple[bool, ...]:
+        """Per option, whether it is a refusal ("prefer not to say"): not scored, and kept last when options are
+        reordered."""
         return tuple(o is None for o in self.ordinal_values)
 
     @property
     def low(self) -> int:
+        """The lowest value on the scale (reverse keying mirrors around low and high)."""
         return min(self.values)
 
     @property
     def high(self) -> int:
+        """The highest value on the scale."""
         return max(self.values)
 
     def reverse(self, value: float) -> float:
@@ -50,6 +54,7 @@ class Scale:
 
 @dataclass(frozen=True)
 class Item:
+    """One question: its trait (or dichotomy), keying and wording; survey questions carry their own options."""
     id: str
     trait: str  # Big Five trait code (E, A, C, N, O) or dichotomy id (IE, SN, FT, JP)
     keyed: int  # +1 or -1
@@ -86,6 +91,8 @@ class Norm:
 
 @dataclass(frozen=True)
 class Inventory:
+    """A loaded instrument, frozen: its items, scale, traits and how they are scored, with the file's path and
+    sha256 that runs record."""
     id: str
     name: str
     version: str
@@ -104,6 +111,7 @@ class Inventory:
 
     @property
     def trait_names(self) -> dict[str, str]:
+        """Display name by trait code, for reports."""
         return dict(self.traits)
 
     def scale_of(self, item: Item) -> Scale:
@@ -111,6 +119,7 @@ class Inventory:
         return item.scale or self.scale
 
     def item(self, item_id: str) -> Item:
+        """The item with this id (KeyError when the inventory has none)."""
         for it in self.items:
             if it.id == item_id:
                 return it

@@ -123,6 +123,8 @@ def option_labels(prompt: str, low: int, high: int) -> tuple[str, ...]:
 
 
 def build_psychobench(q: dict, errors: list[str]) -> Inventory | None:
+    """One PsychoBench questionnaire as an Inventory; each problem is added to `errors` (so a file reports all at
+    once), None when it cannot be built."""
     err = errors.append
     name = q["name"]
     rng = answer_range(q, err)

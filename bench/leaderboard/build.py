@@ -13,12 +13,14 @@ from bench.leaderboard.table import leaderboard_table
 
 @dataclass(frozen=True)
 class Leaderboard:
+    """What a build made: the site folder, the runs on it, the folders skipped with why, and stale files removed."""
     out: Path
     runs: tuple[RunRecord, ...]
     skipped: tuple[Skipped, ...]
     removed: tuple[str, ...] = ()  # stale files of the previous build (named in its manifest)
 
     def report(self) -> str:
+        """The lines the command prints: what was written, what was skipped and why, each run's notes."""
         lines = [f"leaderboard: {len(self.runs)} runs -> {self.out}/index.html, leaderboard.md, "
                  "leaderboard.csv, leaderboard.json"]
         lines += [f"skipped {s.path}: {s.reason}" for s in self.skipped]

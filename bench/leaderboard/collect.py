@@ -37,6 +37,8 @@ MAX_FOLDERS = 100_000
 
 @dataclass(frozen=True)
 class RunRecord:
+    """One run folder as the leaderboard reads it: config, metrics, provenance, the tables figures need, and
+    notes on what was missing."""
     path: Path
     config: dict
     metrics: dict
@@ -49,12 +51,14 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A folder left off the leaderboard, with the reason shown beside the board."""
     path: Path
     reason: str
 
 
 class RunFolderError(BenchError):
-    pass
+    """A folder the leaderboard cannot read (a root absent or too large, a run's file missing or malformed):
+    a root stops the build, a run folder is skipped with why."""
 
 
 def find_run_folders(roots) -> list[Path]:
@@ -162,6 +166,8 @@ def read_run(folder: Path) -> RunRecord:
 
 
 def collect_runs(roots) -> tuple[list[RunRecord], list[Skipped]]:
+    """Every run folder under the roots read, and those that could not be, with why: one bad folder never stops a
+    build."""
     records, skipped = [], []
     for folder in find_run_folders(roots):
         try:

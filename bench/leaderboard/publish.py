@@ -24,7 +24,8 @@ from bench.results.outdir import OutputFolderError, OwnedFolder, read_manifest
 
 
 class PublishError(BenchError):
-    pass
+    """A site that cannot be published (not a built site, a failed git or hub step): the message names the step
+    and what it said."""
 
 
 def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -35,6 +36,7 @@ def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.
 
 
 def commit_message(run_names: list[str]) -> str:
+    """The publishing commit's message: how many runs, then their folder names."""
     head = f"leaderboard: {len(run_names)} run{'s' if len(run_names) != 1 else ''}"
     return head + "\n\n" + "".join(f"- {name}\n" for name in run_names)
 

@@ -49,6 +49,7 @@ RECORD_SECTIONS = [("Trait scores", "trait_summary"), ("Internal consistency", "
 
 
 def fmt(x) -> str:
+    """A value as a table cell: numbers to 3 decimals, missing or non-finite ones as "-"."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
     if isinstance(x, bool) or not isinstance(x, (int, float)):
@@ -111,6 +112,7 @@ def csv_cell(x):
 
 
 def csv_text(table: pd.DataFrame) -> str:
+    """The table as CSV with text cells made safe from spreadsheet formula injection."""
     safe = table.copy()
     for col in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[col]):
@@ -124,6 +126,8 @@ def with_interval(value, interval) -> str:
 
 
 def markdown_text_of(table: pd.DataFrame, columns: list[str], skipped: list[Skipped]) -> str:
+    """leaderboard.md: the table with intervals beside their numbers, cells escaped, and the skipped folders
+    listed under it."""
     records = table.to_dict(orient="records")
     shown = pd.DataFrame({c: [with_interval(_plain(r[c]), interval_of(r, c))
                               if isinstance(_plain(r[c]), (int, float)) and not isinstance(r[c], bool)
@@ -143,7 +147,7 @@ def _run_page(env, rec: RunRecord, row: dict, page: str, site: OwnedFolder, head
               version: str, draw: bool) -> None:
     charts, not_drawn = [], []
     if draw:
-        drawn = figures.draw(figures.RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
+        drawn = figures.draw_figures(figures.RunData(rec.metrics, rec.scores, rec.answers, rec.fidelity))
         for name, files in drawn.files.items():
             for fmt, blob in files.items():
                 site.write_bytes(f"runs/{page}/{name}.{fmt}", blob)

@@ -45,7 +45,8 @@ _WITHHELD_KEY = re.compile(r"corpus", re.I)
 
 
 class RowError(BenchError):
-    pass
+    """A run whose metrics.json or config lacks what its kind always writes: the run is skipped with why, not put
+    on the board wrongly."""
 
 
 def _number(x) -> float | None:
@@ -243,6 +244,7 @@ def interval_of(row: dict, column: str) -> tuple[float, float] | None:
 
 
 def label(column: str) -> str:
+    """A column's header on the board: its label if it has one, else a short form of the metric path."""
     if column in LABELS:
         return LABELS[column]
     if column.startswith("score."):

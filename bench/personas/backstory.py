@@ -25,6 +25,8 @@ from bench.userfiles import UserFileError, read_jsonl
 
 @dataclass(frozen=True)
 class Backstory:
+    """One life story the model wrote, with the seed that wrote it: a stored story whose id and seed are not
+    this set's is refused rather than mixed in."""
     id: str
     text: str
     seed: int
@@ -40,6 +42,8 @@ def backstory_config(cfg: dict) -> dict:
 
 
 def backstory_dir(cfg: dict) -> Path:
+    """The folder of a backstory set, named by model and a hash of its generation config: runs asking for the
+    same set share it, a changed config gets its own."""
     digest = hashlib.sha256(json.dumps(backstory_config(cfg), sort_keys=True, default=str).encode()).hexdigest()
     return Path(cfg["results_dir"]) / f"backstories-{cfg['model']['id']}-{digest[:10]}"
 
@@ -87,4 +91,5 @@ def generate_backstories(cfg: dict, progress: bool = False) -> list[Backstory]:
 
 
 def backstory_personas(cfg: dict) -> tuple[Persona, ...]:
+    """The backstory set as personas (each story the system text), its missing stories written first."""
     return tuple(Persona(s.id, "", s.text) for s in generate_backstories(cfg))

@@ -21,6 +21,7 @@ PERSONA_FIELDS = ("id", "target", "text")
 
 
 def is_id(v: Any) -> bool:
+    """Whether a YAML value can be a persona id (text, or a whole number as YAML reads `123`)."""
     return nonempty_str(v) or is_int(v)
 
 

@@ -21,6 +21,7 @@ STYLES = ("qa", "bio", "portray")
 
 
 def demographic_text(profile: pd.Series, pop: dict, survey: Inventory, style: str) -> str:
+    """One respondent described by their demographic answers, in one of Anthology's styles (qa, bio, portray)."""
     attrs = pop.get("attributes") or {}
     if style == "qa":
         return "\n".join(f"Question: {survey.item(q).text}\nAnswer: {profile[q]}" for q in attrs)
@@ -35,6 +36,8 @@ def demographic_text(profile: pd.Series, pop: dict, survey: Inventory, style: st
 
 
 def demographic_personas(cfg: dict) -> tuple[Persona, ...]:
+    """One persona per sampled respondent of the run's population, described by their demographics, so the
+    model's answers can be matched to theirs."""
     pop = resolve_population(cfg)
     if pop is None or not pop.get("attributes"):
         raise PopulationError("persona=demographic needs a population with individual respondents and "

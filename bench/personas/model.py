@@ -13,6 +13,8 @@ class PersonaError(BenchError):
 
 @dataclass(frozen=True)
 class Persona:
+    """Who the model is asked to be: an id, the trait target it stands for (if any), and the system text of its
+    prompts."""
     id: str
     target: str = ""
     text: str = ""
@@ -21,6 +23,8 @@ class Persona:
     item_texts: tuple[tuple[str, str], ...] = ()
 
     def text_for(self, item_id: str | None) -> str:
+        """The system text for a question: the item's own text when the persona has one (retrieved passages),
+        else the persona's text."""
         if item_id is not None and self.item_texts:
             return dict(self.item_texts).get(item_id, self.text)
         return self.text

@@ -34,31 +34,41 @@ def _passage(text: str) -> str:
 
 
 def item_query(inventory: Inventory, item: Item) -> str:
+    """The question as retrieval reads it: the item's statement as shown, or both poles of a bipolar item."""
     if inventory.kind == "likert":
         return fill_text(inventory.stem, "{text}", item.text)
     return f"{item.left} {item.right}"
 
 
 def source_corpus(corpus: Corpus, held_out: float, seed: int) -> Corpus:
+    """The part of a corpus personas may quote: the training split when a held-out part is kept for checking,
+    else all of it."""
     return split_corpus(corpus, held_out, seed)[0] if held_out and held_out > 0 else corpus
 
 
 def top_words(corpus: Corpus, n: int) -> list[str]:
+    """The person's most frequent words (longer than two letters, not numbers), ties broken alphabetically so the
+    profile is stable."""
     counts = Counter(w for t in corpus.texts for w in tokenize(t) if len(w) > 2 and not w.isdigit())
     return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
 def characteristic_passages(corpus: Corpus, n: int, retriever: BM25Retriever | None = None) -> list[str]:
+    """Passages that best match the person's own frequent words: what a persona quotes when no question steers
+    it."""
     retriever = retriever or BM25Retriever(corpus.documents)
     return [_passage(d.text) for d in retriever.top(" ".join(top_words(corpus, 20)), n)]
 
 
 def rag_text(name: str, passages: list[str], header: str) -> str:
+    """A persona text quoting passages under its header (the person's name filled in)."""
     quoted = "\n".join(f"- {p}" for p in passages)
     return f"{fill(header, {'name': name}, 'persona header')}\n{quoted}"
 
 
 def profile_text(name: str, corpus: Corpus, n_passages: int, header: str) -> str:
+    """A persona text describing how the person writes (sentence length, punctuation, capitals, frequent words)
+    with a few characteristic passages."""
     f = style_features(corpus.texts)
     style = (f"You write sentences of about {f['mean_sentence_length']:.0f} words, "
              f"use {100 * f['exclamation_rate']:.1f} exclamation marks and {100 * f['question_rate']:.1f} "
@@ -71,6 +81,8 @@ def profile_text(name: str, corpus: Corpus, n_passages: int, header: str) -> str
 
 
 def corpus_personas(cfg: dict, inventory: Inventory) -> tuple[Persona, ...]:
+    """One persona per author of the corpus: a profile, or (rag) the passages retrieved for each item; authors
+    too short for a held-out split are skipped, logged."""
     kind = cfg.get("kind")
     if kind not in KINDS:
         raise CorpusError(f"persona set '{cfg.get('set')}': field 'kind': '{kind}' is not one of {', '.join(KINDS)}")

@@ -191,7 +191,6 @@ def time_batches(admin: Administrator, cfg: dict, spec, n: int) -> Timing:
     engine = open_engine(cfg, spec)
     load_s = time.perf_counter() - started
     log = CallLog(engine)
-    admin.engine = log
     samples = []
     try:
         units = spread(admin.units(), n)
@@ -207,10 +206,9 @@ def time_batches(admin: Administrator, cfg: dict, spec, n: int) -> Timing:
                 history = {admin.plan.participants[k].id: [FILLER] * unit.item_index for k in unit.keys}
             prompts, tokens = log.prompts, log.tokens
             t0 = time.perf_counter()
-            admin.run_unit(unit, history)
+            admin.run_unit(log, unit, history)
             samples.append((time.perf_counter() - t0, log.tokens - tokens, log.prompts - prompts))
     finally:
-        admin.engine = None
         engine.close()
     return Timing(load_s, samples, "token" if admin.scoring == "logprob" else "generation")
 
@@ -223,7 +221,7 @@ def dry_run(cfg: dict, n_time: int = 2) -> dict:
     inventory, plan, spec = prepare(cfg, personas)
     renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)  # rows as the run builds them, for the timing
-    admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
+    admin = Administrator(plan, renderer, cfg["scoring"], int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
                           row_columns(prov, cfg), group_by_persona=by_author(cfg))
     work = workload(admin)
     limit = spec.max_model_len - int(cfg["max_new_tokens"])

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
 from bench.config import freeze, validate
-from bench.engines import ModelSpec, engine_for, load_tokenizer, resolve_model
+from bench.engines import Engine, ModelSpec, engine_for, load_tokenizer, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
@@ -93,7 +93,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
 
     renderer = PromptRenderer.from_config(load_tokenizer(spec.path), cfg["prompt"])
     prov = collect(cfg, spec, inventory, cfg["engine"]["name"], renderer.format)
-    admin = Administrator(plan, None, renderer, cfg["scoring"], int(cfg["batch_size"]),
+    admin = Administrator(plan, renderer, cfg["scoring"], int(cfg["batch_size"]),
                           int(cfg["max_new_tokens"]), row_columns(prov, cfg), group_by_persona=by_author(cfg),
                           keep_prompt_texts=not by_author(cfg))
     longest = admin.longest_prompt()
@@ -115,10 +115,10 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
 ENGINE_FACTS = ("engine_scoring", "engine_server", "engine_model", "scoring")  # from Engine.provenance and the fallback
 
 
-def adopt_engine_scoring(admin: Administrator, prov: dict) -> None:
+def adopt_engine_scoring(admin: Administrator, engine: Engine, prov: dict) -> None:
     """A server that gives no label log-probs (engine=openai): a logprob run samples and parses instead,
     and its provenance and rows say so."""
-    facts = admin.engine.provenance()
+    facts = engine.provenance()
     if facts.get("engine_scoring") == "sample-fallback" and admin.scoring == "logprob":
         admin.scoring = "sample"
         admin.constants["scoring_mode"] = "sample"
@@ -142,14 +142,10 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     started = time.time()
     if todo:
         with engine_for(cfg, spec) as engine:
-            admin.engine = engine
             first = time.time()  # start-up cost: this less run_started_at (docs/performance.md)
             prov["first_batch_at"] = round(first, 3)
-            try:
-                adopt_engine_scoring(admin, prov)
-                admin.run(store, progress=cfg.get("progress", True) if progress is None else progress)
-            finally:
-                admin.engine = None
+            adopt_engine_scoring(admin, engine, prov)
+            admin.run(engine, store, progress=cfg.get("progress", True) if progress is None else progress)
             prov["model_seconds"] = round(time.time() - first, 2)  # the batches themselves
     if not todo and (run_dir / PROVENANCE).is_file():  # a finished run: what its engine said then
         old = json.loads((run_dir / PROVENANCE).read_text())

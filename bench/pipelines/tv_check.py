@@ -44,11 +44,11 @@ def tv_check(cfg: dict) -> pd.DataFrame:
     inventory, plan, spec = prepare(cfg)
     with engine_for(cfg, spec) as engine:
         renderer = PromptRenderer.from_config(engine.tokenizer, cfg["prompt"])
-        admin = Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]))
+        admin = Administrator(plan, renderer, "logprob", int(cfg["batch_size"]))
         keys = [(c, i) for c in range(min(int(opts["conditions"]), len(admin.conditions)))
                 for i in range(len(plan.items))]
         rendered = [admin.render_single(c, i) for c, i in keys]
-        logp = admin.label_logprobs([r[2] for r in rendered], [i for _, i in keys])
+        logp = admin.label_logprobs(engine, [r[2] for r in rendered], [i for _, i in keys])
         rows = []
         for (c, i), (perm, _, ids), lp in zip(keys, rendered, logp):
             p = tempered(lp, temp)

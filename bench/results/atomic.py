@@ -67,6 +67,7 @@ def new_temp(path: Path) -> tuple[int, str]:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write through a synced temp file renamed into place, so a reader or a killed run never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = new_temp(path)
     try:
@@ -81,14 +82,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """atomic_write_bytes for text (UTF-8)."""
     atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_json(path: Path, obj) -> None:
+    """atomic_write_bytes for JSON, keys sorted and indented so the same content gives the same bytes."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
+    """atomic_write_bytes for a table as parquet (no index column)."""
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
     atomic_write_bytes(path, sink.getvalue().to_pybytes())

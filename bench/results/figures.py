@@ -153,6 +153,8 @@ def model_distribution(answers: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def answer_distribution(data: RunData) -> Figure | str:
+    """The figure of how the run's answers spread over the options (beside the humans' where the run has a
+    population), or why it is not drawn."""
     if _is_survey(data):
         return "a survey's answers are drawn per question"
     model, human = model_distribution(data.answers), human_distribution(data.fidelity)
@@ -353,6 +355,8 @@ FIGURES: dict[str, tuple[str, Callable[[RunData], Figure | str]]] = {
 
 
 def render(fig: Figure, fmt: str) -> bytes:
+    """A figure as bytes in one format, its date and software stamps removed so the same run draws the same
+    files."""
     with mpl.rc_context(STYLE):
         fig.tight_layout()
         buf = io.BytesIO()
@@ -360,7 +364,7 @@ def render(fig: Figure, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def draw(data: RunData, formats=FORMATS) -> Drawn:
+def draw_figures(data: RunData, formats=FORMATS) -> Drawn:
     """Every figure that applies to the run, in every format, as bytes; the rest with their reasons."""
     out = Drawn()
     for name, (_, drawer) in FIGURES.items():
@@ -375,7 +379,7 @@ def draw(data: RunData, formats=FORMATS) -> Drawn:
 
 def write_figures(run_dir: Path, data: RunData) -> Drawn:
     """Draw the run's figures into run_dir/figures/<name>.png|svg, each file whole or not at all."""
-    drawn = draw(data)
+    drawn = draw_figures(data)
     for name, files in drawn.files.items():
         for fmt, blob in files.items():
             atomic_write_bytes(Path(run_dir) / FOLDER / f"{name}.{fmt}", blob)

@@ -181,15 +181,18 @@ class OwnedFolder:
         return self.out / name
 
     def record(self, rel: str) -> None:
+        """Note a file as written by this tool, for the manifest."""
         self.written.append(_safe_name(rel))
 
     def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Write a file of the folder whole or not at all, and note it as this tool's."""
         target = self.path(rel)
         atomic_write_bytes(target, data)
         self.record(rel)
         return target
 
     def write_text(self, rel: str, text: str) -> Path:
+        """write_bytes for UTF-8 text."""
         return self.write_bytes(rel, text.encode("utf-8"))
 
     def finish(self) -> list[str]:

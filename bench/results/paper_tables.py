@@ -35,7 +35,7 @@ class TablesError(BenchError):
     """A run folder without paper tables, an unknown table or format."""
 
 
-def shown(table: pd.DataFrame, name: str) -> pd.DataFrame:
+def printed_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The table as printed: each figure as "m [lo, hi]", the spread column (trait, dichotomy, type) across."""
     value, lo, hi, spread, count = TABLES[name]
     index = [c for c in INDEX if c in table.columns]
@@ -56,7 +56,7 @@ def render(table: pd.DataFrame, name: str, fmt: str) -> str:
     """One table in one format (see the module docstring)."""
     if fmt == "csv":
         return table.to_csv(index=False)
-    view = shown(table, name)
+    view = printed_table(table, name)
     if fmt == "latex":
         return view.to_latex(index=False, escape=True, caption=TITLES[name], label=f"tab:{name}")
     return markdown_table(view)

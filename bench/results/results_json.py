@@ -39,6 +39,7 @@ class ResultsFileError(BenchError):
 
 @cache
 def schema() -> dict:
+    """The results.json schema, read once: what every written file is validated against."""
     return json.loads(SCHEMA_PATH.read_text())
 
 
@@ -48,6 +49,7 @@ def pointer(parts: list) -> str:
 
 
 def number(v):
+    """A metric value as a JSON number, or None for anything else (booleans included)."""
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 

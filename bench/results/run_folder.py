@@ -34,6 +34,8 @@ class NotARunConfig(RunFolderError):
 
 
 def default_run_name(cfg: dict) -> str:
+    """A run folder's name when none is given: model, instrument, persona set, scoring and config hash, so reruns
+    of one config find their folder."""
     parts = [model_label(cfg), inventory_label(cfg),
              cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
@@ -55,6 +57,8 @@ def model_label(cfg: dict, prov: dict | None = None, *, default: str | None = No
 
 
 def inventory_label(cfg: dict) -> str:
+    """The instrument's part of a run folder's name: inventory and scale, the file's stem for a user's own file,
+    else the name."""
     if cfg["inventory"].get("scale"):
         return f"{cfg['inventory']['name']}_{cfg['inventory']['scale']}"
     return Path(str(cfg["inventory"]["path"])).stem if cfg["inventory"].get("path") else cfg["inventory"]["name"]
@@ -94,6 +98,8 @@ def saved_config(run_dir: Path, limit: int = MAX_YAML_BYTES) -> dict:
 
 
 def saved_fingerprint(run_dir: Path) -> dict:
+    """The fingerprint a run folder was claimed with (weights, inventory, packages...), read to refuse resuming
+    it with something else; a damaged one is named."""
     path = run_dir / FINGERPRINT
     try:
         stamp = json.loads(read_bounded(path, MAX_YAML_BYTES, "fingerprint"))

@@ -46,6 +46,9 @@ class PartQuarantined(UserWarning):
 
 
 class RunStore:
+    """A run folder's parts: one parquet file per unit, each vouched for by a record written after it, so a
+    resumed run keeps the whole ones and redoes the rest."""
+
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
         self.parts = self.dir / PARTS
@@ -57,10 +60,13 @@ class RunStore:
                                 "(move that file away, or choose another run_name)") from None
 
     def part_path(self, unit: int) -> Path:
+        """Where a unit's response rows go."""
         return self.parts / f"part-{unit:06d}.parquet"
 
     @staticmethod
     def record_path(part: Path) -> Path:
+        """The record beside a part (unit, rows, bytes, sha256): written after it, so a part without one was cut
+        off."""
         return part.with_name(part.name + ".json")
 
     def part_files(self) -> list[Path]:
@@ -73,6 +79,7 @@ class RunStore:
         return {int(PART.fullmatch(p.name)[1]) for p in self.part_files() if self.record_path(p).is_file()}
 
     def prompts_path(self, unit: int) -> Path:
+        """Where a unit's distinct prompt texts go, beside its part."""
         return self.parts / f"prompts-{unit:06d}.parquet"
 
     def write_part(self, unit: int, rows: pa.Table | pd.DataFrame, prompts: pa.Table | None = None) -> None:
@@ -208,6 +215,8 @@ class RunStore:
         return target
 
     def read_parts(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every part's rows in unit order (these columns, or all), before the parts are finalized into
+        responses.parquet."""
         files = self.part_files()
         if not files:
             return pd.DataFrame(columns=columns or [])

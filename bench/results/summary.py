@@ -48,6 +48,7 @@ def _rates_line(rates: dict) -> str:
 
 
 def markdown_table(df: pd.DataFrame) -> str:
+    """A table as markdown with 3 decimals and missing values as "-"."""
     return df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".3f", missingval="-")
 
 
@@ -58,6 +59,8 @@ def _in_trait_order(df: pd.DataFrame, names: dict) -> pd.DataFrame:
 
 def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataFrame, metrics: dict,
                  run_dir) -> str:
+    """summary.md: the headline numbers of a run (reliability, scores, or a survey's answer shares) with their
+    intervals, for a reader at the terminal."""
     names = inventory.trait_names
     out = [
         f"# persona-bench: {prov['model']['id']} on {inventory.name} (v{inventory.version})",

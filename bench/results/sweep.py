@@ -43,7 +43,7 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 class SweepError(BenchError):
-    pass
+    """A sweep folder that cannot be read (not a folder, a config that is no run config): named with why."""
 
 
 def run_folders(paths: list[Path | str]) -> list[Path]:
@@ -60,6 +60,7 @@ def run_folders(paths: list[Path | str]) -> list[Path]:
 
 
 def is_finished(run_dir: Path) -> bool:
+    """Whether a run folder holds every file a finished run writes."""
     return all((run_dir / f).is_file() for f in FINISHED)
 
 

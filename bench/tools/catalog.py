@@ -22,6 +22,7 @@ MAX_CHARS = 120
 
 
 def first_sentence(text) -> str:
+    """The first sentence of a description, whitespace folded and cut to one listing line."""
     text = " ".join(str(text or "").split())
     m = SENTENCE_END.search(text)
     text = text[: m.end()] if m else text
@@ -47,6 +48,8 @@ def load_yaml(path: Path):
 
 
 def instrument_lines(folder: Path) -> list[tuple[str, str]]:
+    """One line per instrument file in a folder (kind, items, name, licence); a file that does not load is listed
+    as INVALID, not fatal."""
     from bench.instruments import InventoryError, load_inventory
 
     out = []
@@ -62,6 +65,8 @@ def instrument_lines(folder: Path) -> list[tuple[str, str]]:
 
 
 def persona_count(data: dict) -> str:
+    """How many personas a persona set gives, in words (fixed lists counted; corpus, demographic and backstory
+    sets say what they depend on)."""
     if data.get("kind") is not None:
         return "one per author of the corpus (persona.corpus.path)"
     if data.get("set") == "demographic":
@@ -78,6 +83,8 @@ def persona_count(data: dict) -> str:
 
 
 def conf_lines(group: str) -> list[tuple[str, str]]:
+    """One line per config of a Hydra group, from its description or leading comment; an unreadable one is listed
+    as INVALID."""
     out = []
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
         data = load_yaml(path)
@@ -122,6 +129,7 @@ def engine_lines() -> list[tuple[str, str]]:
 
 
 def listing(kind: str) -> list[tuple[str, str]]:
+    """The (name, line) entries of one kind `ls` shows."""
     if kind == "inventories":
         return instrument_lines(INVENTORY_DIR)
     if kind == "surveys":

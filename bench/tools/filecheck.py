@@ -23,6 +23,7 @@ EXPECTED = "an inventory, a survey, a population config, a persona set, a run co
 
 @dataclass
 class FileReport:
+    """What validate found in one file: its detected kind, every problem, notes and a one-line summary."""
     path: str
     kind: str | None = None  # what the file was detected as
     problems: list[str] = field(default_factory=list)
@@ -117,6 +118,7 @@ def detect(data: dict) -> str | None:
 
 
 def check_instrument(data: dict, report: FileReport) -> None:
+    """Check an inventory or survey by building it as a run would, every problem collected."""
     from bench.instruments import build_instrument
 
     inv = build_instrument(data, report.problems)
@@ -125,6 +127,7 @@ def check_instrument(data: dict, report: FileReport) -> None:
 
 
 def check_population_file(data: dict, report: FileReport) -> None:
+    """Check a population config, and read its data file when it names one, as a run would."""
     from bench.populations.check import check_population
 
     problems, notes = check_population(data)
@@ -154,6 +157,7 @@ def read_population_data(data: dict, report: FileReport) -> None:
 
 
 def check_persona_file(data: dict, report: FileReport) -> None:
+    """Check a persona set file as a run would read it."""
     from bench.personas.check import check_persona_set
 
     problems, notes = check_persona_set(data)
@@ -210,6 +214,8 @@ CHECKS = {"inventory": check_instrument, "survey": check_instrument, "population
 
 
 def check_file(path: str) -> FileReport:
+    """One file checked: read it, tell its kind from its fields, run that kind's check; a report, never an
+    exception, so every file is reported."""
     report = FileReport(path)
     where = Path(path).expanduser()
     data = read_json(where, report) if where.suffix == ".json" and where.is_file() else read_yaml(where, report)

@@ -44,10 +44,13 @@ exit 0
 
 
 class SlurmError(BenchError):
-    pass
+    """The local cluster cannot start or stop (a daemon missing or failing): named with what to install or look
+    at."""
 
 
 def which(name: str) -> str | None:
+    """A program on PATH or in the sbin folders, where Slurm and munge daemons are installed but a user's PATH
+    often does not look."""
     return shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
 
 
@@ -73,6 +76,8 @@ def _node_line() -> str:
 
 
 def slurm_conf(root: Path, host: str, user: str) -> str:
+    """slurm.conf for a one-node cluster living in `root`, on free ports, run as `user`, so it needs no root and
+    clashes with no other cluster."""
     ports = (_free_port(), _free_port())
     return f"""# written by bench.tools.local_slurm
 ClusterName=pbench

@@ -44,6 +44,8 @@ metric_list:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Score the prompts file with lm-eval as a task of its own (offline, a fresh datasets cache) and write its
+    per-option log-likelihoods and timings as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("prompts")
     parser.add_argument("out")

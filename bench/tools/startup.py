@@ -60,6 +60,7 @@ def write_section(path: Path, body: str) -> None:
 
 
 def report(overrides: list[str], rows: list[dict], imports_s: float) -> str:
+    """The start-up section of docs/performance.md: how the runs were measured and each run's times."""
     design = " ".join(overrides) or "(the default design)"
     worst = max(rows, key=lambda r: r["to_first_batch_s"])
     outside = max(r["outside_model_s"] for r in rows)
@@ -103,6 +104,8 @@ def import_seconds(repeats: int = 3) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time `python -m bench` from launch to its first batch a few times (after one untimed warm run), and write
+    the section into the performance doc."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(PERFORMANCE_MD),

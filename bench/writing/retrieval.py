@@ -25,12 +25,15 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25Retriever:
+    """BM25 over a person's documents: which passages a persona quotes for a question."""
+
     def __init__(self, documents: Sequence[Document] = ()):
         self.documents: list[Document] = []
         self._bm25 = None
         self.add(documents)
 
     def add(self, documents: Sequence[Document]) -> None:
+        """Add documents and rebuild the index (an empty document still holds its place)."""
         from rank_bm25 import BM25Okapi
 
         self.documents.extend(documents)
@@ -38,6 +41,7 @@ class BM25Retriever:
         self._bm25 = BM25Okapi(corpus) if corpus else None
 
     def scores(self, query: str) -> np.ndarray:
+        """Each document's BM25 score for the query, in document order (none when there are no documents)."""
         if self._bm25 is None:
             return np.zeros(0)
         return np.asarray(self._bm25.get_scores(tokenize(query)), dtype=float)

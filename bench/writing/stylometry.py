@@ -37,6 +37,7 @@ SEGMENT = 100  # words per segment for the size-robust type/token measures
 
 
 def words(text: str) -> list[str]:
+    """The words of a text as stylometry counts them (letters, digits, apostrophes)."""
     return WORD.findall(text)
 
 
@@ -109,6 +110,7 @@ def standardise(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two feature vectors (NaN when one is all zeros): how alike two writers' styles are."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     den = np.linalg.norm(a) * np.linalg.norm(b)
     return float(a @ b / den) if den > 0 else math.nan

@@ -17,6 +17,7 @@ from bench.tools.startup import PERFORMANCE_MD
 
 
 def parser() -> argparse.ArgumentParser:
+    """The benchmark's arguments: which designs at what scale, which paths to run or skip, where to write."""
     from bench.tools import perf
 
     p = argparse.ArgumentParser(prog="persona-bench perf", description=perf.__doc__.splitlines()[0])
@@ -46,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark as the arguments ask (or the vLLM child), checking the peer before any model work, and
+    write docs/performance.md."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     if args.vllm_child:

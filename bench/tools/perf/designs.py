@@ -37,17 +37,21 @@ def first_personas(cfg: dict, personas: int | None) -> dict:
 
 
 def design_config(name: str, items: int | None, batch_size: int, personas: int | None = None) -> dict:
+    """A design's run config scaled to this machine: first `items` items, `personas` personas, the batch size
+    given."""
     cfg = compose_config(*DESIGNS[name][1], f"batch_size={batch_size}", "progress=false",
                          *([f"max_items={items}"] if items else []))
     return first_personas(cfg, personas)
 
 
 def conversation_config(items: int, batch_size: int, personas: int | None) -> dict:
+    """The conversation-mode design's run config, scaled like design_config."""
     cfg = compose_config(*CONVERSATION[1], f"max_items={items}", f"batch_size={batch_size}", "progress=false")
     return first_personas(cfg, personas)
 
 
-def build(cfg: dict, engine):
+def build(cfg: dict, engine_name: str):
+    """The design's Administrator, its rows labelled as a run on `engine_name` labels them."""
     from transformers import AutoTokenizer
 
     from bench.administration.administer import Administrator
@@ -57,10 +61,10 @@ def build(cfg: dict, engine):
     inventory, plan, spec = prepare(cfg)
     renderer = PromptRenderer.from_config(AutoTokenizer.from_pretrained(spec.path), cfg["prompt"])
     constants = {"run_config_hash": "", "model_id": spec.id, "model_sha256": spec.sha256, "adapter_sha256": "",
-                 "engine": engine.name, "scoring_mode": "logprob", "administration": "single",
+                 "engine": engine_name, "scoring_mode": "logprob", "administration": "single",
                  "inventory_id": inventory.id, "inventory_version": inventory.version, "persona_set": "bench",
                  "seed": int(cfg["seed"]), "env_hash": "", "git_commit": ""}
-    return Administrator(plan, engine, renderer, "logprob", int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
+    return Administrator(plan, renderer, "logprob", int(cfg["batch_size"]), int(cfg["max_new_tokens"]),
                          constants)
 
 
@@ -98,6 +102,8 @@ def minimum_tokens(groups: list[list[list[int]]]) -> dict:
 
 
 def design_minimum(admin) -> dict:
+    """The least tokens a prefix-reusing engine must compute for a single-item design, its prompts grouped by
+    condition."""
     by_condition: dict[int, list[list[int]]] = {}
     for (c, _), _, ids in distinct_prompts(admin):
         by_condition.setdefault(c, []).append(ids)

@@ -84,6 +84,7 @@ def _device_name(device: str) -> str:
 
 
 def cpu_name() -> str:
+    """The CPU's model name for the report (from /proc/cpuinfo, else what platform knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

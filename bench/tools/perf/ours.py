@@ -12,21 +12,20 @@ MODES = {  # (c) variants: (prefix_reuse, prefix_cache)
     "kept": (True, None), "batch": (True, 0), "plain": (False, 0)}
 
 
-def path_logprob(admin, mode: str = "kept") -> tuple[PathResult, object, dict]:
+def path_logprob(admin, engine, mode: str = "kept") -> tuple[PathResult, object, dict]:
     """(c) persona-bench's own path, writing its parquet parts like a run does. Returns its responses
     and the label log-probs it computed per prompt (token ids -> row)."""
     import pandas as pd
 
     from bench.engines.transformers_engine import PREFIX_CACHE
 
-    engine = admin.engine
     reuse, keep = MODES[mode]
     engine.reset()
     engine.prefix_reuse = reuse
     engine.prefix_cache = PREFIX_CACHE if keep is None else keep
     load = os.getloadavg()[0]
     with recorded(engine) as record, PeakRSS() as mem:
-        seconds, responses = run_once(admin)
+        seconds, responses = run_once(admin, engine)
     counters = {**engine.counters, "engine_seconds": record.seconds}
     return (PathResult(MODE_NAMES[mode], len(record.logp), len(responses), seconds, mem.peak, counters["tokens"],
                        counters["padding"], load,
@@ -36,12 +35,12 @@ def path_logprob(admin, mode: str = "kept") -> tuple[PathResult, object, dict]:
                        counters), pd.DataFrame(responses), record.logp)
 
 
-def path_sampled(admin, sample: int) -> PathResult:
+def path_sampled(admin, engine, sample: int) -> PathResult:
     """(a) One generate per administration (participant x item), unbatched, as PsychoBench-style loops do."""
     from bench.administration.parse import parse_answer
     from bench.hashing import stable_int
 
-    admin.engine.prefix_reuse = False
+    engine.prefix_reuse = False
     jobs = [(p, i) for p in admin.plan.participants for i in range(len(admin.plan.items))]
     step = max(1, len(jobs) // sample)
     chosen = jobs[::step][:sample]  # spread over personas, temperatures and items
@@ -52,11 +51,11 @@ def path_sampled(admin, sample: int) -> PathResult:
         start = time.perf_counter()
         for p, i in chosen:
             perm, _, ids = admin.render_single(condition_index[p.condition], i)
-            text = admin.engine.generate([ids], p.temperature, admin.max_new_tokens,
-                                         [stable_int(p.seed, admin.plan.items[i].id)])[0]
+            text = engine.generate([ids], p.temperature, admin.max_new_tokens,
+                                   [stable_int(p.seed, admin.plan.items[i].id)])[0]
             valid += parse_answer(text, [admin.plan.inventory.scale.labels[c] for c in perm]).position is not None
         seconds = time.perf_counter() - start
-    admin.engine.prefix_reuse = True
+    engine.prefix_reuse = True
     return PathResult(MODE_NAMES["sampled"], len(chosen), len(chosen), seconds, mem.peak, load=load,
                       note=f"timed on {len(chosen)} of {len(jobs)} administrations; {valid} parsed as valid",
                       extra={"total_design": len(jobs)})

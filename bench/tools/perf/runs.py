@@ -17,7 +17,7 @@ def design_items(args) -> list[tuple[str, int | None]]:
     return [(n, getattr(args, f"items_{n}")) for n in args.designs]
 
 
-def run_design(name: str, admin, args, peer_python: str | None, scale: str) -> dict:
+def run_design(name: str, admin, engine, args, peer_python: str | None, scale: str) -> dict:
     """One design's (c) variants and lm-eval, interleaved and repeated; their probabilities compared."""
     d = {"label": DESIGNS[name][0], "scale": scale, "minimum": design_minimum(admin), "runs": {}, "agreement": {}}
     modes = ["kept", "batch", "plain"] + (["lm-eval"] if peer_python else [])
@@ -30,9 +30,9 @@ def run_design(name: str, admin, args, peer_python: str | None, scale: str) -> d
         for mode in order:
             print(f"  [{name} rep {rep + 1}] {mode} ...", flush=True)
             if mode == "lm-eval":
-                res, logp = path_lmeval(admin, peer_python, args.threads)
+                res, logp = path_lmeval(admin, engine.spec, peer_python, args.threads)
             else:
-                res, _, logp = path_logprob(admin, mode)
+                res, _, logp = path_logprob(admin, engine, mode)
             print(f"    {res.prompts_per_s:.2f} prompts/s, {res.tokens} tokens", flush=True)
             d["runs"].setdefault(mode, []).append(res)
             logps.setdefault(mode, logp)
@@ -45,7 +45,7 @@ def run_design(name: str, admin, args, peer_python: str | None, scale: str) -> d
     return d
 
 
-def run_conversation(admin, repeats: int) -> dict:
+def run_conversation(admin, engine, repeats: int) -> dict:
     """Conversation mode with each conversation's cache kept from item to item vs not (the kept-prefix path
     of before), interleaved; tokens against the trie bound of every prompt the design showed."""
     from bench.engines.transformers_engine import ROW_CACHE_MB
@@ -54,8 +54,8 @@ def run_conversation(admin, repeats: int) -> dict:
     logps: dict[str, dict] = {}
     for rep in range(repeats):
         for rows in ((True, False) if rep % 2 == 0 else (False, True)):
-            admin.engine.row_cache_mb = ROW_CACHE_MB if rows else 0
-            res, _, logp = path_logprob(admin, "kept")
+            engine.row_cache_mb = ROW_CACHE_MB if rows else 0
+            res, _, logp = path_logprob(admin, engine, "kept")
             c = res.extra
             res.name = "conversations kept item to item" if rows else "kept prefixes only (before)"
             res.note += f"; rows started from their kept conversation {c['row_hits']}, cold {c['row_misses']}"
@@ -63,26 +63,26 @@ def run_conversation(admin, repeats: int) -> dict:
                   f"{res.prompts_per_s:.2f} prompts/s, {res.tokens} tokens", flush=True)
             runs.setdefault("rows" if rows else "before", []).append(res)
             logps.setdefault("rows" if rows else "before", logp)
-    admin.engine.row_cache_mb = ROW_CACHE_MB
+    engine.row_cache_mb = ROW_CACHE_MB
     return {"runs": runs, "minimum": minimum_tokens([[list(k)] for k in logps["before"]]),
             "agreement": agreement(logps["before"], logps["rows"])}
 
 
 def conversation(engine, args, machine_line: str) -> list[str]:
     """The conversation-mode comparison at the scale asked for, as the report's lines."""
-    admin = build(conversation_config(args.conversation_items, args.batch_size, args.personas), engine)
+    admin = build(conversation_config(args.conversation_items, args.batch_size, args.personas), engine.name)
     participants = len(admin.plan.participants)
     scale = (f"scaled to {len(admin.plan.items)} items x {participants} participants, batch size "
              f"{args.batch_size}, {args.repeats} interleaved repetitions; {machine_line}")
     print(f"conversation: {scale}", flush=True)
-    return conversation_lines(run_conversation(admin, args.repeats), scale)
+    return conversation_lines(run_conversation(admin, engine, args.repeats), scale)
 
 
 def run_designs(engine, args, peer_python: str | None) -> dict:
     """Every chosen design on the transformers engine (and lm-eval with a peer); (a) on the seed design."""
     designs = {}
     for name, items in design_items(args):
-        admin = build(design_config(name, items, args.batch_size, args.personas), engine)
+        admin = build(design_config(name, items, args.batch_size, args.personas), engine.name)
         plan = admin.plan
         scale = (f"Scaled: {len({p.persona.id for p in plan.participants})} personas x "
                  f"{len({p.template.id for p in plan.participants})} template(s) x "
@@ -92,10 +92,10 @@ def run_designs(engine, args, peer_python: str | None) -> dict:
         print(f"{name}: {scale}", flush=True)
         warm = [p[2] for p in distinct_prompts(admin)[:2]]
         engine.label_logprobs(warm, admin.label_ids(0))  # first calls pay one-off set-up costs
-        d = run_design(name, admin, args, peer_python, scale)
+        d = run_design(name, admin, engine, args, peer_python, scale)
         if name == "seed" and args.sample_admins:
             print("  (a) per-item sampled generation ...", flush=True)
-            a = path_sampled(admin, args.sample_admins)
+            a = path_sampled(admin, engine, args.sample_admins)
             d["notes"] = [sampled_note(a, d["runs"]["kept"][0], admin.max_new_tokens)]
         designs[name] = d
     return designs

@@ -21,6 +21,8 @@ MODE_NAMES = {"kept": "(c) logprob, prefixes kept across batches", "batch": "(c)
 
 @dataclass
 class PathResult:
+    """One timed run of a path on a design: what it scored, how long, peak memory and tokens computed, as the
+    report reads it."""
     name: str
     prompts: int  # distinct prompts the path scored
     administrations: int  # (participant, item) answers it produced for the design
@@ -34,6 +36,7 @@ class PathResult:
 
     @property
     def prompts_per_s(self) -> float:
+        """Distinct prompts scored per second: the figure paths are compared by."""
         return self.prompts / self.seconds
 
 
@@ -77,6 +80,8 @@ def vm_hwm_mb(pid: int) -> float:
 
 @dataclass
 class Recording:
+    """What `recorded` caught from an engine: label log-probs by prompt (to compare paths) and the time spent
+    inside the engine."""
     logp: dict = field(default_factory=dict)  # prompt token ids (a tuple) -> its label log-probs
     seconds: float = 0.0  # time inside the engine's label_logprobs
 
@@ -101,7 +106,7 @@ def recorded(engine):
         del engine.label_logprobs
 
 
-def run_once(admin, columns: list[str] | None = None):
+def run_once(admin, engine, columns: list[str] | None = None):
     """`Administrator.run` into a throwaway store, writing its parquet parts like a run does: the seconds
     it took and the parts it wrote (these columns, or all)."""
     from bench.results.store import RunStore
@@ -109,7 +114,7 @@ def run_once(admin, columns: list[str] | None = None):
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         store = RunStore(Path(tmp))
-        admin.run(store, progress=False)
+        admin.run(engine, store, progress=False)
         seconds = time.perf_counter() - start
         return seconds, store.read_parts(columns=columns)
 

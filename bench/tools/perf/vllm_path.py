@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[3]  # the child runs from here, so `-m b
 
 
 def vllm_installed() -> bool:
+    """Whether vLLM can be imported here, checked without importing it (a slow import)."""
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
@@ -40,13 +41,13 @@ def vllm_child(designs: list[tuple[str, int | None]], batch_size: int, personas:
     start_s = time.perf_counter() - start
     results = {}
     for name, items in designs:
-        admin = build(design_config(name, items, batch_size, personas), engine)
+        admin = build(design_config(name, items, batch_size, personas), engine.name)
         prompts = distinct_prompts(admin)
         engine.label_logprobs([prompts[-1][2][:8]], admin.label_ids(0))  # warm-up, sharing no whole block with the design
         before = engine.prefix_cache_stats()
         load = os.getloadavg()[0]
         with recorded(engine) as record:
-            seconds, parts = run_once(admin, columns=["participant_id"])
+            seconds, parts = run_once(admin, engine, columns=["participant_id"])
         after = engine.prefix_cache_stats()
         results[name] = {"seconds": seconds, "start_s": start_s, "prompts": len(record.logp), "rows": len(parts),
                          "load": load, "queries": after["queries"] - before["queries"],
