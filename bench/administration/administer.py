@@ -49,8 +49,6 @@ class Administrator:
     def __init__(self, plan: Plan, renderer: PromptRenderer, scoring: str,
                  batch_size: int = 16, max_new_tokens: int = 12, constants: dict | None = None,
                  group_by_persona: bool = False, keep_prompt_texts: bool = True):
-        if scoring not in SCORING_MODES:
-            raise ValueError(f"scoring: '{scoring}' is not one of {', '.join(SCORING_MODES)}")
         self.plan, self.renderer = plan, renderer
         self.scoring, self.batch_size, self.max_new_tokens = scoring, batch_size, max_new_tokens
         self.constants = constants or {}
