@@ -65,7 +65,6 @@ class Rater:
         self.jobs = [(t, o, i) for t in range(len(texts)) for o in self.orders for i in range(len(self.items))]
         n = len(form.scale.values)
         self.labels = renderer.labels_for(n)
-        self.engine: Engine | None = None
 
     def units(self) -> list[list[int]]:
         """The rating jobs split into batches of `batch_size`: a store's parts, fixed for resumes."""
@@ -103,15 +102,16 @@ class Rater:
         longest_text = max(range(len(self.texts)), key=lambda t: len(self.texts[t]["text"]))
         return max(len(self.render(j)[2]) for j, (t, _, _) in enumerate(self.jobs) if t == longest_text)
 
-    def run(self, store: RunStore, progress: bool = False) -> None:
-        """Rate every unit the store has no part for yet (resumable)."""
-        write_missing_units(store, self.units(), self.run_unit, f"rating ({self.name})", progress)
+    def run(self, engine: Engine, store: RunStore, progress: bool = False) -> None:
+        """Rate every unit the store has no part for yet (resumable), with `engine` (the rater model's)."""
+        write_missing_units(store, self.units(), lambda idx: self.run_unit(engine, idx), f"rating ({self.name})",
+                            progress)
 
-    def run_unit(self, idx: list[int]) -> pa.Table:
+    def run_unit(self, engine: Engine, idx: list[int]) -> pa.Table:
         """One unit's rating rows from the label log-probs: each text's expected and most likely rating per item
         and order."""
         rendered = [self.render(j) for j in idx]
-        logp = self.engine.label_logprobs([r[2] for r in rendered], self.labels)
+        logp = engine.label_logprobs([r[2] for r in rendered], self.labels)
         scale = self.form.scale
         values = np.asarray(scale.values, dtype=float)
         rows = []

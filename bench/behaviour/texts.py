@@ -104,7 +104,6 @@ class Writer:
         self.max_new_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
         self.model = model  # {"id", "sha256"} of the writing model
         self.jobs = [TextJob(p, w, k) for p in plan.participants for w in prompts for k in range(copies)]
-        self.engine: Engine | None = None
 
     def units(self) -> list[list[int]]:
         """The writing jobs split into batches of `batch_size`: a store's parts, fixed for resumes."""
@@ -131,11 +130,11 @@ class Writer:
         """Token length of the longest writing prompt, checked against the model's context before any model work."""
         return max(len(self.renderer.render(self.messages(j))[1]) for j in self.jobs)
 
-    def run(self, store: RunStore, progress: bool = False) -> None:
-        """Write every unit the store has no part for yet (resumable)."""
-        write_missing_units(store, self.units(), self.run_unit, "writing", progress)
+    def run(self, engine: Engine, store: RunStore, progress: bool = False) -> None:
+        """Write every unit the store has no part for yet (resumable), with `engine` (the writing model's)."""
+        write_missing_units(store, self.units(), lambda idx: self.run_unit(engine, idx), "writing", progress)
 
-    def run_unit(self, idx: list[int]) -> pa.Table:
+    def run_unit(self, engine: Engine, idx: list[int]) -> pa.Table:
         """One unit's texts, generated per temperature with each job's own seed, as rows."""
         rendered = {j: self.renderer.render(self.messages(self.jobs[j]))[1] for j in idx}
         by_temp: dict[float, list[int]] = defaultdict(list)
@@ -143,7 +142,7 @@ class Writer:
             by_temp[self.temperature_of(self.jobs[j])].append(j)
         texts: dict[int, str] = {}
         for temp, js in sorted(by_temp.items()):
-            out = self.engine.generate([rendered[j] for j in js], temp, self.max_new_tokens,
+            out = engine.generate([rendered[j] for j in js], temp, self.max_new_tokens,
                                        [self.jobs[j].seed for j in js])
             texts.update(zip(js, out))
         rows = []

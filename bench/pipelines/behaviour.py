@@ -138,8 +138,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
         store = RunStore(out / "texts")
         store.recover(writer.unit_keys(), TEXT_SCHEMA, key=TEXT_KEY)
         if len(store.done_units()) < len(writer.units()):
-            writer.engine = engine_of(spec)
-            writer.run(store, progress=show)
+            writer.run(engine_of(spec), store, progress=show)
         texts = store.read_parts()
         prov["writing_seconds"] = round(time.time() - started, 2)
         style = pd.DataFrame([style_features([t]) for t in texts["text"]], columns=list(STYLE_FEATURES))
@@ -157,8 +156,7 @@ def write_behaviour(cfg, folder_cfg, out: Path, inventory, form, template, plan,
                 if rater.longest_prompt() > rspec.max_model_len:
                     raise RunError(f"rater '{name}': the longest rating prompt is over its max_model_len="
                                    f"{rspec.max_model_len}; lower behaviour.max_new_tokens")
-                rater.engine = engine_of(rspec)
-                rater.run(rstore, progress=show)
+                rater.run(engine_of(rspec), rstore, progress=show)
             frames.append(rstore.read_parts() if valid else RATING_SCHEMA.empty_table().to_pandas())
     prov["behaviour_seconds"] = round(time.time() - started, 2)
     ratings = pd.concat(frames, ignore_index=True)
