@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.config.rules import ABSENT, boolean, choice, corpus_fields, corpus_path, existing, field_error, \
-    finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, string_list
+    finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, path_kind, seed, \
+    string_list
 from bench.errors import ConfigError, cli_value
 from bench.instruments.fields import is_num
 
@@ -28,7 +29,7 @@ def check_run(cfg: dict) -> None:
     integer(cfg, "batch_size", 1)
     integer(cfg, "max_new_tokens", 1)
     integer(cfg, "max_items", 1, optional=True)
-    integer(cfg, "seed")
+    seed(cfg, "seed")
     boolean(cfg, "progress")
     check_administration(cfg)
     check_engine(cfg)
@@ -183,13 +184,15 @@ def check_population_field(cfg: dict) -> None:
                                                         f"{'has kind ' + repr(kind) if kind else 'has no table'}: "
                                                         "use population.path=<your population file>")
     if lookup(cfg, "population.reference.path") not in (None, ABSENT):
-        path = Path(str(lookup(cfg, "population.reference.path"))).expanduser()
-        if not path.exists():
-            raise field_error("population.reference.path", str(path), "does not exist (the human reference data of "
-                                                              f"population={pop['name']})")
-    for field, low in (("sample", 1), ("split_half", 0), ("seed", None)):
+        path = str(Path(str(lookup(cfg, "population.reference.path"))).expanduser())
+        if path_kind("population.reference.path", path) is None:
+            raise field_error("population.reference.path", path, "does not exist (the human reference data of "
+                                                          f"population={pop['name']})")
+    for field, low in (("sample", 1), ("split_half", 0)):
         if field in pop:
             integer(cfg, f"population.{field}", low)
+    if "seed" in pop:
+        seed(cfg, "population.seed")
     if "temperature" in pop:
         number(cfg, "population.temperature", 0)
     check_population_instrument(cfg, pop)
