@@ -13,7 +13,7 @@ import os
 import pytest
 import yaml
 
-from tests.conftest import cli_in_process, compose
+from tests.conftest import adapter_folder, cli_in_process, compose, model_folder
 
 from bench.config import validate
 from bench.errors import ConfigError
@@ -49,6 +49,96 @@ def test_a_seed_that_does_not_fit_64_bits_is_named(tmp_path, value, problem):
 
 def test_the_largest_seed_is_taken():
     validate("config", compose(*SMALL, f"seed={2**63 - 1}"))
+
+
+# -- 2. a model folder loads: config, tokenizer, weights' headers ---------------------------------------
+
+def test_a_model_folder_without_a_tokenizer_is_named(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "model.safetensors").write_bytes(os.urandom(1024))
+    says(refused_run(tmp_path, "model=hf", f"model.path={folder}"), f"model.path={folder}: will not load",
+         "no tokenizer (tokenizer.json")
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("weights", "model.safetensors: its header claims"),
+    ("short weights", "model.safetensors: 3 bytes: too short"),
+    ("no weights", "no weights (model.safetensors, or *.bin)"),
+    ("config", "config.json: is not JSON"),
+    ("model_type", "config.json: no model_type"),
+    ("tokenizer", "tokenizer.json: cannot be loaded"),
+])
+def test_a_damaged_model_folder_is_named_by_file(tmp_path, damage, problem):
+    folder = model_folder(tmp_path / "model")
+    if damage == "weights":
+        (folder / "model.safetensors").write_bytes(os.urandom(1024))
+    elif damage == "short weights":
+        (folder / "model.safetensors").write_bytes(b"abc")
+    elif damage == "no weights":
+        (folder / "model.safetensors").unlink()
+    elif damage == "config":
+        (folder / "config.json").write_text("{model_type: llama")
+    elif damage == "model_type":
+        (folder / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    else:
+        (folder / "tokenizer.json").write_text('{"model": "nothing"}')
+    says(refused_run(tmp_path, "model=hf", f"model.path={folder}"), f"model.path={folder}: will not load", problem)
+
+
+def test_a_torn_safetensors_file_is_named(tmp_path):
+    """A real header whose tensors run past the file's end (a copy cut short)."""
+    folder = model_folder(tmp_path / "model")
+    whole = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(whole[:-4])
+    says(refused_run(tmp_path, "model=hf", f"model.path={folder}"), "model.safetensors: its tensors end at byte",
+         "written only in part")
+
+
+# -- 3. an adapter loads; 4. only on a model that takes one -------------------------------------------
+
+def random_adapter(tmp_path):
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16,
+                                                            "target_modules": ["q_proj", "v_proj"]}))
+    (folder / "adapter_model.safetensors").write_bytes(os.urandom(1024))
+    return folder
+
+
+def test_an_adapter_with_random_weights_is_named_before_any_work(tmp_path):
+    folder = random_adapter(tmp_path)
+    says(refused_run(tmp_path, "model=clone_lora", f"adapter={folder}"), f"adapter={folder}: will not load",
+         "adapter_model.safetensors: its header claims")
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("no config", "no adapter_config.json"), ("config", "adapter_config.json: is not JSON"),
+    ("peft_type", "adapter_config.json: no peft_type"), ("no weights", "no adapter_model.safetensors")])
+def test_a_damaged_adapter_folder_is_named(tmp_path, damage, problem):
+    folder = adapter_folder(tmp_path / "adapter")
+    if damage == "no config":
+        (folder / "adapter_config.json").unlink()
+    elif damage == "config":
+        (folder / "adapter_config.json").write_text("{")
+    elif damage == "peft_type":
+        (folder / "adapter_config.json").write_text('{"r": 8}')
+    else:
+        (folder / "adapter_model.safetensors").unlink()
+    says(refused_run(tmp_path, "model=clone_lora", f"adapter={folder}"), f"adapter={folder}", problem)
+
+
+@pytest.mark.parametrize("model", ["smollm2", "hf"])
+def test_an_adapter_on_a_model_that_takes_none_is_named(tmp_path, model):
+    folder = adapter_folder(tmp_path / "adapter")
+    path = [f"model.path={model_folder(tmp_path / 'm')}"] if model == "hf" else []
+    says(refused_run(tmp_path, f"model={model}", *path, f"adapter={folder}"),
+         f"adapter={folder}: model={model} takes no adapter", "model=clone_lora adapter=<folder>")
+
+
+def test_a_sound_adapter_on_clone_lora_is_taken(tmp_path):
+    validate("config", compose(*SMALL, "model=clone_lora", f"adapter={adapter_folder(tmp_path / 'a')}"))
 
 
 # -- 5. a device torch knows, on this machine ----------------------------------------------------------

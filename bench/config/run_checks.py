@@ -82,7 +82,7 @@ def check_engine(cfg: dict) -> None:
 def check_model(cfg: dict, at: str) -> None:
     """The model node at `at` (model, a rater, a compare entry): an existing local folder, or a GGUF
     package and file."""
-    from bench.engines.models import DTYPES, SOURCES
+    from bench.engines.models import DTYPES, SOURCES, model_folder_problem
 
     nonempty_text(cfg, f"{at}.id")
     choice(cfg, f"{at}.source", SOURCES)
@@ -94,14 +94,18 @@ def check_model(cfg: dict, at: str) -> None:
             raise field_error(f"{at}.path", None, f"model={lookup(cfg, f'{at}.id')} reads a local HF model folder: set "
                                           f"{at}.path=<folder>")
         existing(cfg, f"{at}.path", "folder", optional=False)
+        problem = model_folder_problem(Path(lookup(cfg, f"{at}.path")).expanduser())
+        if problem:
+            raise field_error(f"{at}.path", lookup(cfg, f"{at}.path"), f"will not load: {problem}")
     else:
         nonempty_text(cfg, f"{at}.package")
         nonempty_text(cfg, f"{at}.gguf_file")
 
 
 def check_adapter_field(cfg: dict) -> None:
-    """`adapter`: a folder when given, and present for a model that only runs with one (requires_adapter)."""
-    from bench.engines.models import adapter_needed
+    """`adapter`: a peft folder that loads (its config and its weights' header read now, not after the model
+    work), given exactly when the model entry takes one (requires_adapter: clone_lora)."""
+    from bench.engines.models import adapter_folder_problem, adapter_needed
 
     adapter = lookup(cfg, "adapter")
     if adapter in (None, "") and lookup(cfg, "model.requires_adapter"):
@@ -109,6 +113,16 @@ def check_adapter_field(cfg: dict) -> None:
     if adapter == "":
         raise field_error("adapter", adapter, "must be a folder, or null")
     existing(cfg, "adapter", "folder", what=" (a peft LoRA adapter folder)")
+    if adapter is None or adapter is ABSENT:
+        return
+    problem = adapter_folder_problem(Path(adapter).expanduser())
+    if problem:
+        raise field_error("adapter", adapter, f"will not load: {problem}")
+    if not lookup(cfg, "model.requires_adapter"):
+        model = lookup(cfg, "model.id")
+        raise field_error("adapter", adapter, f"model={model} takes no adapter (its entry has requires_adapter: "
+                          "false): run a LoRA adapter as model=clone_lora adapter=<folder> (on another base, add "
+                          "model.source=path model.path=<HF folder>)")
 
 
 def check_inventory(cfg: dict) -> None:
