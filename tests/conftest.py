@@ -115,7 +115,8 @@ FINISHED_RUNS = {
     "mbti": ("inventory=mbti", "persona=mbti_types", "persona.ids=[ISTJ,ENFP]", "max_items=4", "repetitions=1",
              "temperatures=[0,1.0]", "templates=[describe]", "progress=false"),
     # a survey: ATP wave 92 against OpinionQA (the shared data)
-    "survey": ("inventory=atp_w92", "population=opinionqa_w92", "max_items=2", "repetitions=1", "temperatures=[0.0]",
+    "survey": ("inventory=atp_w92", "population=opinionqa_w92", "population.temperature=0.0", "max_items=2",
+               "repetitions=1", "temperatures=[0.0]",
                "option_orders=[original]", "templates=[pew]", "progress=false"),
 }
 

@@ -171,3 +171,54 @@ def test_a_path_longer_than_the_system_allows_is_named(tmp_path, overrides):
         message = str(err.value)
     says(message, f"{field}=/tmp/xxx", "is too long for the system (5,005 characters")
     assert len(message) < 500  # the path is shortened in the message, not echoed whole
+
+
+# -- 7, 8, 16, 17. a population needs two usable respondents -------------------------------------------
+
+def population(tmp_path, answers: str, **reference) -> str:
+    (tmp_path / "answers.csv").write_text(answers)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"name": "mine", "instrument": "ipip25", "reference": {
+        "kind": "csv", "path": str(tmp_path / "answers.csv"), **reference}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("answers, reference, problem", [
+    ("A1,A2\n", {}, "0 usable respondents (0 rows)"),
+    ("A1,A2\n3,4\n", {}, "1 usable respondent (1 row)"),
+    ("A1,A2\n3,4\n,\n,\n", {}, "1 usable respondent (3 rows)"),
+    ("A1,A2\n,\n,\n,\n", {}, "no answers: every cell of the 3 respondents' 2 item columns is empty"),
+    ("A1,A2,w\n1,2,0\n3,4,0\n2,2,0\n", {"weight_column": "w"}, "weight column 'w': every answering respondent's "
+                                                                "weight is 0"),
+], ids=["header only", "one row", "one answering", "all missing", "all weights zero"])
+def test_a_population_without_two_usable_respondents_is_named_by_run_and_validate(tmp_path, answers, reference,
+                                                                                  problem):
+    path = population(tmp_path, answers, **reference)
+    csv = str(tmp_path / "answers.csv")
+    says(refused_run(tmp_path, "inventory=ipip25", f"population.path={path}"), f"population.path={path}", csv,
+         problem)
+    proc = cli_in_process("validate", path, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    says(proc.stderr, csv, problem)
+
+
+def test_two_usable_respondents_are_enough(tmp_path):
+    path = population(tmp_path, "A1,A2,w\n1,2,1\n3,4,0.5\n5,5,0\n", weight_column="w")
+    validate("config", compose(*SMALL, "inventory=ipip25", f"population.path={path}"))
+
+
+# -- 12. the population's temperature is one of the run's ----------------------------------------------
+
+def test_a_population_temperature_the_run_does_not_have_is_named(tmp_path):
+    says(refused_run(tmp_path, "inventory=ipip25", "population=psych_bfi", "population.temperature=0.5"),
+         "population.temperature=0.5: is not one of the run's temperatures=[1.0]")
+
+
+def test_a_population_files_temperature_is_checked_too(tmp_path):
+    path = population(tmp_path, "A1,A2\n1,2\n3,4\n")
+    says(refused_run(tmp_path, "inventory=ipip25", f"population.path={path}", "temperatures=[0.7]"),
+         f"population.temperature=1.0: (population file {path}) is not one of the run's temperatures=[0.7]")
+
+
+def test_a_population_temperature_the_run_has_is_taken():
+    validate("config", compose(*SMALL, "inventory=ipip25", "population=psych_bfi", "temperatures=[0.0,1.0]"))

@@ -209,21 +209,36 @@ def check_population_field(cfg: dict) -> None:
         seed(cfg, "population.seed")
     if "temperature" in pop:
         number(cfg, "population.temperature", 0)
+        check_population_temperature(cfg, pop)
     check_population_instrument(cfg, pop)
+
+
+def check_population_temperature(cfg: dict, pop: dict, where: str = "") -> None:
+    """The fidelity section compares the participants at the population's temperature: one the run has."""
+    temp, temps = pop.get("temperature"), lookup(cfg, "temperatures")
+    if pop.get("name") in ("auto", "none") or not is_num(temp) or float(temp) in [float(t) for t in temps]:
+        return
+    raise field_error("population.temperature", temp, f"{where}is not one of the run's temperatures={cli_value(temps)}; "
+                      "the fidelity section compares the participants at this temperature: add it to temperatures, "
+                      "or set population.temperature to one of them")
 
 
 def check_population_file(cfg: dict, pop: dict) -> None:
     """`population.path=FILE`: the file's fields (every problem at once) and its human data, read now."""
     from bench.errors import BenchError
-    from bench.populations.reference import expand_population, load_human
+    from bench.populations.reference import PopulationError, expand_population, load_human, \
+        usable_respondents_problem
 
     existing(cfg, "population.path", "file", optional=False, what=" (a population file: see README 'Your own data')")
     try:
         expanded = expand_population(cfg)["population"]
         if expanded["reference"].get("kind") in ("csv", "sav"):  # a user's table: read it before the model work
-            load_human(expanded)
+            problem = usable_respondents_problem(load_human(expanded), expanded)
+            if problem:
+                raise PopulationError(problem)
     except BenchError as err:
         raise ConfigError(f"population.path={pop['path']}: {str(err).removeprefix(str(pop['path']) + ': ')}") from None
+    check_population_temperature(cfg, expanded, f"(population file {pop['path']}) ")
     check_population_instrument(cfg, expanded)
 
 
