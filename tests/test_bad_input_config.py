@@ -15,8 +15,12 @@ import yaml
 
 from tests.conftest import adapter_folder, cli_in_process, compose, model_folder
 
+from bench.administration import build_plan, select_templates
+from bench.administration.plan import MAX_PROMPTS, MAX_PROMPTS_ENV, PlanError
 from bench.config import validate
 from bench.errors import ConfigError
+from bench.instruments import inventory_from_config
+from bench.personas import build_personas
 
 SMALL = ("max_items=2", "repetitions=1", "temperatures=[1.0]", "templates=[describe]", "option_orders=[original]",
          "progress=false")
@@ -205,6 +209,39 @@ def test_a_population_without_two_usable_respondents_is_named_by_run_and_validat
 def test_two_usable_respondents_are_enough(tmp_path):
     path = population(tmp_path, "A1,A2,w\n1,2,1\n3,4,0.5\n5,5,0\n", weight_column="w")
     validate("config", compose(*SMALL, "inventory=ipip25", f"population.path={path}"))
+
+
+# -- 10. the plan's size has a named limit -------------------------------------------------------------
+
+def test_a_plan_over_the_limit_is_refused_before_a_folder(tmp_path):
+    says(refused_run(tmp_path, "repetitions=1000000"), "the plan is at least 2,000,000 prompts",
+         "1,000,000 repetitions x 2 items", f"over the limit of {MAX_PROMPTS:,}", f"{MAX_PROMPTS_ENV}=<prompts>")
+
+
+def test_the_exact_plan_size_is_checked_before_the_plan_is_built(tmp_path):
+    """Ten trait personas: the config check counts one (a lower bound), build_plan the ten, before enumerating."""
+    says(refused_run(tmp_path, "persona=traits", "repetitions=60000"), "the plan is 1,200,000 prompts",
+         "10 personas x 1 templates")
+
+
+def test_the_limit_is_raised_by_its_environment_variable(monkeypatch):
+    cfg = compose(*SMALL, "repetitions=600000")
+    with pytest.raises(ConfigError, match="at least 1,200,000 prompts"):
+        validate("config", cfg)
+    monkeypatch.setenv(MAX_PROMPTS_ENV, "2000000")
+    validate("config", cfg)
+    monkeypatch.setenv(MAX_PROMPTS_ENV, "lots")
+    with pytest.raises(ConfigError, match=f"{MAX_PROMPTS_ENV}=lots: must be a whole number"):
+        validate("config", cfg)
+
+
+def test_build_plan_refuses_past_the_limit_itself():
+    cfg = compose(*SMALL, "persona=traits")
+    inventory = inventory_from_config(cfg["inventory"])
+    personas = build_personas(cfg, inventory)
+    templates = select_templates(cfg["prompt"], inventory.kind, ["describe"])
+    with pytest.raises(PlanError, match="the plan is 1,200,000 prompts"):
+        build_plan(inventory, personas, templates, ["original"], [1.0], 60_000, 0, max_items=2)
 
 
 # -- 12. the population's temperature is one of the run's ----------------------------------------------

@@ -40,6 +40,34 @@ def check_run(cfg: dict) -> None:
     check_population_field(cfg)
     output_folder(cfg, "results_dir")
     folder_name(cfg, "run_name")
+    check_plan_size(cfg)
+
+
+def check_plan_size(cfg: dict) -> None:
+    """The plan's size from what the config says (personas counted where known without building them: a
+    backstory set's n, persona.ids; else one), refused over the limit before anything is built or written;
+    `build_plan` checks the exact size again before it enumerates."""
+    from bench.administration.plan import PlanError, plan_size_problem
+    from bench.errors import BenchError
+    from bench.instruments import load_inventory
+
+    persona, inv = lookup(cfg, "persona"), lookup(cfg, "inventory")
+    ids, max_items = persona.get("ids"), lookup(cfg, "max_items")
+    personas = len(ids) if isinstance(ids, list) else int(persona["n"]) if persona.get("set") == "backstory" else 1
+    try:
+        items = len(load_inventory(inv.get("path") or inv.get("name")).items)
+    except BenchError:  # a PsychoBench scale, or a bad file: read and named when the run loads it
+        items = 1
+    templates = lookup(cfg, "templates")
+    factors = {"personas": personas, "templates": len(templates) if isinstance(templates, list) else 1,
+               "option orders": len(lookup(cfg, "option_orders")), "temperatures": len(lookup(cfg, "temperatures")),
+               "repetitions": lookup(cfg, "repetitions"), "items": min(items, max_items or items)}
+    try:
+        problem = plan_size_problem(factors, at_least=True)
+    except PlanError as err:
+        raise ConfigError(str(err)) from None
+    if problem:
+        raise ConfigError(problem)
 
 
 def check_administration(cfg: dict) -> None:
