@@ -37,7 +37,7 @@ def lookup(cfg: dict, dotted: str):
 SEED_LIMIT = 2**63  # seeds go into int64 columns and numpy's default_rng: 0 <= seed < 2**63
 
 
-def shown_path(value: str, keep: int = 80) -> str:
+def shown_path(value: str, keep: int = 300) -> str:
     """A path for a message: whole when short, else its start and end around the count of what was left out."""
     if len(value) <= keep:
         return value
