@@ -24,6 +24,37 @@ def compose(*overrides: str) -> dict:
     return compose_config("config", overrides)
 
 
+def model_folder(path: Path) -> Path:
+    """A folder the config check takes for a Hugging Face model (config.json with a model_type, a tokenizer that
+    loads, weights whose safetensors header reads), for tests of configs that never load it."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    Tokenizer(WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]")).save(str(path / "tokenizer.json"))
+    save_file({"w": np.zeros((2, 2), np.float32)}, str(path / "model.safetensors"))
+    return path
+
+
+def adapter_folder(path: Path) -> Path:
+    """A folder the config check takes for a peft adapter (adapter_config.json, a readable safetensors header),
+    for tests of configs that never load it."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    save_file({"w": np.zeros((2, 2), np.float32)}, str(path / "adapter_model.safetensors"))
+    return path
+
+
 @pytest.fixture(scope="session")
 def smollm2_spec():
     from bench.engines.models import resolve_model
@@ -84,7 +115,8 @@ FINISHED_RUNS = {
     "mbti": ("inventory=mbti", "persona=mbti_types", "persona.ids=[ISTJ,ENFP]", "max_items=4", "repetitions=1",
              "temperatures=[0,1.0]", "templates=[describe]", "progress=false"),
     # a survey: ATP wave 92 against OpinionQA (the shared data)
-    "survey": ("inventory=atp_w92", "population=opinionqa_w92", "max_items=2", "repetitions=1", "temperatures=[0.0]",
+    "survey": ("inventory=atp_w92", "population=opinionqa_w92", "population.temperature=0.0", "max_items=2",
+               "repetitions=1", "temperatures=[0.0]",
                "option_orders=[original]", "templates=[pew]", "progress=false"),
 }
 

@@ -23,6 +23,7 @@ from bench.metrics import comparison as cmp
 from bench.pipelines.compare import CompareError, compare, design_difference
 from bench.results.provenance import config_hash
 from bench.results.run_folder import run_dir_for
+from tests.conftest import model_folder
 
 BFI = inventory_from_config(inventory_node("bfi"))
 ITEMS = [it for it in BFI.items if it.trait in ("E", "A")][:8]  # 4 E and 4 A items
@@ -190,11 +191,13 @@ def test_design_difference_names_the_field():
     (["compare.models=[smollm2,{model:hf,path:/tmp,paht:1}]"], "compare.models[1] (hf): model hf: paht"),
     (["compare.models=[smollm2]", "compare.runs=[/no/such/run]"], "compare.runs[0]=/no/such/run: does not exist"),
     (["compare.models=[smollm2]", "compare.runs=[/tmp]"], "compare.runs[0]=/tmp: is not a finished run folder"),
-    (["compare.models=[smollm2,{model:hf,path:/tmp}]", "compare.alpha=1.5"], "compare.alpha=1.5"),
+    (["compare.models=[smollm2,{model:hf,path:HF}]", "compare.alpha=1.5"], "compare.alpha=1.5"),
+    (["compare.models=[smollm2,{model:hf,path:/tmp}]"], "compare.models[1] (hf): model.path=/tmp: will not load"),
 ])
-def test_bad_compare_config_is_named(overrides, message):
+def test_bad_compare_config_is_named(overrides, message, tmp_path):
+    hf = str(model_folder(tmp_path / "hf"))  # a folder the model check takes (HF in the overrides)
     with pytest.raises(ConfigError, match=None) as err:
-        validate("compare", compose_config("compare", overrides))
+        validate("compare", compose_config("compare", [o.replace("path:HF", f"path:{hf}") for o in overrides]))
     assert message in str(err.value)
 
 

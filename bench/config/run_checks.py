@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.config.rules import ABSENT, boolean, choice, corpus_fields, corpus_path, existing, field_error, \
-    finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, string_list
+    finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, path_kind, seed, \
+    string_list
 from bench.errors import ConfigError, cli_value
 from bench.instruments.fields import is_num
 
@@ -28,7 +29,7 @@ def check_run(cfg: dict) -> None:
     integer(cfg, "batch_size", 1)
     integer(cfg, "max_new_tokens", 1)
     integer(cfg, "max_items", 1, optional=True)
-    integer(cfg, "seed")
+    seed(cfg, "seed")
     boolean(cfg, "progress")
     check_administration(cfg)
     check_engine(cfg)
@@ -39,6 +40,34 @@ def check_run(cfg: dict) -> None:
     check_population_field(cfg)
     output_folder(cfg, "results_dir")
     folder_name(cfg, "run_name")
+    check_plan_size(cfg)
+
+
+def check_plan_size(cfg: dict) -> None:
+    """The plan's size from what the config says (personas counted where known without building them: a
+    backstory set's n, persona.ids; else one), refused over the limit before anything is built or written;
+    `build_plan` checks the exact size again before it enumerates."""
+    from bench.administration.plan import PlanError, plan_size_problem
+    from bench.errors import BenchError
+    from bench.instruments import load_inventory
+
+    persona, inv = lookup(cfg, "persona"), lookup(cfg, "inventory")
+    ids, max_items = persona.get("ids"), lookup(cfg, "max_items")
+    personas = len(ids) if isinstance(ids, list) else int(persona["n"]) if persona.get("set") == "backstory" else 1
+    try:
+        items = len(load_inventory(inv.get("path") or inv.get("name")).items)
+    except BenchError:  # a PsychoBench scale, or a bad file: read and named when the run loads it
+        items = 1
+    templates = lookup(cfg, "templates")
+    factors = {"personas": personas, "templates": len(templates) if isinstance(templates, list) else 1,
+               "option orders": len(lookup(cfg, "option_orders")), "temperatures": len(lookup(cfg, "temperatures")),
+               "repetitions": lookup(cfg, "repetitions"), "items": min(items, max_items or items)}
+    try:
+        problem = plan_size_problem(factors, at_least=True)
+    except PlanError as err:
+        raise ConfigError(str(err)) from None
+    if problem:
+        raise ConfigError(problem)
 
 
 def check_administration(cfg: dict) -> None:
@@ -81,7 +110,7 @@ def check_engine(cfg: dict) -> None:
 def check_model(cfg: dict, at: str) -> None:
     """The model node at `at` (model, a rater, a compare entry): an existing local folder, or a GGUF
     package and file."""
-    from bench.engines.models import DTYPES, SOURCES
+    from bench.engines.models import DTYPES, SOURCES, model_folder_problem
 
     nonempty_text(cfg, f"{at}.id")
     choice(cfg, f"{at}.source", SOURCES)
@@ -93,14 +122,18 @@ def check_model(cfg: dict, at: str) -> None:
             raise field_error(f"{at}.path", None, f"model={lookup(cfg, f'{at}.id')} reads a local HF model folder: set "
                                           f"{at}.path=<folder>")
         existing(cfg, f"{at}.path", "folder", optional=False)
+        problem = model_folder_problem(Path(lookup(cfg, f"{at}.path")).expanduser())
+        if problem:
+            raise field_error(f"{at}.path", lookup(cfg, f"{at}.path"), f"will not load: {problem}")
     else:
         nonempty_text(cfg, f"{at}.package")
         nonempty_text(cfg, f"{at}.gguf_file")
 
 
 def check_adapter_field(cfg: dict) -> None:
-    """`adapter`: a folder when given, and present for a model that only runs with one (requires_adapter)."""
-    from bench.engines.models import adapter_needed
+    """`adapter`: a peft folder that loads (its config and its weights' header read now, not after the model
+    work), given exactly when the model entry takes one (requires_adapter: clone_lora)."""
+    from bench.engines.models import adapter_folder_problem, adapter_needed
 
     adapter = lookup(cfg, "adapter")
     if adapter in (None, "") and lookup(cfg, "model.requires_adapter"):
@@ -108,6 +141,16 @@ def check_adapter_field(cfg: dict) -> None:
     if adapter == "":
         raise field_error("adapter", adapter, "must be a folder, or null")
     existing(cfg, "adapter", "folder", what=" (a peft LoRA adapter folder)")
+    if adapter is None or adapter is ABSENT:
+        return
+    problem = adapter_folder_problem(Path(adapter).expanduser())
+    if problem:
+        raise field_error("adapter", adapter, f"will not load: {problem}")
+    if not lookup(cfg, "model.requires_adapter"):
+        model = lookup(cfg, "model.id")
+        raise field_error("adapter", adapter, f"model={model} takes no adapter (its entry has requires_adapter: "
+                          "false): run a LoRA adapter as model=clone_lora adapter=<folder> (on another base, add "
+                          "model.source=path model.path=<HF folder>)")
 
 
 def check_inventory(cfg: dict) -> None:
@@ -183,30 +226,47 @@ def check_population_field(cfg: dict) -> None:
                                                         f"{'has kind ' + repr(kind) if kind else 'has no table'}: "
                                                         "use population.path=<your population file>")
     if lookup(cfg, "population.reference.path") not in (None, ABSENT):
-        path = Path(str(lookup(cfg, "population.reference.path"))).expanduser()
-        if not path.exists():
-            raise field_error("population.reference.path", str(path), "does not exist (the human reference data of "
-                                                              f"population={pop['name']})")
-    for field, low in (("sample", 1), ("split_half", 0), ("seed", None)):
+        path = str(Path(str(lookup(cfg, "population.reference.path"))).expanduser())
+        if path_kind("population.reference.path", path) is None:
+            raise field_error("population.reference.path", path, "does not exist (the human reference data of "
+                                                          f"population={pop['name']})")
+    for field, low in (("sample", 1), ("split_half", 0)):
         if field in pop:
             integer(cfg, f"population.{field}", low)
+    if "seed" in pop:
+        seed(cfg, "population.seed")
     if "temperature" in pop:
         number(cfg, "population.temperature", 0)
+        check_population_temperature(cfg, pop)
     check_population_instrument(cfg, pop)
+
+
+def check_population_temperature(cfg: dict, pop: dict, where: str = "") -> None:
+    """The fidelity section compares the participants at the population's temperature: one the run has."""
+    temp, temps = pop.get("temperature"), lookup(cfg, "temperatures")
+    if pop.get("name") in ("auto", "none") or not is_num(temp) or float(temp) in [float(t) for t in temps]:
+        return
+    raise field_error("population.temperature", temp, f"{where}is not one of the run's temperatures={cli_value(temps)}; "
+                      "the fidelity section compares the participants at this temperature: add it to temperatures, "
+                      "or set population.temperature to one of them")
 
 
 def check_population_file(cfg: dict, pop: dict) -> None:
     """`population.path=FILE`: the file's fields (every problem at once) and its human data, read now."""
     from bench.errors import BenchError
-    from bench.populations.reference import expand_population, load_human
+    from bench.populations.reference import PopulationError, expand_population, load_human, \
+        usable_respondents_problem
 
     existing(cfg, "population.path", "file", optional=False, what=" (a population file: see README 'Your own data')")
     try:
         expanded = expand_population(cfg)["population"]
         if expanded["reference"].get("kind") in ("csv", "sav"):  # a user's table: read it before the model work
-            load_human(expanded)
+            problem = usable_respondents_problem(load_human(expanded), expanded)
+            if problem:
+                raise PopulationError(problem)
     except BenchError as err:
         raise ConfigError(f"population.path={pop['path']}: {str(err).removeprefix(str(pop['path']) + ': ')}") from None
+    check_population_temperature(cfg, expanded, f"(population file {pop['path']}) ")
     check_population_instrument(cfg, expanded)
 
 

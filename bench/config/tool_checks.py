@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.config.rules import ABSENT, boolean, choice, corpus_fields, corpus_path, existing, field_error, \
-    folder_name, integer, lookup, nonempty_text, number, output_folder, string_list, table_reading
+    folder_name, integer, lookup, nonempty_text, number, output_folder, path_kind, seed, string_list, table_reading
 from bench.config.run_checks import check_model, check_run
 from bench.errors import ConfigError, cli_value
 
@@ -140,8 +140,8 @@ def check_behaviour(cfg: dict) -> None:
     if report != "run":
         if not isinstance(report, str) or not report.strip():
             raise field_error("behaviour.self_report", report, "must be 'run' or the path of a run folder")
-        folder = Path(report).expanduser()
-        if not (folder / "scores.parquet").is_file():
+        if path_kind("behaviour.self_report", report) != "folder" \
+                or not (Path(report).expanduser() / "scores.parquet").is_file():
             raise field_error("behaviour.self_report", report, "is not a finished run folder (no scores.parquet); "
                                                        "give a run folder of the same plan, or 'run'")
     integer(cfg, "behaviour.min_n", 2)
@@ -196,9 +196,9 @@ def check_compare(cfg: dict) -> None:
     if runs:
         string_list(cfg, "compare.runs")
         for i, folder in enumerate(runs):
-            path = Path(folder).expanduser()
-            if not path.is_dir():
-                raise field_error(f"compare.runs[{i}]", folder, "does not exist" if not path.exists() else "is not a folder")
+            path, found = Path(folder).expanduser(), path_kind(f"compare.runs[{i}]", folder)
+            if found != "folder":
+                raise field_error(f"compare.runs[{i}]", folder, "is not a folder" if found else "does not exist")
             missing = [f for f in (layout.CONFIG, layout.METRICS, layout.SCORES, layout.RESPONSES)
                        if not (path / f).is_file()]
             if missing:
@@ -226,7 +226,7 @@ def check_clone(cfg: dict) -> None:
     corpus_fields(cfg, "corpus")
     choice(cfg, "format", FORMATS)
     integer(cfg, "max_length", 1)
-    integer(cfg, "seed")
+    seed(cfg, "seed")
     integer(cfg, "lora.r", 1)
     integer(cfg, "lora.alpha", 1)
     number(cfg, "lora.dropout", 0, 1, high_open=True)

@@ -207,6 +207,134 @@ def embedded_model_folder(package: str, filename: str, assembled: bool = False) 
     return out
 
 
+# -- what a folder must hold to load: read before any model work, never the weights themselves -------------
+
+SAFETENSORS_HEADER_MAX = 100 * 1024 * 1024  # safetensors' own limit on a header
+SMALL_JSON_MAX = 16 * 1024 * 1024  # config.json, adapter_config.json, an index: a few KB in practice
+TOKENIZER_VOCABS = ("vocab.json", "vocab.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
+
+
+def json_file_problem(path: Path) -> tuple[object, str | None]:
+    """(content, None) of a small JSON file, or (None, why it cannot be read)."""
+    try:
+        size = path.stat().st_size
+        if size > SMALL_JSON_MAX:
+            return None, f"{size:,} bytes, over {SMALL_JSON_MAX:,} for a settings file"
+        return json.loads(path.read_bytes()), None
+    except OSError as err:
+        return None, f"cannot be read: {err.strerror or err}"
+    except (UnicodeDecodeError, ValueError) as err:
+        return None, f"is not JSON ({str(err).splitlines()[0]})"
+
+
+def settings_problem(path: Path, key: str, absent: str, lacking: str) -> str | None:
+    """A folder's settings file (config.json, adapter_config.json): there, JSON, a mapping naming `key`."""
+    if not path.is_file():
+        return f"{path.parent}: no {path.name} ({absent})"
+    content, why = json_file_problem(path)
+    if why:
+        return f"{path}: {why}"
+    if not isinstance(content, dict) or not isinstance(content.get(key), str):
+        return f"{path}: no {key} ({lacking})"
+    return None
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be loaded, from its 8-byte header length and JSON header only (never the
+    weights): too short, a header longer than the file, not JSON, tensors past the file's end; None when sound."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"{size:,} bytes: too short for a safetensors file"
+            length = int.from_bytes(head, "little")
+            if length > min(SAFETENSORS_HEADER_MAX, size - 8):
+                return (f"its header claims {length:,} bytes, the file has {size:,}: not a safetensors file, or "
+                        "written only in part")
+            header = json.loads(fh.read(length))
+    except OSError as err:
+        return f"cannot be read: {err.strerror or err}"
+    except (UnicodeDecodeError, ValueError):
+        return "its header is not JSON: not a safetensors file, or written only in part"
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"} if isinstance(header, dict) else None
+    if not tensors:
+        return "its header lists no tensors"
+    end = 0
+    for name, t in tensors.items():
+        offsets = t.get("data_offsets") if isinstance(t, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
+                and 0 <= offsets[0] <= offsets[1] and isinstance(t.get("dtype"), str)):
+            return f"tensor {name!r}: no dtype or data_offsets in its header"
+        end = max(end, offsets[1])
+    if 8 + length + end > size:
+        return f"its tensors end at byte {8 + length + end:,}, the file has {size:,}: written only in part"
+    return None
+
+
+def weights_problem(folder: Path, stem: str) -> str | None:
+    """A folder's weights: `<stem>.safetensors` (or the shards its index names, or any *.safetensors), each
+    header sound, or a `<stem>.bin` / `pytorch_model*.bin` (not checkable without loading)."""
+    index = folder / f"{stem}.safetensors.index.json"
+    if index.is_file():
+        content, why = json_file_problem(index)
+        if why or not isinstance(content, dict) or not isinstance(content.get("weight_map"), dict):
+            return f"{index}: {why or 'no weight_map'}"
+        files = sorted({folder / str(v) for v in content["weight_map"].values()})
+    else:
+        files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        if any(folder.glob("*.bin")):
+            return None
+        return f"{folder}: no weights ({stem}.safetensors, or *.bin)"
+    for path in files:
+        problem = "missing" if not path.is_file() else safetensors_problem(path)
+        if problem:
+            return f"{path}: {problem}"
+    return None
+
+
+def model_folder_problem(folder: Path) -> str | None:
+    """Why a local HF model folder will not load, found before any model work: config.json with a model_type,
+    a tokenizer that loads (tokenizer.json, or tokenizer_config.json and a vocabulary), weights whose headers
+    read; None when it will."""
+    problem = settings_problem(folder / "config.json", "model_type", "not a Hugging Face model folder",
+                               "transformers cannot tell which model it is")
+    if problem:
+        return problem
+    if (folder / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        try:
+            Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as err:  # the tokenizers library raises its own Exception for any bad file
+            return f"{folder / 'tokenizer.json'}: cannot be loaded ({str(err).splitlines()[0][:200]})"
+    elif (folder / "tokenizer_config.json").is_file() and any((folder / v).is_file() for v in TOKENIZER_VOCABS):
+        _, why = json_file_problem(folder / "tokenizer_config.json")
+        if why:
+            return f"{folder / 'tokenizer_config.json'}: {why}"
+    else:
+        return (f"{folder}: no tokenizer (tokenizer.json, or tokenizer_config.json with one of "
+                f"{', '.join(TOKENIZER_VOCABS)}); save it beside the model with tokenizer.save_pretrained(folder)")
+    return weights_problem(folder, "model")
+
+
+def adapter_folder_problem(folder: Path) -> str | None:
+    """Why a peft adapter folder will not load: adapter_config.json a mapping with peft_type, and
+    adapter_model.safetensors whose header reads (or adapter_model.bin); None when it will."""
+    problem = settings_problem(folder / "adapter_config.json", "peft_type", "not a peft adapter folder",
+                               'peft writes one, e.g. "LORA"')
+    if problem:
+        return problem
+    weights = folder / "adapter_model.safetensors"
+    if weights.is_file():
+        problem = safetensors_problem(weights)
+        return f"{weights}: {problem}" if problem else None
+    if (folder / "adapter_model.bin").is_file():
+        return None
+    return f"{folder}: no adapter_model.safetensors (peft's save_pretrained writes it)"
+
+
 def check_adapter(adapter: str | None) -> Path | None:
     """The adapter folder, or None when none is given; a folder without adapter_config.json is refused with how
     to make one."""

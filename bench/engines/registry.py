@@ -55,12 +55,14 @@ class Option:
         tail = " (or null)" if self.optional else ""
         if value is None:
             return None if self.optional else self.needed
-        if self.kind == "bool":
-            return None if isinstance(value, bool) else "must be true or false" + tail
-        if self.kind == "text":
-            return None if isinstance(value, str) and value.strip() else "must be a non-empty string" + tail
-        if self.kind == "choice":
-            return None if value in self.choices else f"must be one of {', '.join(map(str, self.choices))}" + tail
+        if self.kind == "bool" and not isinstance(value, bool):
+            return "must be true or false" + tail
+        if self.kind == "text" and not (isinstance(value, str) and value.strip()):
+            return "must be a non-empty string" + tail
+        if self.kind == "choice" and value not in self.choices:
+            return f"must be one of {', '.join(map(str, self.choices))}" + tail
+        if self.kind in ("bool", "text", "choice"):
+            return self.rule(value) if self.rule else None
         if self.kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
             return "must be an integer" + tail
         if self.kind == "number" and (not isinstance(value, (int, float)) or isinstance(value, bool)

@@ -19,8 +19,34 @@ PREFIX_CACHE = 8
 # conversation (~3,000 tokens each) holds ~2 GB of SmolLM2 KV in fp32; past the budget the oldest rows are
 # dropped and recomputed.
 ROW_CACHE_MB = 2048
+
+
+def device_problem(device: str) -> str | None:
+    """Why torch cannot run on `device` here: not a device string torch knows, or one this machine lacks
+    (a CUDA index past the GPUs it sees); None when it can. torch is imported only when a device is named."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return "is not a torch device: use cpu, cuda or cuda:<index> (or null: cuda when available, else cpu)"
+    if dev.type == "cpu":
+        return None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            return "no CUDA GPU is visible on this machine: use cpu (or null)"
+        if (dev.index or 0) >= count:
+            return f"this machine has {count} CUDA GPU(s) (cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})"
+        return None
+    if dev.type == "mps" and torch.backends.mps.is_available():
+        return None
+    return f"the transformers engine runs on cpu or cuda here, not {dev.type}"
+
+
 OPTIONS = {
-    "device": Option("text", "torch device (cpu, cuda, cuda:1); null: cuda when available, else cpu", optional=True),
+    "device": Option("text", "torch device (cpu, cuda, cuda:1); null: cuda when available, else cpu", optional=True,
+                     rule=device_problem),
     "prefix_reuse": Option("bool", "compute a batch's shared prompt prefix once"),
     "prefix_cache": Option("int", "prefix KV caches kept across batches (0: none)", low=0),
     "row_cache_mb": Option("int", "MB of conversation rows' KV caches kept from item to item (0: off)", low=0),

@@ -41,6 +41,14 @@ def resolved_path(value: str) -> tuple[Path | None, str | None]:
         return None, f"cannot be resolved ({str(err).splitlines()[0]})"
 
 
+def present(path: Path) -> bool:
+    """Whether something is at `path`; a path the system cannot look up (too long, no permission) is not there."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]]:
     """(problems, notes): each problem names the field and its value; notes say what is left to the command line."""
     from bench.instruments import InventoryError, available_inventories, load_inventory, resolve_inventory_path
@@ -94,7 +102,7 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
                 where, why = resolved_path(path)
                 if why:
                     bad(f"{f('reference.path')}: {path!r} {why}")
-                elif not where.exists():
+                elif not present(where):
                     shown = path if str(where) == path else f"{path!r} (resolved: {where})"
                     bad(f"{f('reference.path')}: {shown} does not exist")
 
