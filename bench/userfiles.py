@@ -27,10 +27,41 @@ MAX_JSONL_BYTES = 1024 ** 3  # a corpus of JSON lines may be large; a file over 
 MAX_TABLE_BYTES = 1024 ** 3  # a table of human answers or a person's writing; over 1 GiB is not one
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}  # names usable on a command line
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class UserFileError(BenchError):
     """A file that is missing, too large, not valid YAML/JSON, or a YAML alias bomb."""
+
+
+class DuplicateKey(yaml.YAMLError):
+    """One key twice in one mapping: YAML keeps the last silently, so a person's first value would vanish."""
+
+    def __init__(self, key: Any, first: int, second: int):
+        where = f"line {first}" if first == second else f"lines {first} and {second}"
+        super().__init__(f"key {key!r} appears twice in one mapping ({where})")
+        self.key, self.first, self.second = key, first, second
+
+
+class UniqueKeyLoader(LOADER):
+    """The safe loader, refusing a key given twice in one mapping (keys a `<<` merge brings in may be
+    overridden, as YAML means them to be)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise DuplicateKey(key, seen[key], line)
+                except TypeError:  # an unhashable key: the base constructor names it
+                    continue
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_bounded(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "file") -> bytes:
@@ -81,7 +112,7 @@ def parse_yaml(text: bytes | str, label: str, max_nodes: int = MAX_YAML_NODES) -
                                         f"(at line {event.start_mark.line + 1}); refused before it is built")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        loader = LOADER(text)
+        loader = UniqueKeyLoader(text)
         try:
             root = loader.get_single_node()
             size = expanded_size(root, {}) if root is not None else 0
@@ -89,6 +120,8 @@ def parse_yaml(text: bytes | str, label: str, max_nodes: int = MAX_YAML_NODES) -
             return None if root is None else loader.construct_document(root)  # the nodes measured, not a reparse
         finally:
             loader.dispose()
+    except DuplicateKey as err:
+        raise UserFileError(f"{label}: {err}; YAML would keep only the last value: give the key once") from None
     except yaml.YAMLError as err:
         raise UserFileError(f"{label}: not valid YAML: {yaml_problem(err)}") from None
 

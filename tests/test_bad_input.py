@@ -133,6 +133,9 @@ WRONG = [
     ("items.1.id", "e1", "item 'e1': field 'id': 'e1' is duplicated"),
     ("items.1.id", None, "item #2: field 'id': None must be a non-empty string"),
     ("extra", 1, "unknown field 'extra'"),
+    ("norms", {"n": 100, "E": {"mean": float("nan"), "sd": float("inf")}},
+     "field 'norms.E': mean=nan, sd=inf: mean a finite number, sd a finite number > 0"),
+    ("norms", {"n": 100, "E": {"mean": float("-inf"), "sd": 0.5}}, "field 'norms.E': mean=-inf: mean a finite number"),
 ]
 
 
@@ -177,6 +180,10 @@ FILES = [
     ("alias-bomb", BOMB, "refused as an alias bomb"),
     ("deep", DEEP, "nested over 64 deep"),
     ("two-documents", "id: a\n---\nid: b\n", "not valid YAML"),
+    ("duplicate-key", "id: tiny\n" + yaml.safe_dump(LIKERT, sort_keys=False),
+     "key 'id' appears twice in one mapping (lines 1 and 2); YAML would keep only the last value"),
+    ("duplicate-nested-key", yaml.safe_dump(LIKERT, sort_keys=False).replace("  trait: E\n", "  trait: E\n  trait: A\n"),
+     "key 'trait' appears twice in one mapping (lines 28 and 29)"),
 ]
 
 
@@ -186,6 +193,15 @@ def test_a_bad_inventory_file_is_named(tmp_path, content, message):
     with pytest.raises(InventoryError) as err:
         load_inventory(path)
     named(err, path, message)
+
+
+@pytest.mark.parametrize("field", ["constant", "cutoff"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_a_dichotomy_threshold_of_nan_or_inf_is_named(tmp_path, field, value):
+    path = write(tmp_path, with_(BIPOLAR, f"dichotomies.IE.{field}", value))
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path)
+    named(err, path, f"field {field!r}: {value!r} must be a number, finite (not nan or inf)")
 
 
 def test_a_huge_inventory_is_refused_before_it_is_read(tmp_path):
@@ -227,6 +243,12 @@ SURVEY_WRONG = [
     ("items.0.text", "", "question 'Q1': field 'text': '' must be the question wording"),
     ("items", [SURVEY["items"][0], SURVEY["items"][0]], "question 'Q1': field 'id': 'Q1' is duplicated"),
     ("items", "Q1", "field 'items': 'Q1' must be a non-empty list"),
+    ("items.0.options", ["Good", {"label": "Bad", "ordinal": float("nan")}],
+     "option 'Bad': field 'ordinal': nan must be a number, finite (not nan or inf)"),
+    ("items.0.options", ["Good", {"label": "Bad", "ordinal": float("inf")}],
+     "option 'Bad': field 'ordinal': inf must be a number, finite (not nan or inf)"),
+    ("items.0.options", ["Good", {"label": "Bad", "code": float("nan")}],
+     "option 'Bad': field 'code': nan must be a number, finite (not nan or inf)"),
 ]
 
 
@@ -696,12 +718,28 @@ def cli_case(tmp_path, name):
     if name == "validate syntax error keeps line and column":
         path = write(tmp_path, "id: x\nitems:\n\t- a\n", "tabs.yaml")
         return ["validate", str(path)], [path, "not valid YAML", "line 3, column 1"]
+    if name == "validate nan, inf and a duplicate key":
+        nan, inf = float("nan"), float("inf")
+        inv = write(tmp_path, with_(LIKERT, "norms", {"n": 100, "E": {"mean": nan, "sd": inf}}), "inv.yaml")
+        survey = write(tmp_path, with_(SURVEY, "items.0.options", ["Good", {"label": "Bad", "ordinal": nan}]), "s.yaml")
+        twice = write(tmp_path, "id: tiny\n" + yaml.safe_dump(LIKERT, sort_keys=False), "twice.yaml")
+        pop = write(tmp_path, {"name": "mine", "reference": {"kind": "psych_bfi"}, "instrument": "ipip25",
+                               "demographics": "bfi_demographics", "temperature": nan,
+                               "attributes": {"AGE": {"column": "age", "bins": {"Under 18": [0, inf]}}}}, "pop.yaml")
+        return (["validate", str(inv), str(survey), str(twice), str(pop)],
+                [f"{inv}: inventory: field 'norms.E': mean=nan, sd=inf: mean a finite number",
+                 f"{survey}: survey: question 'Q1': option 'Bad': field 'ordinal': nan must be a number, finite",
+                 f"{twice}: key 'id' appears twice in one mapping (lines 1 and 2)",
+                 f"{pop}: population config: field 'attributes.AGE.bins.Under 18': [0, inf] must be [low, high], finite",
+                 f"{pop}: population config: field 'temperature': nan must be a number >= 0, finite (not nan or inf)",
+                 "5 problems in 4 of 4 files"])
     raise AssertionError(name)
 
 
 CLI = ["inventory.path bomb", "inventory.path deep", "inventory.path 12 options", "inventory.path folder",
        "population.reference.path garbage folder", "population.reference.path garbage sav",
-       "validate bomb, deep, huge, folder", "validate syntax error keeps line and column"]
+       "validate bomb, deep, huge, folder", "validate syntax error keeps line and column",
+       "validate nan, inf and a duplicate key"]
 
 
 @pytest.mark.subprocess
