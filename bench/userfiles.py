@@ -236,6 +236,20 @@ def cell_text(v: Any) -> Any:
     return str(v)
 
 
+def check_header(names: list, label: str) -> None:
+    """Refuse a column name given twice: pandas would silently read the second as `A1.1`, so a reader
+    could take either column for `A1`. Names are compared as written (the header row read as data)."""
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names, 1):
+        if name is None or (isinstance(name, float) and name != name):
+            continue  # a blank header cell: pandas names it Unnamed: k, one of its own
+        text = str(name)
+        if text in seen:
+            raise UserFileError(f"{label}: column {text!r} appears twice in the header (columns {seen[text]} and {k}); "
+                                f"give each column its own name")
+        seen[text] = k
+
+
 def read_table(path: Path | str, sep: str | None = None, encoding: str | None = None, what: str = "table",
                limit: int = MAX_TABLE_BYTES, text: bool = True, keep_default_na: bool = True,
                encoding_fix: str = ENCODING_FIX):
@@ -261,6 +275,10 @@ def read_table(path: Path | str, sep: str | None = None, encoding: str | None = 
         reader = {".sav": pd.read_spss, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix]
         try:
             frame = reader(p)
+            if suffix == ".xlsx":  # read_excel renames a repeated header as read_csv does
+                check_header(list(pd.read_excel(p, header=None, nrows=1).iloc[0]) if len(frame.columns) else [], label)
+        except UserFileError:
+            raise
         except Exception as err:  # each reader raises its own errors for a damaged file
             raise UserFileError(f"{label}: not a readable {suffix} file ({' '.join(str(err).split())[:200]})") from None
         frame.columns = [str(c) for c in frame.columns]
@@ -270,8 +288,11 @@ def read_table(path: Path | str, sep: str | None = None, encoding: str | None = 
     body = decode_table(read_bounded(p, limit, what), label, encoding, encoding_fix)
     delimiter = separator(sep, label) or sniff_separator(body)
     try:
-        return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,
-                           keep_default_na=keep_default_na)
+        header = list(pd.read_csv(io.StringIO(body), sep=delimiter, header=None, nrows=1, dtype=str).iloc[0])
+        frame = pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,
+                            keep_default_na=keep_default_na)
     except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
         raise UserFileError(f"{label}: not a readable CSV file (separator {delimiter!r}: {' '.join(str(err).split())}); "
                             "give sep=<separator> (tab, comma, semicolon, pipe) if it is another") from None
+    check_header(header, label)
+    return frame

@@ -464,6 +464,10 @@ CSV_CASES = [
     ("empty", "", {"A1": "A1"}, "not a readable CSV file"),
     ("columns-a-list", "A1\n3\n", ["A1"], "field 'columns': ['A1'] must map item ids to CSV columns"),
     ("unknown-item", "X9\n3\n", {"X9": "X9"}, "item id(s) ['X9'] are not in instrument 'ipip25'"),
+    # pandas would read the second A1 as "A1.1" and the first would silently be the item's column
+    ("duplicate-column", "A1,A2,A1\n3,4,5\n", {"A1": "A1"},
+     "column 'A1' appears twice in the header (columns 1 and 3); give each column its own name"),
+    ("duplicate-column-tsv", "A2\tA1\tA1\n3\t4\t5\n", {"A1": "A1"}, "column 'A1' appears twice in the header (columns 2 and 3)"),
 ]
 
 
@@ -590,6 +594,7 @@ TABLES = [
     ("jsonl-deep", "[" * 100_000 + "]" * 100_000 + "\n", ".jsonl", {}, "line 1: JSON nested too deep"),
     ("bad-date", "text,date\nhi,yesterday-ish\n", ".csv", {"date_column": "date"}, "row 1: field 'date': 'yesterday-ish'"),
     ("docx", "text\n", ".docx", {}, "expected a folder of .txt/.md files, a .jsonl or .csv file"),
+    ("duplicate-column", "text,author,text\nhi,a,there\n", ".csv", {}, "column 'text' appears twice in the header"),
 ]
 
 
