@@ -577,6 +577,42 @@ def test_a_binary_txt_in_a_corpus_folder_is_named(tmp_path, content, message):
     named(err, tmp_path / "bad.txt", message)
 
 
+INVISIBLE = {"empty": b"", "whitespace": b" \t\r\n\n  ", "control": b" \x01\x02\x07\x0b\x1f\x7f\n",
+             "zero-width": "\u200b\u200d\ufeff \u2028".encode()}
+
+
+@pytest.mark.parametrize("content", INVISIBLE.values(), ids=INVISIBLE)
+def test_a_corpus_whose_only_document_shows_nothing_is_named(tmp_path, content):
+    (tmp_path / "only.txt").write_bytes(content)
+    with pytest.raises(BenchError) as err:
+        corpus(tmp_path)
+    named(err, tmp_path, "no document holds any text (1 empty or only whitespace and control characters: only.txt)")
+
+
+def test_an_empty_document_beside_others_is_left_out_and_named(tmp_path):
+    from bench.writing.corpus import EmptyDocuments
+
+    (tmp_path / "a.txt").write_text("real words")
+    for name, content in INVISIBLE.items():
+        (tmp_path / f"{name}.txt").write_bytes(content)
+    with pytest.warns(EmptyDocuments, match=r"4 of 5 documents are empty or only whitespace and control characters, "
+                                            r"left out: control.txt, empty.txt, whitespace.txt, zero-width.txt"):
+        assert corpus(tmp_path).texts == ["real words"]
+
+
+def test_a_corpus_table_of_invisible_texts_is_named(tmp_path):
+    from bench.writing.corpus import EmptyDocuments
+
+    path = write(tmp_path, 'text\n"\x01\x02"\n" \x07\u200b "\n', "c.csv")
+    with pytest.raises(BenchError) as err:
+        corpus(path)
+    named(err, path, "column 'text' holds no non-empty text (row 1, row 2: only whitespace and control characters)")
+    path = write(tmp_path, 'text\n"\x01\x02"\nhello\n', "c.csv")
+    with pytest.warns(EmptyDocuments, match="1 of 2 documents are empty or only whitespace and control characters, "
+                                            "left out: row 1"):
+        assert corpus(path).texts == ["hello"]
+
+
 def test_a_byte_order_mark_in_a_txt_is_dropped(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfHello {name} there")
     assert corpus(tmp_path).texts == ["Hello {name} there"]
