@@ -38,6 +38,29 @@ class FolderBusy(BenchError):
     """A folder another live process holds: running too would repeat its model work."""
 
 
+class LinkInFolder(BenchError):
+    """A symbolic link where a folder persona-bench made holds its own files: following it would read,
+    move or write files outside the folder (a `parts/` linked to a user's folder would be quarantined)."""
+
+
+def refuse_links(folder: Path, names: Iterable[str] | None = None) -> None:
+    """Refuse a symbolic link anywhere inside `folder` (or, with `names`, at those names in it), naming
+    it and its target; links are never followed, so the walk stays inside the folder."""
+    if names is not None:
+        found = [folder / n for n in names if (folder / n).is_symlink()]
+    else:
+        found = []
+        for root, dirs, files in os.walk(folder, followlinks=False):
+            found += [Path(root) / n for n in sorted(dirs + files) if os.path.islink(os.path.join(root, n))]
+            if found:
+                break
+    if found:
+        link = found[0]
+        raise LinkInFolder(f"{link}: a symbolic link (to {os.readlink(link)}) inside {folder}, a folder persona-bench "
+                           "made; it follows no link there, so nothing outside the folder is read, moved or written. "
+                           "Put the real file or folder there (or remove the link), or choose another run_name")
+
+
 def current_umask() -> int:
     """The process umask, read without changing it where Linux allows (/proc), else set-and-restore
     under a lock, so no other thread of ours creates a file under a zero umask."""
@@ -135,6 +158,7 @@ def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
     """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
     and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
     message names the holder's pid and host."""
+    refuse_links(folder, (LOCK_NAME, HOLDER_NAME))  # the lock opens its file with O_TRUNC: never through a link
     lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
     try:
         lock.acquire(timeout=0)
