@@ -365,6 +365,36 @@ def test_a_symlink_inside_a_run_folder_is_refused_and_never_followed(case, clean
     assert link.is_symlink()  # and the link itself left as the user made it
 
 
+def test_a_full_disk_while_writing_figures_is_named_and_the_rerun_resumes(clean, tmp_path, monkeypatch):
+    """The disk fills while the figures are written (the OS's fsync answers ENOSPC for files under figures/,
+    standing in for a full device): `error:` naming the folder, exit 2, no traceback and no temp file left;
+    once there is room the same command finishes with the clean run's responses."""
+    import errno
+
+    cfg, clean_dir = clean
+    d = copy_of(clean_dir, tmp_path)
+    shutil.rmtree(d / "figures")
+    real_fsync = os.fsync
+
+    def full_under_figures(fd: int) -> None:
+        if f"{os.sep}figures{os.sep}" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_under_figures)
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr + out.stdout
+    assert f"error: {d / 'figures'}: no space is left on the device while writing " in out.stderr
+    assert "run the same command again: it resumes from the files already written" in out.stderr
+    assert [p.name for p in (d / "figures").iterdir()] == []  # no half-written file, no temp
+    monkeypatch.setattr(os, "fsync", real_fsync)  # space freed
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "responses.parquet"), pd.read_parquet(clean_dir / "responses.parquet"))
+    assert sorted(p.name for p in (d / "figures").iterdir()) == sorted(p.name for p in (clean_dir / "figures").iterdir())
+
+
 def run_folder_a_file(root: Path, name: str) -> tuple[Path, Path]:
     root.mkdir(parents=True)
     (root / name).write_text("mine")
