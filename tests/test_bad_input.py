@@ -759,6 +759,11 @@ def cli_case(tmp_path, name):
     if name == "validate syntax error keeps line and column":
         path = write(tmp_path, "id: x\nitems:\n\t- a\n", "tabs.yaml")
         return ["validate", str(path)], [path, "not valid YAML", "line 3, column 1"]
+    if name == "an accented unquoted override":  # Hydra's own parse error, with how quoting fixes it
+        return (["plan", "--no-time", "persona=rag", "persona.corpus.authors=[anna,chloé]", runs],
+                ["error: command line: LexerNoViableAltException: persona.corpus.authors=[anna,chloé] (at 'é', "
+                 "character 34); quote a value that holds accents", 'key=[anna,"chloé"] (with single quotes around the '
+                 "whole override for the shell), or escape the character with a backslash"])
     if name == "validate nan, inf and a duplicate key":
         nan, inf = float("nan"), float("inf")
         inv = write(tmp_path, with_(LIKERT, "norms", {"n": 100, "E": {"mean": nan, "sd": inf}}), "inv.yaml")
@@ -780,7 +785,7 @@ def cli_case(tmp_path, name):
 CLI = ["inventory.path bomb", "inventory.path deep", "inventory.path 12 options", "inventory.path folder",
        "population.reference.path garbage folder", "population.reference.path garbage sav",
        "validate bomb, deep, huge, folder", "validate syntax error keeps line and column",
-       "validate nan, inf and a duplicate key"]
+       "validate nan, inf and a duplicate key", "an accented unquoted override"]
 
 
 @pytest.mark.subprocess
@@ -793,3 +798,11 @@ def test_the_command_line_names_bad_input_without_a_traceback(tmp_path, name):
     for p in parts:
         assert str(p) in proc.stderr, (p, proc.stderr)
     assert not (tmp_path / "results").exists()  # refused before a run folder is made
+
+
+def test_compose_gives_the_quoting_hint_for_an_override_hydra_cannot_parse():
+    with pytest.raises(BenchError) as err:
+        compose("persona=rag", "persona.corpus.authors=[anna,chloé]")
+    named(err, "LexerNoViableAltException: persona.corpus.authors=[anna,chloé] (at 'é', character 34)",
+          'key=[anna,"chloé"]', "escape the character with a backslash")
+    assert compose("persona=rag", 'persona.corpus.authors=[anna,"chloé"]')["persona"]["corpus"]["authors"] == ["anna", "chloé"]
