@@ -479,6 +479,59 @@ def test_human_reference_csv_is_named(tmp_path, content, columns, message):
     named(err, path, message)
 
 
+def big_table(path, rows: int, seed: int = 0, ids: bool = False):
+    """A population table shaped like psych::bfi (the 25 ipip25 items, gender, education, age); at 3,000,000
+    rows it is the issue's 171 MB file (docs/performance.md, "Validating large files")."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cols = {f"{t}{i}": rng.integers(1, 7, rows) for t in "ACENO" for i in range(1, 6)}
+    cols.update(gender=rng.integers(1, 3, rows), education=rng.integers(1, 6, rows), age=rng.integers(14, 90, rows))
+    frame = pd.DataFrame(cols)
+    if ids:
+        frame.insert(0, "pid", [f"p{k}" for k in range(rows)])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_large_table_is_checked_in_chunks_as_the_run_reads_it(tmp_path, capsys):
+    from bench.populations.human.answer_table import check_answer_csv, load_answer_csv
+
+    path = big_table(tmp_path / "big.csv", 2_000)
+    whole = load_answer_csv(path, instrument=load_inventory("ipip25"), missing=[6])
+    checked = check_answer_csv(path, instrument=load_inventory("ipip25"), missing=[6], rows=300)
+    assert (checked.n, checked.n_items, checked.blanked) == (whole.n, whole.n_items, whole.blanked) == (2_000, 25, whole.blanked)
+    assert whole.blanked > 0
+    assert "big.csv: 2,000 rows read (100%)" in capsys.readouterr().err  # the progress line
+    # a bad cell in a later chunk: the same message as the whole read, the file's own line number
+    lines = path.read_text().splitlines()
+    lines[1500] = lines[1500].replace(lines[1500].split(",")[0], "three", 1)
+    path.write_text("\n".join(lines) + "\n")
+    for load in (lambda: load_answer_csv(path, instrument=load_inventory("ipip25")),
+                 lambda: check_answer_csv(path, instrument=load_inventory("ipip25"), rows=300)):
+        with pytest.raises(BenchError) as err:
+            load()
+        named(err, path, "column 'A1': value 'three' (line 1501) is not a number")
+    # a respondent id repeated in another chunk
+    ids = big_table(tmp_path / "ids.csv", 1_000, ids=True)
+    lines = ids.read_text().splitlines()
+    lines[900] = "p3," + lines[900].split(",", 1)[1]
+    ids.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BenchError) as err:
+        check_answer_csv(ids, instrument=load_inventory("ipip25"), respondent_column="pid", rows=300)
+    named(err, ids, "column 'pid': respondent id 'p3' is duplicated")
+
+
+def test_validate_checks_a_large_population_table_with_progress(tmp_path):
+    path = big_table(tmp_path / "big.csv", 3_000)
+    pop = write(tmp_path, {"name": "big", "reference": {"kind": "csv", "path": str(path)}, "instrument": "ipip25"},
+                "pop.yaml")
+    out = cli_in_process("validate", str(pop), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"{pop}: ok (population config big: 3,000 respondents x 25 items)" in out.stdout
+    assert f"{path}: 3,000 rows read (100%)" in out.stderr
+
+
 def test_human_reference_csv_loads_when_right(tmp_path):
     path = write(tmp_path, "A1,A2\n3,4\n6,\n", "answers.csv")
     human = reference({"kind": "csv", "path": str(path), "columns": {"A1": "A1", "A2": "A2"}, "instrument": "ipip25"})

@@ -105,9 +105,9 @@ def human_norms(human, inventory: Inventory) -> tuple[Norm, ...]:
     return tuple(out)
 
 
-def load_human(pop: dict):
+def load_human(pop: dict, check_only: bool = False):
     """The population's human data; its `instrument` (an inventory id or path) lines the columns up and
-    its `missing` codes are blanked."""
+    its `missing` codes are blanked. `check_only`: a table is checked in chunks and counted, not kept."""
     ref = dict(pop["reference"])
     for key in ("instrument", "survey", "missing"):
         if key in ref:
@@ -120,7 +120,7 @@ def load_human(pop: dict):
     elif pop.get("missing"):
         raise PopulationError(f"population {pop.get('name')}: field 'missing': {pop['missing']} applies to csv and sav "
                               f"references, not kind {ref.get('kind')!r}")
-    return load_reference(ref)
+    return load_reference(ref, check_only)
 
 
 # -- human demographics as option labels ----------------------------------------------------------
