@@ -13,8 +13,9 @@ import csv
 import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -27,10 +28,41 @@ MAX_JSONL_BYTES = 1024 ** 3  # a corpus of JSON lines may be large; a file over 
 MAX_TABLE_BYTES = 1024 ** 3  # a table of human answers or a person's writing; over 1 GiB is not one
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}  # names usable on a command line
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class UserFileError(BenchError):
     """A file that is missing, too large, not valid YAML/JSON, or a YAML alias bomb."""
+
+
+class DuplicateKey(yaml.YAMLError):
+    """One key twice in one mapping: YAML keeps the last silently, so a person's first value would vanish."""
+
+    def __init__(self, key: Any, first: int, second: int):
+        where = f"line {first}" if first == second else f"lines {first} and {second}"
+        super().__init__(f"key {key!r} appears twice in one mapping ({where})")
+        self.key, self.first, self.second = key, first, second
+
+
+class UniqueKeyLoader(LOADER):
+    """The safe loader, refusing a key given twice in one mapping (keys a `<<` merge brings in may be
+    overridden, as YAML means them to be)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise DuplicateKey(key, seen[key], line)
+                except TypeError:  # an unhashable key: the base constructor names it
+                    continue
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_bounded(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "file") -> bytes:
@@ -81,7 +113,7 @@ def parse_yaml(text: bytes | str, label: str, max_nodes: int = MAX_YAML_NODES) -
                                         f"(at line {event.start_mark.line + 1}); refused before it is built")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        loader = LOADER(text)
+        loader = UniqueKeyLoader(text)
         try:
             root = loader.get_single_node()
             size = expanded_size(root, {}) if root is not None else 0
@@ -89,6 +121,8 @@ def parse_yaml(text: bytes | str, label: str, max_nodes: int = MAX_YAML_NODES) -
             return None if root is None else loader.construct_document(root)  # the nodes measured, not a reparse
         finally:
             loader.dispose()
+    except DuplicateKey as err:
+        raise UserFileError(f"{label}: {err}; YAML would keep only the last value: give the key once") from None
     except yaml.YAMLError as err:
         raise UserFileError(f"{label}: not valid YAML: {yaml_problem(err)}") from None
 
@@ -166,21 +200,57 @@ def separator(sep: str | None, label: str) -> str | None:
 ENCODING_FIX = "give encoding=<the file's encoding>, e.g. encoding=cp1252 (Windows) or encoding=latin-1"
 
 
-def decode_table(raw: bytes, label: str, encoding: str | None, fix: str = ENCODING_FIX) -> str:
-    """The file's text; a wrong encoding is named with the byte offset and row of the first bad byte, and `fix`."""
+def text_encoding(label: str, encoding: str | None) -> str:
+    """The encoding a text table is read with (`encoding`, or UTF-8 with an optional byte-order mark)."""
     enc = encoding or "utf-8-sig"
     try:
         codecs.lookup(enc)
     except LookupError:
         raise UserFileError(f"{label}: field 'encoding': {encoding!r} is not a known text encoding "
                             "(e.g. utf-8, cp1252, latin-1, utf-16)") from None
+    return enc
+
+
+def undecodable(label: str, encoding: str | None, offset: int, row: int, byte: bytes, fix: str) -> UserFileError:
+    return UserFileError(f"{label}: not {encoding or 'UTF-8'} text: byte {offset + 1} (0x{byte.hex()}, row {row} of "
+                         f"the file) cannot be decoded; {fix}")
+
+
+def decode_table(raw: bytes, label: str, encoding: str | None, fix: str = ENCODING_FIX) -> str:
+    """The file's text; a wrong encoding is named with the byte offset and row of the first bad byte, and `fix`."""
+    enc = text_encoding(label, encoding)
     try:
         return raw.decode(enc)
     except UnicodeDecodeError as err:
-        row = raw[: err.start].count(b"\n") + 1
-        byte = raw[err.start: err.start + 1].hex()
-        raise UserFileError(f"{label}: not {encoding or 'UTF-8'} text: byte {err.start + 1} (0x{byte}, row {row} of "
-                            f"the file) cannot be decoded; {fix}") from None
+        raise undecodable(label, encoding, err.start, raw[: err.start].count(b"\n") + 1,
+                          raw[err.start: err.start + 1], fix) from None
+
+
+STREAM_BLOCK = 16 * 1024 * 1024  # bytes decoded at a time when a large table is checked in a stream
+
+
+def check_decodes(p: Path, label: str, encoding: str | None, fix: str = ENCODING_FIX) -> str:
+    """`decode_table`'s check in bounded memory, block by block: the same message for the first bad byte.
+    Returns the encoding and the text of the file's first block (for the separator)."""
+    enc = text_encoding(label, encoding)
+    decoder = codecs.getincrementaldecoder(enc)()
+    offset, rows, head = 0, 1, None
+    with open(p, "rb") as fh:
+        while True:
+            block = fh.read(STREAM_BLOCK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as err:
+                # the decoder may hold back a few bytes of the previous block: find the bad byte in this one
+                start = max(0, min(err.start, len(block) - 1)) if block else 0
+                raise undecodable(label, encoding, offset + start, rows + block[:start].count(b"\n"),
+                                  block[start: start + 1], fix) from None
+            if head is None:
+                head = text
+            if not block:
+                return head or ""
+            offset += len(block)
+            rows += block.count(b"\n")
 
 
 def sniff_separator(text: str) -> str:
@@ -201,6 +271,61 @@ def cell_text(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def check_header(names: list, label: str) -> None:
+    """Refuse a column name given twice: pandas would silently read the second as `A1.1`, so a reader
+    could take either column for `A1`. Names are compared as written (the header row read as data)."""
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names, 1):
+        if name is None or (isinstance(name, float) and name != name):
+            continue  # a blank header cell: pandas names it Unnamed: k, one of its own
+        text = str(name)
+        if text in seen:
+            raise UserFileError(f"{label}: column {text!r} appears twice in the header (columns {seen[text]} and {k}); "
+                                f"give each column its own name")
+        seen[text] = k
+
+
+def csv_problem(label: str, delimiter: str, err: Exception) -> UserFileError:
+    return UserFileError(f"{label}: not a readable CSV file (separator {delimiter!r}: {' '.join(str(err).split())}); "
+                         "give sep=<separator> (tab, comma, semicolon, pipe) if it is another")
+
+
+def table_chunks(path: Path | str, rows: int, sep: str | None = None, encoding: str | None = None,
+                 what: str = "table", limit: int = MAX_TABLE_BYTES, progress: bool = True) -> Iterator[Any]:
+    """A text table's cells as text, `rows` rows at a time (each chunk's index continues the file's row
+    numbers), so a table of millions of rows is checked in bounded memory; with `progress`, a line on
+    stderr says how far it is. The checks are read_table's, with the same messages. Other formats come
+    whole, as one chunk."""
+    import pandas as pd
+
+    p = Path(path).expanduser()
+    label = str(path)
+    if p.suffix.lower() in BINARY_TABLE_SUFFIXES:
+        yield read_table(path, sep, encoding, what, limit)
+        return
+    check_file(p, limit, what)
+    head = check_decodes(p, label, encoding)
+    enc = text_encoding(label, encoding)
+    delimiter = separator(sep, label) or sniff_separator(head)
+    size, done = p.stat().st_size, 0
+    try:
+        check_header(list(pd.read_csv(io.StringIO(head), sep=delimiter, header=None, nrows=1, dtype=str).iloc[0]), label)
+        with open(p, "rb") as fh:
+            for chunk in pd.read_csv(fh, sep=delimiter, dtype=str, encoding=enc, chunksize=rows):
+                done += len(chunk)
+                if progress:
+                    print(f"\r{label}: {done:,} rows read ({fh.tell() / max(size, 1):.0%})", end="", file=sys.stderr,
+                          flush=True)
+                yield chunk
+    except UserFileError:
+        raise
+    except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
+        raise csv_problem(label, delimiter, err) from None
+    finally:
+        if progress and done:
+            print(file=sys.stderr, flush=True)
 
 
 def read_table(path: Path | str, sep: str | None = None, encoding: str | None = None, what: str = "table",
@@ -228,6 +353,10 @@ def read_table(path: Path | str, sep: str | None = None, encoding: str | None = 
         reader = {".sav": pd.read_spss, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix]
         try:
             frame = reader(p)
+            if suffix == ".xlsx":  # read_excel renames a repeated header as read_csv does
+                check_header(list(pd.read_excel(p, header=None, nrows=1).iloc[0]) if len(frame.columns) else [], label)
+        except UserFileError:
+            raise
         except Exception as err:  # each reader raises its own errors for a damaged file
             raise UserFileError(f"{label}: not a readable {suffix} file ({' '.join(str(err).split())[:200]})") from None
         frame.columns = [str(c) for c in frame.columns]
@@ -237,8 +366,10 @@ def read_table(path: Path | str, sep: str | None = None, encoding: str | None = 
     body = decode_table(read_bounded(p, limit, what), label, encoding, encoding_fix)
     delimiter = separator(sep, label) or sniff_separator(body)
     try:
-        return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,
-                           keep_default_na=keep_default_na)
+        header = list(pd.read_csv(io.StringIO(body), sep=delimiter, header=None, nrows=1, dtype=str).iloc[0])
+        frame = pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str if text else None,
+                            keep_default_na=keep_default_na)
     except (ValueError, pd.errors.ParserError) as err:  # a torn row, an empty file
-        raise UserFileError(f"{label}: not a readable CSV file (separator {delimiter!r}: {' '.join(str(err).split())}); "
-                            "give sep=<separator> (tab, comma, semicolon, pipe) if it is another") from None
+        raise csv_problem(label, delimiter, err) from None
+    check_header(header, label)
+    return frame

@@ -133,6 +133,9 @@ WRONG = [
     ("items.1.id", "e1", "item 'e1': field 'id': 'e1' is duplicated"),
     ("items.1.id", None, "item #2: field 'id': None must be a non-empty string"),
     ("extra", 1, "unknown field 'extra'"),
+    ("norms", {"n": 100, "E": {"mean": float("nan"), "sd": float("inf")}},
+     "field 'norms.E': mean=nan, sd=inf: mean a finite number, sd a finite number > 0"),
+    ("norms", {"n": 100, "E": {"mean": float("-inf"), "sd": 0.5}}, "field 'norms.E': mean=-inf: mean a finite number"),
 ]
 
 
@@ -177,6 +180,10 @@ FILES = [
     ("alias-bomb", BOMB, "refused as an alias bomb"),
     ("deep", DEEP, "nested over 64 deep"),
     ("two-documents", "id: a\n---\nid: b\n", "not valid YAML"),
+    ("duplicate-key", "id: tiny\n" + yaml.safe_dump(LIKERT, sort_keys=False),
+     "key 'id' appears twice in one mapping (lines 1 and 2); YAML would keep only the last value"),
+    ("duplicate-nested-key", yaml.safe_dump(LIKERT, sort_keys=False).replace("  trait: E\n", "  trait: E\n  trait: A\n"),
+     "key 'trait' appears twice in one mapping (lines 28 and 29)"),
 ]
 
 
@@ -186,6 +193,15 @@ def test_a_bad_inventory_file_is_named(tmp_path, content, message):
     with pytest.raises(InventoryError) as err:
         load_inventory(path)
     named(err, path, message)
+
+
+@pytest.mark.parametrize("field", ["constant", "cutoff"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_a_dichotomy_threshold_of_nan_or_inf_is_named(tmp_path, field, value):
+    path = write(tmp_path, with_(BIPOLAR, f"dichotomies.IE.{field}", value))
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path)
+    named(err, path, f"field {field!r}: {value!r} must be a number, finite (not nan or inf)")
 
 
 def test_a_huge_inventory_is_refused_before_it_is_read(tmp_path):
@@ -227,6 +243,12 @@ SURVEY_WRONG = [
     ("items.0.text", "", "question 'Q1': field 'text': '' must be the question wording"),
     ("items", [SURVEY["items"][0], SURVEY["items"][0]], "question 'Q1': field 'id': 'Q1' is duplicated"),
     ("items", "Q1", "field 'items': 'Q1' must be a non-empty list"),
+    ("items.0.options", ["Good", {"label": "Bad", "ordinal": float("nan")}],
+     "option 'Bad': field 'ordinal': nan must be a number, finite (not nan or inf)"),
+    ("items.0.options", ["Good", {"label": "Bad", "ordinal": float("inf")}],
+     "option 'Bad': field 'ordinal': inf must be a number, finite (not nan or inf)"),
+    ("items.0.options", ["Good", {"label": "Bad", "code": float("nan")}],
+     "option 'Bad': field 'code': nan must be a number, finite (not nan or inf)"),
 ]
 
 
@@ -442,6 +464,10 @@ CSV_CASES = [
     ("empty", "", {"A1": "A1"}, "not a readable CSV file"),
     ("columns-a-list", "A1\n3\n", ["A1"], "field 'columns': ['A1'] must map item ids to CSV columns"),
     ("unknown-item", "X9\n3\n", {"X9": "X9"}, "item id(s) ['X9'] are not in instrument 'ipip25'"),
+    # pandas would read the second A1 as "A1.1" and the first would silently be the item's column
+    ("duplicate-column", "A1,A2,A1\n3,4,5\n", {"A1": "A1"},
+     "column 'A1' appears twice in the header (columns 1 and 3); give each column its own name"),
+    ("duplicate-column-tsv", "A2\tA1\tA1\n3\t4\t5\n", {"A1": "A1"}, "column 'A1' appears twice in the header (columns 2 and 3)"),
 ]
 
 
@@ -451,6 +477,59 @@ def test_human_reference_csv_is_named(tmp_path, content, columns, message):
     with pytest.raises(BenchError) as err:
         reference({"kind": "csv", "path": str(path), "columns": columns, "instrument": "ipip25"})
     named(err, path, message)
+
+
+def big_table(path, rows: int, seed: int = 0, ids: bool = False):
+    """A population table shaped like psych::bfi (the 25 ipip25 items, gender, education, age); at 3,000,000
+    rows it is the issue's 171 MB file (docs/performance.md, "Validating large files")."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cols = {f"{t}{i}": rng.integers(1, 7, rows) for t in "ACENO" for i in range(1, 6)}
+    cols.update(gender=rng.integers(1, 3, rows), education=rng.integers(1, 6, rows), age=rng.integers(14, 90, rows))
+    frame = pd.DataFrame(cols)
+    if ids:
+        frame.insert(0, "pid", [f"p{k}" for k in range(rows)])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_large_table_is_checked_in_chunks_as_the_run_reads_it(tmp_path, capsys):
+    from bench.populations.human.answer_table import check_answer_csv, load_answer_csv
+
+    path = big_table(tmp_path / "big.csv", 2_000)
+    whole = load_answer_csv(path, instrument=load_inventory("ipip25"), missing=[6])
+    checked = check_answer_csv(path, instrument=load_inventory("ipip25"), missing=[6], rows=300)
+    assert (checked.n, checked.n_items, checked.blanked) == (whole.n, whole.n_items, whole.blanked) == (2_000, 25, whole.blanked)
+    assert whole.blanked > 0
+    assert "big.csv: 2,000 rows read (100%)" in capsys.readouterr().err  # the progress line
+    # a bad cell in a later chunk: the same message as the whole read, the file's own line number
+    lines = path.read_text().splitlines()
+    lines[1500] = lines[1500].replace(lines[1500].split(",")[0], "three", 1)
+    path.write_text("\n".join(lines) + "\n")
+    for load in (lambda: load_answer_csv(path, instrument=load_inventory("ipip25")),
+                 lambda: check_answer_csv(path, instrument=load_inventory("ipip25"), rows=300)):
+        with pytest.raises(BenchError) as err:
+            load()
+        named(err, path, "column 'A1': value 'three' (line 1501) is not a number")
+    # a respondent id repeated in another chunk
+    ids = big_table(tmp_path / "ids.csv", 1_000, ids=True)
+    lines = ids.read_text().splitlines()
+    lines[900] = "p3," + lines[900].split(",", 1)[1]
+    ids.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BenchError) as err:
+        check_answer_csv(ids, instrument=load_inventory("ipip25"), respondent_column="pid", rows=300)
+    named(err, ids, "column 'pid': respondent id 'p3' is duplicated")
+
+
+def test_validate_checks_a_large_population_table_with_progress(tmp_path):
+    path = big_table(tmp_path / "big.csv", 3_000)
+    pop = write(tmp_path, {"name": "big", "reference": {"kind": "csv", "path": str(path)}, "instrument": "ipip25"},
+                "pop.yaml")
+    out = cli_in_process("validate", str(pop), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"{pop}: ok (population config big: 3,000 respondents x 25 items)" in out.stdout
+    assert f"{path}: 3,000 rows read (100%)" in out.stderr
 
 
 def test_human_reference_csv_loads_when_right(tmp_path):
@@ -551,6 +630,42 @@ def test_a_binary_txt_in_a_corpus_folder_is_named(tmp_path, content, message):
     named(err, tmp_path / "bad.txt", message)
 
 
+INVISIBLE = {"empty": b"", "whitespace": b" \t\r\n\n  ", "control": b" \x01\x02\x07\x0b\x1f\x7f\n",
+             "zero-width": "\u200b\u200d\ufeff \u2028".encode()}
+
+
+@pytest.mark.parametrize("content", INVISIBLE.values(), ids=INVISIBLE)
+def test_a_corpus_whose_only_document_shows_nothing_is_named(tmp_path, content):
+    (tmp_path / "only.txt").write_bytes(content)
+    with pytest.raises(BenchError) as err:
+        corpus(tmp_path)
+    named(err, tmp_path, "no document holds any text (1 empty or only whitespace and control characters: only.txt)")
+
+
+def test_an_empty_document_beside_others_is_left_out_and_named(tmp_path):
+    from bench.writing.corpus import EmptyDocuments
+
+    (tmp_path / "a.txt").write_text("real words")
+    for name, content in INVISIBLE.items():
+        (tmp_path / f"{name}.txt").write_bytes(content)
+    with pytest.warns(EmptyDocuments, match=r"4 of 5 documents are empty or only whitespace and control characters, "
+                                            r"left out: control.txt, empty.txt, whitespace.txt, zero-width.txt"):
+        assert corpus(tmp_path).texts == ["real words"]
+
+
+def test_a_corpus_table_of_invisible_texts_is_named(tmp_path):
+    from bench.writing.corpus import EmptyDocuments
+
+    path = write(tmp_path, 'text\n"\x01\x02"\n" \x07\u200b "\n', "c.csv")
+    with pytest.raises(BenchError) as err:
+        corpus(path)
+    named(err, path, "column 'text' holds no non-empty text (row 1, row 2: only whitespace and control characters)")
+    path = write(tmp_path, 'text\n"\x01\x02"\nhello\n', "c.csv")
+    with pytest.warns(EmptyDocuments, match="1 of 2 documents are empty or only whitespace and control characters, "
+                                            "left out: row 1"):
+        assert corpus(path).texts == ["hello"]
+
+
 def test_a_byte_order_mark_in_a_txt_is_dropped(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfHello {name} there")
     assert corpus(tmp_path).texts == ["Hello {name} there"]
@@ -568,6 +683,7 @@ TABLES = [
     ("jsonl-deep", "[" * 100_000 + "]" * 100_000 + "\n", ".jsonl", {}, "line 1: JSON nested too deep"),
     ("bad-date", "text,date\nhi,yesterday-ish\n", ".csv", {"date_column": "date"}, "row 1: field 'date': 'yesterday-ish'"),
     ("docx", "text\n", ".docx", {}, "expected a folder of .txt/.md files, a .jsonl or .csv file"),
+    ("duplicate-column", "text,author,text\nhi,a,there\n", ".csv", {}, "column 'text' appears twice in the header"),
 ]
 
 
@@ -696,12 +812,33 @@ def cli_case(tmp_path, name):
     if name == "validate syntax error keeps line and column":
         path = write(tmp_path, "id: x\nitems:\n\t- a\n", "tabs.yaml")
         return ["validate", str(path)], [path, "not valid YAML", "line 3, column 1"]
+    if name == "an accented unquoted override":  # Hydra's own parse error, with how quoting fixes it
+        return (["plan", "--no-time", "persona=rag", "persona.corpus.authors=[anna,chloé]", runs],
+                ["error: command line: LexerNoViableAltException: persona.corpus.authors=[anna,chloé] (at 'é', "
+                 "character 34); quote a value that holds accents", 'key=[anna,"chloé"] (with single quotes around the '
+                 "whole override for the shell), or escape the character with a backslash"])
+    if name == "validate nan, inf and a duplicate key":
+        nan, inf = float("nan"), float("inf")
+        inv = write(tmp_path, with_(LIKERT, "norms", {"n": 100, "E": {"mean": nan, "sd": inf}}), "inv.yaml")
+        survey = write(tmp_path, with_(SURVEY, "items.0.options", ["Good", {"label": "Bad", "ordinal": nan}]), "s.yaml")
+        twice = write(tmp_path, "id: tiny\n" + yaml.safe_dump(LIKERT, sort_keys=False), "twice.yaml")
+        pop = write(tmp_path, {"name": "mine", "reference": {"kind": "psych_bfi"}, "instrument": "ipip25",
+                               "demographics": "bfi_demographics", "temperature": nan,
+                               "attributes": {"AGE": {"column": "age", "bins": {"Under 18": [0, inf]}}}}, "pop.yaml")
+        return (["validate", str(inv), str(survey), str(twice), str(pop)],
+                [f"{inv}: inventory: field 'norms.E': mean=nan, sd=inf: mean a finite number",
+                 f"{survey}: survey: question 'Q1': option 'Bad': field 'ordinal': nan must be a number, finite",
+                 f"{twice}: key 'id' appears twice in one mapping (lines 1 and 2)",
+                 f"{pop}: population config: field 'attributes.AGE.bins.Under 18': [0, inf] must be [low, high], finite",
+                 f"{pop}: population config: field 'temperature': nan must be a number >= 0, finite (not nan or inf)",
+                 "5 problems in 4 of 4 files"])
     raise AssertionError(name)
 
 
 CLI = ["inventory.path bomb", "inventory.path deep", "inventory.path 12 options", "inventory.path folder",
        "population.reference.path garbage folder", "population.reference.path garbage sav",
-       "validate bomb, deep, huge, folder", "validate syntax error keeps line and column"]
+       "validate bomb, deep, huge, folder", "validate syntax error keeps line and column",
+       "validate nan, inf and a duplicate key", "an accented unquoted override"]
 
 
 @pytest.mark.subprocess
@@ -714,3 +851,11 @@ def test_the_command_line_names_bad_input_without_a_traceback(tmp_path, name):
     for p in parts:
         assert str(p) in proc.stderr, (p, proc.stderr)
     assert not (tmp_path / "results").exists()  # refused before a run folder is made
+
+
+def test_compose_gives_the_quoting_hint_for_an_override_hydra_cannot_parse():
+    with pytest.raises(BenchError) as err:
+        compose("persona=rag", "persona.corpus.authors=[anna,chloé]")
+    named(err, "LexerNoViableAltException: persona.corpus.authors=[anna,chloé] (at 'é', character 34)",
+          'key=[anna,"chloé"]', "escape the character with a backslash")
+    assert compose("persona=rag", 'persona.corpus.authors=[anna,"chloé"]')["persona"]["corpus"]["authors"] == ["anna", "chloé"]

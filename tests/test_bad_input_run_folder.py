@@ -23,6 +23,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.pipelines.run import run
+from bench.results.atomic import LinkInFolder
 from bench.results.schema import RESPONSE_SCHEMA
 from bench.results.store import PartQuarantined, RunStore
 from tests.conftest import REPO, cli_in_process, compose
@@ -323,6 +324,77 @@ def test_a_damaged_run_folder_is_refused_by_name(case, clean, tmp_path):
     assert same(after) == same(before)
 
 
+def linked(rel: str, to_folder: bool):
+    """Replace `rel` in the run folder by a symbolic link to the user's own folder (or a file in it)."""
+    def damage(d: Path, user: Path) -> None:
+        target = d / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        target.symlink_to(user if to_folder else user / "notes.txt")
+    return damage
+
+
+# name -> (the link, folder or file): a resume that followed it would move the user's file into quarantine/,
+# write parts into their folder or truncate their file (the lock opens its file with O_TRUNC)
+LINKED = {
+    "parts_linked": linked("parts", True),
+    "quarantine_linked": lambda d, user: (d / "parts" / "quarantine").symlink_to(user),
+    "part_linked": linked(P1, False),
+    "config_linked": linked("config.yaml", False),
+    "lock_linked": linked("run.lock", False),
+}
+
+
+@pytest.mark.parametrize("case", list(LINKED))
+def test_a_symlink_inside_a_run_folder_is_refused_and_never_followed(case, clean, tmp_path):
+    cfg, clean_dir = clean
+    d = copy_of(clean_dir, tmp_path)
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "notes.txt").write_text("my own notes\n")
+    (user / "part-000001.parquet").write_bytes(b"not a part of any run")
+    LINKED[case](d, user)
+    link = next(p for p in d.rglob("*") if p.is_symlink())
+    before = {p.name: p.read_bytes() for p in user.iterdir()}
+    with pytest.raises(LinkInFolder) as err:
+        run({**cfg, "results_dir": str(d.parent)}, print_summary=False)
+    assert str(err.value).startswith(f"{link}: a symbolic link (to {user}") and "follows no link" in str(err.value)
+    assert {p.name: p.read_bytes() for p in user.iterdir()} == before  # nothing moved, written or truncated there
+    assert link.is_symlink()  # and the link itself left as the user made it
+
+
+def test_a_full_disk_while_writing_figures_is_named_and_the_rerun_resumes(clean, tmp_path, monkeypatch):
+    """The disk fills while the figures are written (the OS's fsync answers ENOSPC for files under figures/,
+    standing in for a full device): `error:` naming the folder, exit 2, no traceback and no temp file left;
+    once there is room the same command finishes with the clean run's responses."""
+    import errno
+
+    cfg, clean_dir = clean
+    d = copy_of(clean_dir, tmp_path)
+    shutil.rmtree(d / "figures")
+    real_fsync = os.fsync
+
+    def full_under_figures(fd: int) -> None:
+        if f"{os.sep}figures{os.sep}" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_under_figures)
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr + out.stdout
+    assert f"error: {d / 'figures'}: no space is left on the device while writing " in out.stderr
+    assert "run the same command again: it resumes from the files already written" in out.stderr
+    assert [p.name for p in (d / "figures").iterdir()] == []  # no half-written file, no temp
+    monkeypatch.setattr(os, "fsync", real_fsync)  # space freed
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(d / "responses.parquet"), pd.read_parquet(clean_dir / "responses.parquet"))
+    assert sorted(p.name for p in (d / "figures").iterdir()) == sorted(p.name for p in (clean_dir / "figures").iterdir())
+
+
 def run_folder_a_file(root: Path, name: str) -> tuple[Path, Path]:
     root.mkdir(parents=True)
     (root / name).write_text("mine")
@@ -436,3 +508,9 @@ def test_the_command_line_names_a_damaged_folder_without_a_traceback(clean, tmp_
     assert out.returncode == 2, out.stderr[-2000:]
     assert f"error: {d / 'fingerprint.json'}: not valid JSON" in out.stderr
     assert "Traceback" not in out.stderr
+    (d / "fingerprint.json").write_text(json.dumps(json.loads((clean_dir / "fingerprint.json").read_text())))
+    shutil.rmtree(d / "parts")
+    (d / "parts").symlink_to(tmp_path)
+    out = cli_in_process(*ARGS, f"results_dir={d.parent}")
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"error: {d / 'parts'}: a symbolic link (to {tmp_path})" in out.stderr and "Traceback" not in out.stderr

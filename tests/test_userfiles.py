@@ -47,10 +47,30 @@ def test_missing_folder_and_bad_yaml_are_named(tmp_path):
 
 
 def test_every_shipped_yaml_passes_the_caps():
+    """The caps, and no key twice in one mapping: load_yaml refuses a duplicate key (see below)."""
     files = [*INVENTORY_DIR.glob("*.yaml"), *SURVEY_DIR.glob("*.yaml"), *CONF_DIR.rglob("*.yaml")]
     assert len(files) > 40
     for f in files:
         load_yaml(f)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("id: a\nname: x\nid: b\n", "key 'id' appears twice in one mapping (lines 1 and 3)"),
+    ("items:\n  - {id: e1, text: x, id: e2}\n", "key 'id' appears twice in one mapping (line 2)"),
+    ("scale:\n  values: [1, 2]\n  values: [1, 2, 3]\n", "key 'values' appears twice in one mapping (lines 2 and 3)"),
+    ("1: a\n1.0: b\n", "key 1.0 appears twice in one mapping (lines 1 and 2)"),  # equal keys, written two ways
+], ids=["top", "flow", "nested", "equal-numbers"])
+def test_a_duplicate_key_is_refused_by_file_key_and_line(tmp_path, text, message):
+    f = tmp_path / "mine.yaml"
+    f.write_text(text)
+    with pytest.raises(UserFileError) as err:
+        load_yaml(f)
+    assert str(err.value) == f"{f}: {message}; YAML would keep only the last value: give the key once"
+
+
+def test_a_merge_key_may_be_overridden():
+    text = "base: &b {sd: 1, n: 10}\nE:\n  <<: *b\n  sd: 2\n"
+    assert parse_yaml(text, "f") == {"base": {"sd": 1, "n": 10}, "E": {"sd": 2, "n": 10}}
 
 
 def test_jsonl_names_file_and_line(tmp_path):

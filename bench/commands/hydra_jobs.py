@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from bench.commands import Command, Handler, register
-from bench.config.load import compose
+from bench.config.load import compose, override_problem
 from bench.errors import BenchError, ConfigError, debugging
 from bench.resources import CONF_DIR
 
@@ -33,7 +33,7 @@ def sweep_jobs(args: list[str]) -> list[list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
-        raise BenchError(f"command line: {str(err).splitlines()[0]}") from None
+        raise BenchError(f"command line: {override_problem(err) or str(err).splitlines()[0]}") from None
     choices: dict[str, list[str]] = {}
     for o in parsed:
         key = o.get_key_element()

@@ -41,7 +41,29 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> di
                        if config_name == "config" and o.lstrip("+~").startswith(section + "."))
         hint += "".join(" (the report's runs go to results_dir=..., as every tool's do)" for o in overrides
                         if o.lstrip("+~").startswith("report.results_dir"))
-        raise ConfigError(f"config {config_name!r}: {one_line(err)}{hint}") from None
+        raise ConfigError(f"config {config_name!r}: {override_problem(err) or one_line(err)}{hint}") from None
+
+
+QUOTING = ("quote a value that holds accents or any of = , [ ] { } ( ) ' \" as text: key=\"chloé\", "
+           "key=[anna,\"chloé\"] (with single quotes around the whole override for the shell), or escape the "
+           "character with a backslash (key=a\\,b)")
+
+
+def override_problem(err: BaseException) -> str | None:
+    """A command-line override Hydra's grammar cannot parse, on one line: its message, the character it
+    stopped at, and how quoting or escaping fixes it; None for any other error."""
+    from hydra.errors import OverrideParseException
+
+    while err is not None and not isinstance(err, OverrideParseException):
+        err = err.__cause__ or err.__context__
+    if err is None:
+        return None
+    lines = str(err).splitlines()
+    head = lines[0].strip()
+    caret = lines[1].find("^") if len(lines) > 1 else -1
+    at = f" (at {lines[0][caret]!r}, character {caret - lines[0].find(':') - 1})" \
+        if ": " in lines[0] and 0 <= caret < len(lines[0]) and caret > lines[0].find(":") else ""
+    return f"{head}{at}; {QUOTING}"
 
 
 def one_line(err: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MAX_OPTIONS = 9  # a prompt labels options with the digits 1-9, each one token after the answer prefix
@@ -15,8 +16,16 @@ def is_int(v: Any) -> bool:
 
 
 def is_num(v: Any) -> bool:
-    """Whether a YAML value is a number (booleans are not)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float, not a bool: YAML's .nan and .inf are never a norm, an ordinal, a code, a
+    threshold or a temperature (nan compares false with everything, so it would pass a range check)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def number_problem(v: Any, what: str = "a number") -> str:
+    """`must be <what>`, saying why when `v` is nan or inf (a float to Python, never a value in a file)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"must be {what}, finite (not nan or inf)"
+    return f"must be {what}"
 
 
 def nonempty_str(v: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.instruments.fields import KEYS, MAX_OPTIONS, MIN_OPTIONS, check_header, is_int, is_num, nonempty_str
+from bench.instruments.fields import KEYS, MAX_OPTIONS, MIN_OPTIONS, check_header, is_int, is_num, nonempty_str, number_problem
 from bench.instruments.model import Dichotomy, Inventory, Item, Norm, Scale
 
 REQUIRED = ("id", "name", "version", "source", "licence", "kind", "scale", "traits", "scoring", "items")
@@ -117,7 +117,7 @@ def _norms(block: Any, traits: dict, err) -> tuple[Norm, ...]:
                                    ("n", is_int(merged.get("n")) and merged.get("n", 0) >= 2),
                                    ("group", nonempty_str(merged.get("group")))) if not ok]
             if bad:
-                err(f"{where}: {', '.join(f'{f}={merged.get(f)!r}' for f in bad)}: mean a number, sd > 0, n an "
+                err(f"{where}: {', '.join(f'{f}={merged.get(f)!r}' for f in bad)}: mean a finite number, sd a finite number > 0, n an "
                     "integer >= 2 (here or in norms.n), group a non-empty string")
                 continue
             out.append(Norm(trait=str(key), group=merged["group"], mean=float(merged["mean"]), sd=float(merged["sd"]),
@@ -185,7 +185,7 @@ def _dichotomies(data: dict, scoring: Any, traits: dict, err) -> tuple[Dichotomy
                 ok = False
         for f in ("constant", "cutoff"):
             if f in spec and not is_num(spec[f]):
-                err(f"{where}: field {f!r}: {repr(spec[f])} must be a number")
+                err(f"{where}: field {f!r}: {repr(spec[f])} {number_problem(spec[f])}")
                 ok = False
         if ok:
             out.append(Dichotomy(id=str(did), low=spec["low"], high=spec["high"],

@@ -185,7 +185,7 @@ def build_psychobench(q: dict, errors: list[str]) -> Inventory | None:
             ok = (isinstance(g, dict) and nonempty_str(g.get("crowd_name")) and is_num(g.get("mean"))
                   and is_num(g.get("std")) and g["std"] > 0 and is_int(g.get("n")) and g["n"] >= 2)
             if not ok:
-                err(f"{where}: field 'crowd[{j}]': {g!r} needs crowd_name, mean, std > 0 and an integer n >= 2")
+                err(f"{where}: field 'crowd[{j}]': {g!r} needs crowd_name, a finite mean, a finite std > 0 and an integer n >= 2")
                 continue
             norms.append(Norm(trait=code, group=g["crowd_name"], mean=float(g["mean"]), sd=float(g["std"]),
                               n=int(g["n"]), source=f"PsychoBench questionnaires.json, {name} crowd norms"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.instruments.fields import MAX_OPTIONS, MIN_OPTIONS, check_header
-from bench.instruments.fields import is_num as _num
+from bench.instruments.fields import is_num as _num, number_problem
 from bench.instruments.fields import nonempty_str as _text
 from bench.instruments.model import Inventory, Item, Scale
 
@@ -129,7 +129,7 @@ def _options(raw: Any, where: str, bad) -> Scale | None:
             return None
         code = spec.get("code", k)
         if not _num(code):
-            bad(f"option {label!r}: field 'code': {code!r} must be a number")
+            bad(f"option {label!r}: field 'code': {code!r} {number_problem(code)}")
             return None
         if refusal:
             if "ordinal" in spec:
@@ -143,7 +143,7 @@ def _options(raw: Any, where: str, bad) -> Scale | None:
             substantive += 1
             value = spec.get("ordinal", substantive)
             if not _num(value):
-                bad(f"option {label!r}: field 'ordinal': {value!r} must be a number")
+                bad(f"option {label!r}: field 'ordinal': {value!r} {number_problem(value)}")
                 return None
             ordinal.append(float(value))
         labels.append(label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.instruments.fields import is_int, is_num, nonempty_str
+from bench.instruments.fields import is_int, is_num, nonempty_str, number_problem
 from bench.templates import check_template
 
 COMMON = ("set", "description", "source", "ids")
@@ -105,7 +105,8 @@ def check_persona_set(data: dict, prefix: str = "") -> tuple[list[str], list[str
         if not nonempty_str(data.get("prompt")):
             bad(f"{f('prompt')}: {data.get('prompt', 'missing')!r} must be a non-empty string")
         if not (is_num(data.get("temperature")) and data["temperature"] >= 0):
-            bad(f"{f('temperature')}: {data.get('temperature', 'missing')!r} must be a number >= 0")
+            temp = data.get("temperature", "missing")
+            bad(f"{f('temperature')}: {temp!r} {number_problem(temp, 'a number >= 0')}")
     elif "personas" in data:
         allowed = COMMON + EXPLICIT
         more, ids = check_entries(data["personas"], f"{prefix}personas", PERSONA_FIELDS, need_text=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.instruments.fields import is_int, is_num
+from bench.instruments.fields import is_int, is_num, number_problem
 from bench.populations.human import KINDS
 from bench.templates import check_template
 
@@ -120,8 +120,7 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
             bad(f"{f('instrument')}: {instrument!r} {why} (an inventory id: "
                 f"{', '.join(available_inventories())}; or the path of your inventory file)")
     missing = data.get("missing")
-    if missing is not None and not (isinstance(missing, list) and all(
-            isinstance(c, (int, float, str)) and not isinstance(c, bool) for c in missing)):
+    if missing is not None and not (isinstance(missing, list) and all(is_num(c) or isinstance(c, str) for c in missing)):
         bad(f"{f('missing')}: {missing!r} must be a list of answer codes that mean no answer, e.g. [0, 99]")
 
     survey = None
@@ -151,7 +150,7 @@ def check_population(data: dict, prefix: str = "") -> tuple[list[str], list[str]
         if key in data and not (is_int(data[key]) and data[key] >= 1):
             bad(f"{f(key)}: {data[key]!r} must be a whole number >= 1")
     if "temperature" in data and not (is_num(data["temperature"]) and data["temperature"] >= 0):
-        bad(f"{f('temperature')}: {data['temperature']!r} must be a number >= 0")
+        bad(f"{f('temperature')}: {data['temperature']!r} {number_problem(data['temperature'], 'a number >= 0')}")
     if "seed" in data and not is_int(data["seed"]):
         bad(f"{f('seed')}: {data['seed']!r} must be a whole number")
     return problems, notes
@@ -195,7 +194,8 @@ def check_attribute(qid: Any, spec: Any, survey, where: str) -> list[str]:
         else:
             for label, rng in bins.items():
                 if not (isinstance(rng, list) and len(rng) == 2 and all(is_num(v) for v in rng) and rng[0] <= rng[1]):
-                    bad(f"field '{where}.bins.{label}': {rng!r} must be [low, high] with low <= high")
+                    bad(f"field '{where}.bins.{label}': {rng!r} must be [low, high], finite numbers with low <= high "
+                        "(an open end: a bound past every value, e.g. 200 for an age)")
                 if labels is not None and label not in labels:
                     bad(f"field '{where}.bins': {label!r} is not an option of question {qid} "
                         f"({', '.join(map(repr, item.scale.labels))})")

@@ -13,7 +13,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.hashing import stable_int
 from bench.instruments import Inventory, Norm
-from bench.populations.human import HumanResponses, load_reference
+from bench.populations.human import load_reference
 from bench.resources import CONF_DIR
 from bench.userfiles import load_yaml
 
@@ -105,9 +105,9 @@ def human_norms(human, inventory: Inventory) -> tuple[Norm, ...]:
     return tuple(out)
 
 
-def load_human(pop: dict):
+def load_human(pop: dict, check_only: bool = False):
     """The population's human data; its `instrument` (an inventory id or path) lines the columns up and
-    its `missing` codes are blanked."""
+    its `missing` codes are blanked. `check_only`: a table is checked in chunks and counted, not kept."""
     ref = dict(pop["reference"])
     for key in ("instrument", "survey", "missing"):
         if key in ref:
@@ -124,7 +124,7 @@ def load_human(pop: dict):
     elif pop.get("missing"):
         raise PopulationError(f"population {pop.get('name')}: field 'missing': {pop['missing']} applies to csv and sav "
                               f"references, not kind {ref.get('kind')!r}")
-    return load_reference(ref)
+    return load_reference(ref, check_only)
 
 
 MIN_RESPONDENTS = 2  # the human lower bound splits the respondents in halves: one at least in each
@@ -133,20 +133,19 @@ MIN_RESPONDENTS = 2  # the human lower bound splits the respondents in halves: o
 def usable_respondents_problem(human, pop: dict) -> str | None:
     """Why a table of respondents cannot give the figures a run reports (None when it can, and for group
     counts): fewer than two respondents with an answer and a weight above 0, said before any model work
-    rather than as a table of '-' after it. Names the file, and the weight column when weights are the cause."""
-    if not isinstance(human, HumanResponses):
+    rather than as a table of '-' after it. Names the file, and the weight column when weights are the cause.
+    `human` is the table read whole, or `validate`'s count of it read in chunks (`TableCheck`)."""
+    if not hasattr(human, "usable_counts"):  # group counts: no respondents to count
         return None
-    answered = human.answers.notna().any(axis=1)
-    if human.n and not answered.any():
+    answered, n = human.usable_counts()
+    if human.n and not answered:
         codes = " or a missing-answer code" if human.blanked else ""
         return (f"{human.source}: no answers: every cell of the {human.n:,} respondents' "
-                f"{human.answers.shape[1]} item columns is empty{codes}")
-    usable = answered if human.weights is None else answered & (human.weights > 0)
-    if answered.any() and not usable.any():
+                f"{human.n_items} item columns is empty{codes}")
+    if answered and not n:
         column = (pop.get("reference") or {}).get("weight_column")
         return (f"{human.source}: weight column {column!r}: every answering respondent's weight is 0, so no "
                 "answer counts; give weights above 0, or drop weight_column for equal weights")
-    n = int(usable.sum())
     if n < MIN_RESPONDENTS:
         rows = f"{human.n:,} row{'s' if human.n != 1 else ''}"
         return (f"{human.source}: {n} usable respondent{'s' if n != 1 else ''} ({rows}): the figures a run reports "

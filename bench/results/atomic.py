@@ -9,6 +9,7 @@ holder dies), with the holder's pid and host written beside it for the message o
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -36,6 +37,48 @@ _umask_lock = threading.Lock()
 
 class FolderBusy(BenchError):
     """A folder another live process holds: running too would repeat its model work."""
+
+
+class DiskFull(BenchError):
+    """No space left (or the quota reached) while writing a file: nothing half-written is kept, and the
+    same command resumes from what was written once there is room."""
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(path: Path, err: OSError) -> OSError:
+    """`err` as a DiskFull naming the folder when it says the disk or quota is full (pyarrow gives the
+    errno in its message only), else `err` itself."""
+    if err.errno not in FULL and "No space left on device" not in str(err) and "Disk quota exceeded" not in str(err):
+        return err
+    why = "the disk quota is reached" if err.errno == errno.EDQUOT else "no space is left on the device"
+    return DiskFull(f"{path.parent}: {why} while writing {path.name}; nothing half-written was kept. Free space "
+                    "there (or give results_dir=<a folder with room>) and run the same command again: it resumes from "
+                    "the files already written")
+
+
+class LinkInFolder(BenchError):
+    """A symbolic link where a folder persona-bench made holds its own files: following it would read,
+    move or write files outside the folder (a `parts/` linked to a user's folder would be quarantined)."""
+
+
+def refuse_links(folder: Path, names: Iterable[str] | None = None) -> None:
+    """Refuse a symbolic link anywhere inside `folder` (or, with `names`, at those names in it), naming
+    it and its target; links are never followed, so the walk stays inside the folder."""
+    if names is not None:
+        found = [folder / n for n in names if (folder / n).is_symlink()]
+    else:
+        found = []
+        for root, dirs, files in os.walk(folder, followlinks=False):
+            found += [Path(root) / n for n in sorted(dirs + files) if os.path.islink(os.path.join(root, n))]
+            if found:
+                break
+    if found:
+        link = found[0]
+        raise LinkInFolder(f"{link}: a symbolic link (to {os.readlink(link)}) inside {folder}, a folder persona-bench "
+                           "made; it follows no link there, so nothing outside the folder is read, moved or written. "
+                           "Put the real file or folder there (or remove the link), or choose another run_name")
 
 
 def current_umask() -> int:
@@ -67,17 +110,22 @@ def new_temp(path: Path) -> tuple[int, str]:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write through a synced temp file renamed into place, so a reader or a killed run never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = new_temp(path)
+    """Write through a synced temp file renamed into place, so a reader or a killed run never sees half a file;
+    a full disk is a DiskFull naming the folder."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = new_temp(path)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and (full := disk_full(path, err)) is not err:
+            raise full from None
         raise
 
 
@@ -101,8 +149,12 @@ def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
 def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
                                 conform: Callable[[pa.Table, pa.Schema], pa.Table]) -> int:
     """Stream tables into one parquet file that appears whole or not at all; one table in memory at a
-    time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written."""
-    fd, tmp = new_temp(path)
+    time. `conform` maps each later table onto the first one's schema (or raises). Returns rows written;
+    a full disk is a DiskFull naming the folder."""
+    try:
+        fd, tmp = new_temp(path)
+    except OSError as err:
+        raise disk_full(path, err) from None
     os.close(fd)
     writer, n = None, 0
     try:
@@ -118,9 +170,14 @@ def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
         writer.close()
         writer = None
         os.replace(tmp, path)
+    except OSError as err:
+        if (full := disk_full(path, err)) is not err:
+            raise full from None
+        raise
     finally:
         if writer is not None:
-            writer.close()
+            with suppress(OSError):  # closing a writer on a full disk fails too: the error above is the one to tell
+                writer.close()
         Path(tmp).unlink(missing_ok=True)
     return n
 
@@ -139,6 +196,7 @@ def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
     """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
     and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
     message names the holder's pid and host."""
+    refuse_links(folder, (LOCK_NAME, HOLDER_NAME))  # the lock opens its file with O_TRUNC: never through a link
     lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
     try:
         lock.acquire(timeout=0)

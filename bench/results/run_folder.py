@@ -14,7 +14,7 @@ import yaml
 
 from bench.errors import BenchError
 from bench.mappings import flatten
-from bench.results.atomic import atomic_write_json, atomic_write_text
+from bench.results.atomic import atomic_write_json, atomic_write_text, refuse_links
 from bench.results.layout import CONFIG, FINGERPRINT
 from bench.results.provenance import config_hash
 from bench.userfiles import MAX_YAML_BYTES, load_yaml, read_bounded
@@ -112,7 +112,9 @@ def saved_fingerprint(run_dir: Path) -> dict:
 
 
 def claim_run_dir(run_dir: Path, cfg: dict, fingerprint: dict) -> None:
-    """Refuse to resume into a folder whose parts came from another config, weights, file or packages."""
+    """Refuse to resume into a folder whose parts came from another config, weights, file or packages, or
+    that holds a symbolic link (a file or folder of it replaced by one)."""
+    refuse_links(run_dir)
     saved, stamp = run_dir / CONFIG, run_dir / FINGERPRINT
     if saved.exists():
         previous = saved_config(run_dir)

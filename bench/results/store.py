@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from bench.errors import BenchError
 from bench.hashing import sha256_file
-from bench.results.atomic import atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables, stale_temps
+from bench.results.atomic import (atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables, refuse_links,
+                                  stale_temps)
 from bench.results.layout import PARTS, PROMPTS, RESPONSES, RUN_FILES
 from bench.results.schema import PROMPT_SCHEMA, prompt_hash
 
@@ -53,6 +54,8 @@ class RunStore:
         self.dir = Path(run_dir)
         self.parts = self.dir / PARTS
         self.quarantine = self.parts / "quarantine"
+        if self.dir.is_dir():
+            refuse_links(self.dir)  # a linked parts/ would have the user's files quarantined, and ours written there
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):

@@ -140,18 +140,19 @@ def check_population_file(data: dict, report: FileReport) -> None:
 
 
 def read_population_data(data: dict, report: FileReport) -> None:
-    """A population file's own table, read as a run would read it: what it holds, or why it cannot be read."""
+    """A population file's own table, checked as a run would read it (in chunks, with progress on stderr, so
+    millions of rows fit in bounded memory): what it holds, or why it cannot be read."""
     from bench.populations.reference import load_human, usable_respondents_problem
 
     try:
-        human = load_human(data)
+        human = load_human(data, check_only=True)
     except BenchError as err:
         report.problems.append(str(err))
         return
     problem = usable_respondents_problem(human, data)
     if problem:
         report.problems.append(problem)
-    report.summary += f": {human.n:,} respondents x {human.answers.shape[1]} items"
+    report.summary += f": {human.n:,} respondents x {human.n_items} items"
     if human.blanked:
         report.notes.append(f"{human.blanked:,} cells hold a missing-answer code {data.get('missing')} (blanked)")
     if human.pairing:

@@ -41,11 +41,11 @@ def timed_run(overrides: list[str], results: Path) -> dict:
 HEADING = "## Start-up"
 
 
-def section(path: Path) -> str:
-    """The start-up section of a markdown file ("" if none): `persona-bench perf` keeps it when it rewrites
-    docs/performance.md."""
+def section(path: Path, heading: str = HEADING) -> str:
+    """The start-up section (or another measured by hand, by its `heading`) of a markdown file ("" if none):
+    `persona-bench perf` keeps it when it rewrites docs/performance.md."""
     text = path.read_text() if path.is_file() else ""
-    start = text.find("\n" + HEADING + "\n")
+    start = text.find("\n" + heading + "\n")
     if start < 0:
         return ""
     end = text.find("\n## ", start + 1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import unicodedata
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,6 +28,29 @@ MAX_CORPUS_FILE_BYTES = 1024 ** 3  # one .csv/.jsonl/.txt of a person's writing;
 
 class CorpusError(BenchError):
     """Bad corpus or self-report input; the message names the file, field and value."""
+
+
+class EmptyDocuments(UserWarning):
+    """Documents of a corpus with no visible character (empty, or only spaces and control characters),
+    left out and named: there is nothing in them to retrieve or learn from."""
+
+
+def visible(text: str) -> bool:
+    """Whether the text holds a character a reader would see: not whitespace, not a control or format
+    character (NUL-free control bytes decode as UTF-8 and survive `strip()`)."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf") for ch in text)
+
+
+def left_out(source: str, where: list[str], total: int) -> None:
+    """Warn that the documents at `where` hold no text, or refuse the corpus when none is left."""
+    if not where:
+        return
+    shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+    if len(where) == total:
+        raise CorpusError(f"{source}: no document holds any text ({len(where)} empty or only whitespace and control "
+                          f"characters: {shown}); a corpus needs at least one")
+    warnings.warn(EmptyDocuments(f"{source}: {len(where)} of {total} documents are empty or only whitespace and "
+                                 f"control characters, left out: {shown}"), stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -165,11 +190,14 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
         if not files:
             raise CorpusError(f"corpus folder '{path}': no .txt or .md files in it")
-        docs = []
+        docs, empty = [], []
         for f in files:
             text = read_text_file(f)
-            if text:
+            if visible(text):
                 docs.append(Document(str(f.relative_to(p)), text))
+            else:
+                empty.append(str(f.relative_to(p)))
+        left_out(f"corpus folder '{path}'", empty, len(files))
         name = author or p.name
         return {name: Corpus(name, tuple(docs), path)}
 
@@ -187,11 +215,15 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
     when = pd.to_datetime(dates.map(_clean), errors="coerce", utc=True, format="mixed") if dates is not None else None
     grouped: dict[str, list[Document]] = {}
     default_author = author or Path(path.split(":", 1)[-1]).stem
+    unseen = []  # rows whose text is there but shows nothing (spaces, control characters)
     for row in range(len(df)):
         if isinstance(texts.iloc[row], (dict, list, bool)):
             raise CorpusError(f"{path}: row {row + 1}: field '{text_column}': {texts.iloc[row]!r:.60} must be text")
         text = _clean(texts.iloc[row])
         if text is None:
+            continue
+        if not visible(text):
+            unseen.append(f"row {row + 1}")
             continue
         who = _clean(authors.iloc[row]) if authors is not None else default_author
         if who is None:
@@ -210,7 +242,9 @@ def load_corpora(path: str, text_column: str = "text", date_column: str | None =
         grouped.setdefault(str(who), []).append(Document(doc_id or f"row{row + 1}", text, date,
                                                          _clean(prompts.iloc[row]) if prompts is not None else None))
     if not grouped:
-        raise CorpusError(f"{path}: column '{text_column}' holds no non-empty text")
+        raise CorpusError(f"{path}: column '{text_column}' holds no non-empty text"
+                          + (f" ({', '.join(unseen[:5])}: only whitespace and control characters)" if unseen else ""))
+    left_out(path, unseen, len(unseen) + sum(map(len, grouped.values())))
     return {a: Corpus(a, tuple(d), path, labels.get(a)) for a, d in grouped.items()}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory
-from bench.populations.human.model import (HumanDataError, HumanResponses, check_missing_codes, check_values,
-                                           demographic_labels, file_path, missing_mask, read_table, respondent_ids,
-                                           survey_weights)
+from bench.populations.human.model import (HumanDataError, HumanResponses, cell_numbers, check_missing_codes,
+                                           check_values, demographic_labels, file_path, missing_mask, read_table,
+                                           read_table_chunks, respondent_ids, survey_weights)
 
 
 MATCHES = ("id", "text")
@@ -87,60 +88,143 @@ def load_answer_csv(path: str | Path, columns: Mapping[str, str] | None = None, 
     numbers. With an instrument, every value must be one of the item's Scale.values.
     """
     path = file_path(path, "a table of answers")
+    reader = TableReader(str(path), columns, respondent_column, weight_column, demographic_columns, value_map,
+                         instrument, match, missing)
+    return reader.responses(read_table(path, sep=sep, encoding=encoding, text=True))
+
+
+@dataclass
+class TableCheck:
+    """What `check_answer_csv` found in a table read in chunks: its size and usable respondents, never its answers."""
+    source: str
+    n: int
+    n_items: int
+    blanked: int
+    pairing: tuple[tuple[str, str, float], ...]
+    answered: int  # respondents with at least one answer
+    usable: int  # of those, with a weight above 0 (all of them without weights)
+
+    def usable_counts(self) -> tuple[int, int]:
+        """(answered, usable), as `HumanResponses.usable_counts` gives them for a table read whole."""
+        return self.answered, self.usable
+
+
+CHECK_ROWS = 250_000  # rows per chunk when a table is checked in a stream: ~60 MB of text cells for 30 columns
+
+
+def check_answer_csv(path: str | Path, columns: Mapping[str, str] | None = None, respondent_column: str | None = None,
+                     weight_column: str | None = None, demographic_columns: Mapping[str, str] | None = None,
+                     value_map: Mapping | None = None, instrument: Inventory | None = None, sep: str | None = None,
+                     encoding: str | None = None, match: str = "id", missing: Sequence | None = None,
+                     rows: int = CHECK_ROWS, progress: bool = True) -> TableCheck:
+    """`load_answer_csv`'s checks, chunk by chunk (the same code and messages), keeping counts only: a
+    table of millions of respondents is validated in bounded memory, with a progress line on stderr.
+    Respondent ids are compared across chunks by their 64-bit hashes."""
+    path = file_path(path, "a table of answers")
     where = str(path)
-    codes = check_missing_codes(missing, where)
-    frame = read_table(path, sep=sep, encoding=encoding, text=True)
-    others = [c for c in (respondent_column, weight_column, *(demographic_columns or {}).values()) if c]
-    columns, pairing = item_columns(frame, where, columns, match, instrument, others)
-    for iid, col in columns.items():
-        if col not in frame.columns:
-            raise HumanDataError(f"{where}: column {col!r} (item {iid!r}) not found (columns: {list(frame.columns)})")
-    if instrument is not None:
-        known = {it.id for it in instrument.items}
-        unknown = [i for i in columns if i not in known]
-        if unknown:
-            raise HumanDataError(f"{where}: item id(s) {unknown} are not in instrument {instrument.id!r}")
-    if value_map is not None and not isinstance(value_map, Mapping):
-        raise HumanDataError(f"{path}: field 'value_map': {value_map!r:.80} must map raw cells to option values "
-                             "(or item ids to such mappings)")
-    per_item = bool(value_map) and all(isinstance(v, Mapping) for v in value_map.values())
-    ids = respondent_ids(frame, respondent_column, where)
-    answers = pd.DataFrame(index=ids)
-    blanked = 0
-    for iid, col in columns.items():
-        raw = frame[col]
-        if codes:
-            hit = missing_mask(raw, codes)
-            blanked += int(hit.sum())
-            raw = raw.mask(hit)
-        vmap = (value_map or {}).get(iid) if per_item else value_map
-        if vmap:
-            lookup = {str(k).strip(): v for k, v in vmap.items()}
-            vals = raw.map(lambda v: lookup.get(str(v).strip(), _Unmapped(v)) if pd.notna(v) else np.nan)
-            bad = vals.map(lambda v: isinstance(v, _Unmapped))
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HumanDataError(f"{where}: column {col!r}: value {raw.iloc[i]!r} (line {i + 2}) is not in "
-                                     f"value_map ({sorted(map(str, lookup))})")
-            num = pd.to_numeric(vals, errors="coerce")
-        else:
-            num = pd.to_numeric(raw, errors="coerce")
-            bad = raw.notna() & num.isna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HumanDataError(f"{where}: column {col!r}: value {raw.iloc[i]!r} (line {i + 2}) is not a number "
-                                     "(give value_map to translate labels)")
-        answers[iid] = num.astype(float).to_numpy()
-    if instrument is not None:
+    reader = TableReader(where, columns, respondent_column, weight_column, demographic_columns, value_map,
+                         instrument, match, missing)
+    n = blanked = answered = usable = 0
+    seen = np.empty(0, dtype=np.uint64)
+    for chunk in read_table_chunks(path, rows, sep=sep, encoding=encoding, progress=progress):
+        human = reader.responses(chunk)
+        n, blanked = n + human.n, blanked + human.blanked
+        counts = human.usable_counts()
+        answered, usable = answered + counts[0], usable + counts[1]
+        if respondent_column is not None:
+            hashes = pd.util.hash_array(human.answers.index.to_numpy(dtype=object))
+            again = np.isin(hashes, seen)
+            if again.any():
+                raise HumanDataError(f"{where}: column {respondent_column!r}: respondent id "
+                                     f"{human.answers.index[int(np.flatnonzero(again)[0])]!r} is duplicated or missing")
+            seen = np.union1d(seen, hashes)
+    if reader.columns is None:  # no chunk at all (a header without rows): read whole, as a run would
+        human = load_answer_csv(path, columns, respondent_column, weight_column, demographic_columns, value_map,
+                                instrument, sep, encoding, match, missing)
+        return TableCheck(where, human.n, human.n_items, human.blanked, human.pairing, *human.usable_counts())
+    return TableCheck(where, n, len(reader.columns), blanked, reader.pairing, answered, usable)
+
+
+@dataclass
+class TableReader:
+    """How a table's cells become answers: its item columns (found on the first frame it reads), the
+    missing codes and value maps, the checks. One frame is the whole file, or one chunk of it."""
+    where: str
+    given: Mapping[str, str] | None
+    respondent_column: str | None
+    weight_column: str | None
+    demographic_columns: Mapping[str, str] | None
+    value_map: Mapping | None
+    instrument: Inventory | None
+    match: str
+    missing: Sequence | None
+    columns: dict[str, str] | None = None
+    pairing: tuple[tuple[str, str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        self.codes = check_missing_codes(self.missing, self.where)  # before the file is read, as always
+
+    def find_columns(self, frame: pd.DataFrame) -> None:
+        where, value_map = self.where, self.value_map
+        others = [c for c in (self.respondent_column, self.weight_column, *(self.demographic_columns or {}).values()) if c]
+        columns, self.pairing = item_columns(frame, where, self.given, self.match, self.instrument, others)
         for iid, col in columns.items():
-            check_values(answers[[iid]], instrument.scale_of(instrument.item(iid)).values, where, {iid: col},
-                          missing_hint=not codes)
-    if weight_column is not None and weight_column not in frame.columns:
-        raise HumanDataError(f"{where}: weight column {weight_column!r} not found")
-    weights = None if weight_column is None else survey_weights(frame, weight_column, where, ids)
-    demo = demographic_labels(frame, demographic_columns, where, ids)
-    return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo, blanked=blanked,
-                          pairing=pairing)
+            if col not in frame.columns:
+                raise HumanDataError(f"{where}: column {col!r} (item {iid!r}) not found (columns: {list(frame.columns)})")
+        if self.instrument is not None:
+            known = {it.id for it in self.instrument.items}
+            unknown = [i for i in columns if i not in known]
+            if unknown:
+                raise HumanDataError(f"{where}: item id(s) {unknown} are not in instrument {self.instrument.id!r}")
+        if value_map is not None and not isinstance(value_map, Mapping):
+            raise HumanDataError(f"{where}: field 'value_map': {value_map!r:.80} must map raw cells to option values "
+                                 "(or item ids to such mappings)")
+        self.per_item = bool(value_map) and all(isinstance(v, Mapping) for v in value_map.values())
+        self.columns = columns
+
+    def responses(self, frame: pd.DataFrame) -> HumanResponses:
+        """The frame's answers, checked; its index is the file's row numbers (0 for the first row)."""
+        if self.columns is None:
+            self.find_columns(frame)
+        where, codes, value_map = self.where, self.codes, self.value_map
+        start = int(frame.index[0]) if len(frame) else 0
+        ids = respondent_ids(frame, self.respondent_column, where, start)
+        answers = pd.DataFrame(index=ids)
+        blanked = 0
+        for iid, col in self.columns.items():
+            raw = frame[col]
+            if codes:
+                hit = missing_mask(raw, codes)
+                blanked += int(hit.sum())
+                raw = raw.mask(hit)
+            vmap = (value_map or {}).get(iid) if self.per_item else value_map
+            if vmap:
+                lookup = {str(k).strip(): v for k, v in vmap.items()}
+                vals = raw.map(lambda v: lookup.get(str(v).strip(), _Unmapped(v)) if pd.notna(v) else np.nan)
+                bad = vals.map(lambda v: isinstance(v, _Unmapped))
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise HumanDataError(f"{where}: column {col!r}: value {raw.iloc[i]!r} (line {start + i + 2}) is not "
+                                         f"in value_map ({sorted(map(str, lookup))})")
+                num = pd.to_numeric(vals, errors="coerce")
+            else:
+                num = cell_numbers(raw)
+                bad = raw.notna() & num.isna()
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise HumanDataError(f"{where}: column {col!r}: value {raw.iloc[i]!r} (line {start + i + 2}) is not a "
+                                         "number (give value_map to translate labels)")
+            answers[iid] = num.astype(float).to_numpy()
+        if self.instrument is not None:
+            for iid, col in self.columns.items():
+                check_values(answers[[iid]], self.instrument.scale_of(self.instrument.item(iid)).values, where, {iid: col},
+                              missing_hint=not codes)
+        if self.weight_column is not None and self.weight_column not in frame.columns:
+            raise HumanDataError(f"{where}: weight column {self.weight_column!r} not found")
+        weights = None if self.weight_column is None else survey_weights(frame, self.weight_column, where, ids)
+        demo = demographic_labels(frame, self.demographic_columns, where, ids)
+        return HumanResponses(source=where, answers=answers, weights=weights, demographics=demo, blanked=blanked,
+                              pairing=self.pairing)
 
 
 class _Unmapped:

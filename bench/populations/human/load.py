@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from bench.instruments import load_inventory
-from bench.populations.human.answer_table import load_answer_csv
+from bench.populations.human.answer_table import TableCheck, check_answer_csv, load_answer_csv
 from bench.populations.human.bfi import load_psych_bfi
 from bench.populations.human.model import GroupCounts, HumanDataError, HumanResponses
 from bench.populations.human.opinionqa import load_opinionqa
@@ -16,11 +16,12 @@ REFERENCES = ("psych_bfi",)
 KINDS = ("psych_bfi", "opinionqa", "sav", "csv")
 
 
-def load_reference(spec: str | Mapping) -> HumanResponses | GroupCounts:
+def load_reference(spec: str | Mapping, check_only: bool = False) -> HumanResponses | GroupCounts | TableCheck:
     """A reference by name ("psych_bfi") or by spec: {"kind": "opinionqa"|"sav"|"csv", "path": ..., ...}.
 
     sav/csv specs take the loader's keyword arguments; "survey"/"instrument" may be an inventory
-    name or path (loaded with load_inventory).
+    name or path (loaded with load_inventory). `check_only`: a csv table is checked in chunks, with the
+    same checks, and only its counts come back (`persona-bench validate` of a table of millions of rows).
     """
     if isinstance(spec, str):
         if spec in ("psych_bfi", "psych::bfi", "bfi"):
@@ -46,6 +47,6 @@ def load_reference(spec: str | Mapping) -> HumanResponses | GroupCounts:
                 args[key] = load_inventory(args[key])
         if kind == "sav":
             return load_pew_sav(path, **args)
-        return load_answer_csv(path, **args)
+        return (check_answer_csv if check_only else load_answer_csv)(path, **args)
     except TypeError as exc:
         raise HumanDataError(f"human reference spec (kind {kind!r}, path {path}): {exc}") from None
