@@ -28,6 +28,16 @@ SMALL = ("max_items=5", "repetitions=2", "temperatures=[0,0.7]", "templates=[des
 VOLATILE = ["git_commit"]  # may change between two runs of the same config when code is committed
 
 
+def assert_same_responses(resumed: pd.DataFrame, clean: pd.DataFrame) -> None:
+    """A resumed run's rows equal an uninterrupted run's: every column exactly, the probabilities to float
+    error. A unit computed after a resume starts without the prefix (or conversation) cache the uninterrupted
+    run kept from the unit before, and the engine's cached and full paths agree to float error, not bit for bit
+    (tests/test_perf.py)."""
+    pd.testing.assert_frame_equal(resumed.drop(columns="option_probs"), clean.drop(columns="option_probs"))
+    probs = [np.stack(f["option_probs"].map(lambda v: np.asarray(v, dtype=float))) for f in (resumed, clean)]
+    np.testing.assert_allclose(*probs, atol=1e-5)  # (sample mode: no probabilities, both empty)
+
+
 def small_cfg(tmp: Path, *extra: str) -> dict:
     return compose(*SMALL, f"results_dir={tmp}", *extra)
 
@@ -306,7 +316,7 @@ def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(tmp_path):
 
     clean = run(compose(*args, f"results_dir={tmp_path / 'clean'}"), print_summary=False)
     want = pd.read_parquet(clean / "responses.parquet").drop(columns=VOLATILE)
-    pd.testing.assert_frame_equal(resumed, want)
+    assert_same_responses(resumed, want)
 
 
 FINALIZE_ARGS = ("max_items=4", "repetitions=2", "temperatures=[0.0,1.0]", "option_orders=[original]",
@@ -481,11 +491,8 @@ def test_conversation_run_resumes_after_an_interruption(hf_engine, tmp_path, sco
     a = pd.read_parquet(interrupted.finalize())
     b = pd.read_parquet(clean.finalize())
     assert len(a) == 4 * 4 and not a.duplicated(["participant_id", "item_id"]).any()
-    # Same answers; the probabilities agree to float error, not bit for bit: a resumed chunk's item starts
-    # from a conversation cache kept (or not) by whichever run the engine served before.
-    pd.testing.assert_frame_equal(a.drop(columns="option_probs"), b.drop(columns="option_probs"))
-    probs = [np.stack(f["option_probs"].map(lambda v: np.asarray(v, dtype=float))) for f in (a, b)]
-    np.testing.assert_allclose(*probs, atol=1e-5)  # (sample mode: no probabilities, both empty)
+    # a resumed chunk's item starts from a conversation cache kept (or not) by whichever run the engine served before
+    assert_same_responses(a, b)
 
 
 def test_resume_refuses_when_weights_inventory_or_packages_changed(small_run, tmp_path):
