@@ -13,9 +13,9 @@ import yaml
 
 from tests.conftest import compose, shared_data
 
-pytestmark = [pytest.mark.model]
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # backstories written, then a demographic run and the target run
 
-TINY = ("inventory=atp_w92", "persona=backstory", "persona.n=3", "persona.max_new_tokens=24", "max_items=3",
+TINY = ("inventory=atp_w92", "persona=backstory", "persona.n=2", "persona.max_new_tokens=16", "max_items=2",
         "templates=[pew]", "repetitions=1", "temperatures=[1.0]", "option_orders=[original]", "progress=false")
 
 
@@ -50,7 +50,7 @@ def test_anthology_on_a_sav_population_matches_backstories_to_respondents(tmp_pa
     assert metrics["fidelity"]["method"] == "backstory_maxweight"
     assert metrics["fidelity_backstory_greedy"]["method"] == "backstory_greedy"
     for section in (metrics["fidelity"], metrics["fidelity_backstory_greedy"]):
-        assert section["population"] == "w92_tiny" and section["n_questions"] == 3
+        assert section["population"] == "w92_tiny" and section["n_questions"] == 2
         assert np.isfinite(section["mean_tv"]) and 0 <= section["mean_tv"] <= 1
         assert "matching" not in section
     # the backstories answered the demographic survey in a run of their own, beside the target run
@@ -72,7 +72,7 @@ def test_anthology_on_opinionqa_counts_compares_unmatched_backstories(tmp_path):
                          f"results_dir={tmp_path}"), print_summary=False)
     metrics = json.loads((folder / "metrics.json").read_text())
     section = metrics["fidelity"]
-    assert section["method"] == "backstory" and section["n_questions"] == 3
+    assert section["method"] == "backstory" and section["n_questions"] == 2
     assert "compared unweighted (no matching)" in section["matching"]
     assert np.isfinite(section["mean_tv"])
     assert "compared unweighted (no matching)" in (folder / "summary.md").read_text()
