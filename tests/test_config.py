@@ -53,6 +53,8 @@ CLI_BAD = [
     (["engine.name=nosuch"], "engine.name", "nosuch"),
     (["+engine.nosuch=1"], "engine.nosuch", "1"),
     (["engine=vllm", "engine.gpu_memory_utilization=1.5"], "engine.gpu_memory_utilization", "1.5"),
+    (["engine=vllm", "engine.tensor_parallel_size=0"], "engine.tensor_parallel_size", "0"),
+    (["engine=vllm", "engine.tensor_parallel_size=3"], "engine.tensor_parallel_size", "3"),
     (["model=nope"], "model", "nope"),
     (["model=hf"], "model.path", None),
     (["model=hf", "model.path=/no/such"], "model.path", "/no/such"),
@@ -280,6 +282,35 @@ def test_engines(cfg):
     refused({**cfg, "engine": {"name": "vllm", "block_size": "small"}}, "engine.block_size", "small")
     refused({**cfg, "engine": {"name": "transformers", "block_size": 32}}, "engine.block_size", "no such option")
     validate("config", {**cfg, "engine": {"name": "vllm", "block_size": 64}})
+
+
+def test_parallel_settings_are_checked_against_the_machine_and_recorded(cfg):
+    """A 70B model needs several GPUs: tensor and pipeline ranks are engine options, refused when not
+    positive or when this node has too few devices (ray spans nodes, so it is not limited here)."""
+    from bench.engines.vllm_engine import visible_devices
+    from bench.results.provenance import collect
+
+    vllm = compose("config", ["engine=vllm"])["engine"]
+    assert (vllm["tensor_parallel_size"], vllm["pipeline_parallel_size"]) == (1, 1)  # the size-1 path every run takes
+    refused({**cfg, "engine": {**vllm, "tensor_parallel_size": 0}}, "engine.tensor_parallel_size", "0", ">= 1")
+    refused({**cfg, "engine": {**vllm, "pipeline_parallel_size": -2}}, "engine.pipeline_parallel_size", "-2", ">= 1")
+    refused({**cfg, "engine": {**vllm, "tensor_parallel_size": 1.5}}, "engine.tensor_parallel_size", "integer")
+    refused({**cfg, "engine": {**vllm, "distributed_executor_backend": "slurm"}},
+            "engine.distributed_executor_backend", "slurm", "mp, ray")
+    count, what = visible_devices()
+    msg = refused({**cfg, "engine": {**vllm, "tensor_parallel_size": count + 2}}, "engine.tensor_parallel_size",
+                  str(count + 2), f"this machine has {count} {what}", "distributed_executor_backend=ray")
+    assert f"= {count + 2} ranks" in msg
+    refused({**cfg, "engine": {**vllm, "pipeline_parallel_size": count + 1}}, "engine.pipeline_parallel_size")
+    validate("config", {**cfg, "engine": {**vllm, "pipeline_parallel_size": count + 1,
+                                          "distributed_executor_backend": "ray"}})
+    refused({**cfg, "engine": {"name": "transformers", "tensor_parallel_size": 2}}, "engine.tensor_parallel_size",
+            "no such option")
+    spec = type("Spec", (), dict(id="m", path="/m", sha256="s", dtype="float32", adapter=None, adapter_sha256=None,
+                                 terms=None))
+    inventory = type("Inv", (), dict(id="bfi44", version="1", sha256="s", path=None, licence="x"))
+    parallel = collect({**cfg, "engine": {**vllm, "tensor_parallel_size": 4}}, spec, inventory, "vllm", "chat")["parallel"]
+    assert parallel == {"tensor_parallel_size": 4, "pipeline_parallel_size": 1, "distributed_executor_backend": None}
 
 
 def test_personas(cfg, tmp_path):

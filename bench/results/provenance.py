@@ -23,6 +23,8 @@ LEGACY_TOOL_KEYS = ("tv_check", "fidelity_table")
 # Fields added after runs were made, hashed only when set (at these defaults a run keeps its old hash).
 CORPUS_ADDED = {"authors": None, "min_documents": None, "label_column": None, "sep": None, "encoding": None}
 ADDED_DEFAULTS = {"population.path": None, "population.missing": None, "prompt.format": "auto",
+                  "engine.tensor_parallel_size": 1, "engine.pipeline_parallel_size": 1,
+                  "engine.distributed_executor_backend": None,
                   **{f"persona.corpus.{k}": v for k, v in CORPUS_ADDED.items()}}
 
 
@@ -78,6 +80,9 @@ def collect(cfg: dict, spec, inventory, engine_name: str, prompt_format: str) ->
         "config_hash": config_hash(cfg),
         "seed": cfg.get("seed"),
         "engine": engine_name,
+        # how the model was split over devices (vLLM; every other engine runs it whole on one)
+        "parallel": {key: cfg["engine"].get(key, default) for key, default in
+                     (("tensor_parallel_size", 1), ("pipeline_parallel_size", 1), ("distributed_executor_backend", None))},
         "model": {"id": spec.id, "path": spec.path, "sha256": spec.sha256, "dtype": spec.dtype,
                   "adapter": spec.adapter, "adapter_sha256": spec.adapter_sha256, "terms": spec.terms},
         "prompt_format": prompt_format,
