@@ -139,7 +139,8 @@ def test_a_users_config_group_on_the_search_path(tmp_path):
     conf = tmp_path / "conf"
     (conf / "persona").mkdir(parents=True)
     (conf / "persona" / "mine.yaml").write_text(f"set: file\npath: {path}\n")  # only what it uses
-    (conf / "persona" / "some.yaml").write_text(f"defaults: [file, _self_]\npath: {path}\nn: 2\n")  # the shipped one, extended
+    # the shipped config, extended
+    (conf / "persona" / "some.yaml").write_text(f"defaults: [file, _self_]\npath: {path}\nn: 2\n")
     [mine] = checked_configs("config", [f"hydra.searchpath=[file://{conf}]", "persona=mine"])
     assert mine["persona"] == {"set": "file", "path": path}
     assert [p.id for p in build_personas(mine, None)] == ["p00", "p01", "p02", "p03"]

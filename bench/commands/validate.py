@@ -13,7 +13,8 @@ def validate_command(args: list[str]) -> int:
     from bench.tools.filecheck import check_file
 
     if not args:
-        raise BenchError("validate: give one or more files (inventory, survey, population, persona set or file, run config, "
+        raise BenchError("validate: give one or more files (inventory, survey, population, persona set or file, "
+                         "run config, "
                          "results.json)")
     reports = [check_file(a) for a in args]
     for report in reports:

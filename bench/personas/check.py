@@ -144,8 +144,8 @@ def check_file_set(data: dict, f, prefix: str, notes: list[str]) -> list[str]:
     out = []
     path = data.get("path")
     if path in (None, "???"):
-        notes.append(f"{prefix or 'persona.'}path is not set: give {prefix or 'persona.'}path=<your persona file> on the "
-                     "command line")
+        at = prefix or "persona."
+        notes.append(f"{at}path is not set: give {at}path=<your persona file> on the command line")
     elif not isinstance(path, str) or not path.lower().endswith(SUFFIXES):
         out.append(f"{f('path')}: {path!r} must be a file ending in {', '.join(SUFFIXES)}")
     if data.get("n") is not None and not (is_int(data["n"]) and data["n"] >= 1):
@@ -153,7 +153,8 @@ def check_file_set(data: dict, f, prefix: str, notes: list[str]) -> list[str]:
     if "seed" in data and not (is_int(data["seed"]) and data["seed"] >= 0):
         out.append(f"{f('seed')}: {data['seed']!r} must be a whole number >= 0")
     attributes = data.get("attributes")
-    if attributes is not None and not (isinstance(attributes, list) and attributes and all(map(nonempty_str, attributes))):
+    names = isinstance(attributes, list) and attributes and all(map(nonempty_str, attributes))
+    if attributes is not None and not names:
         out.append(f"{f('attributes')}: {attributes!r} must be a non-empty list of column names, or null")
     for key in ("sep", "encoding"):
         if data.get(key) is not None and not nonempty_str(data[key]):

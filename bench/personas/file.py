@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.instruments.fields import is_int, nonempty_str
+from bench.instruments.fields import nonempty_str
 from bench.personas.model import Persona, PersonaError
 from bench.userfiles import BINARY_TABLE_SUFFIXES, MAX_JSONL_BYTES, MAX_TABLE_BYTES, MAX_YAML_BYTES, \
     TEXT_TABLE_SUFFIXES, UserFileError, check_file, decode_table, numbered_jsonl, parse_yaml, read_bounded, read_table
@@ -35,7 +35,8 @@ def read_rows(path: str, sep: str | None = None, encoding: str | None = None) ->
     p = Path(str(path)).expanduser()
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
-        raise PersonaError(f"{path}: a persona file must end in {', '.join(SUFFIXES)}, not {suffix or '(no extension)'!r}")
+        raise PersonaError(f"{path}: a persona file must end in {', '.join(SUFFIXES)}, "
+                           f"not {suffix or '(no extension)'!r}")
     limit = MAX_JSONL_BYTES if suffix == ".jsonl" else MAX_PERSONA_YAML_BYTES if suffix in YAML_SUFFIXES \
         else MAX_TABLE_BYTES
     try:
@@ -158,7 +159,8 @@ def problem_text(path: str, problems: list[str]) -> str:
     """Every problem of a file on its own line, each naming the file; the first MAX_SHOWN and a count of the rest."""
     shown = [f"  {path}: {p}" for p in problems[:MAX_SHOWN]]
     more = [f"  ... and {len(problems) - MAX_SHOWN} more"] if len(problems) > MAX_SHOWN else []
-    return f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the persona file:\n" + "\n".join(shown + more)
+    head = f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the persona file:"
+    return "\n".join([head, *shown, *more])
 
 
 def file_personas(persona: dict) -> tuple[Persona, ...]:
@@ -171,7 +173,8 @@ def file_personas(persona: dict) -> tuple[Persona, ...]:
     return to_personas(rows, attributes)
 
 
-def check_persona_file(path: str, sep: str | None = None, encoding: str | None = None) -> tuple[list[str], list[str], int]:
+def check_persona_file(path: str, sep: str | None = None,
+                       encoding: str | None = None) -> tuple[list[str], list[str], int]:
     """(problems, notes, personas) of a file checked alone (`persona-bench validate FILE`)."""
     try:
         rows = read_rows(path, sep, encoding)
