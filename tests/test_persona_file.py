@@ -160,6 +160,7 @@ def test_the_shipped_file_config_validates_and_asks_for_its_path():
         compose("persona=file")
 
 
+@pytest.mark.slow  # an end-to-end run (docs/testing.md): ~60 s on the shared 2 cores, the model loaded by hf_engine
 def test_a_tiny_run_from_a_file_on_a_users_search_path(tmp_path, hf_engine):
     """The one end-to-end case: a 3-persona .jsonl named by the user's own persona config, through `persona-bench
     run` (Hydra's main), on the session's embedded model; the responses carry the file's ids."""
