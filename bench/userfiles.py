@@ -154,6 +154,11 @@ def load_yaml(path: Path | str, limit: int = MAX_YAML_BYTES, what: str = "YAML f
 def read_jsonl(path: Path | str, limit: int = MAX_JSONL_BYTES) -> list[dict]:
     """One JSON object per line; a bad line (torn, not UTF-8, nested too deep) is named by file and line
     number. Blank lines are skipped; a UTF-8 byte-order mark at the start is allowed."""
+    return [row for _, row in numbered_jsonl(path, limit)]
+
+
+def numbered_jsonl(path: Path | str, limit: int = MAX_JSONL_BYTES) -> list[tuple[int, dict]]:
+    """`read_jsonl`'s objects with the line number of each, for checks that name the line of a bad value."""
     p = Path(path)
     data = read_bounded(p, limit, "JSON lines file").removeprefix(codecs.BOM_UTF8)
     rows = []
@@ -173,7 +178,7 @@ def read_jsonl(path: Path | str, limit: int = MAX_JSONL_BYTES) -> list[dict]:
             raise UserFileError(f"{p}: line {n}: JSON nested too deep to read") from None
         if not isinstance(row, dict):
             raise UserFileError(f"{p}: line {n}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
+        rows.append((n, row))
     return rows
 
 

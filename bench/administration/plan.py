@@ -100,6 +100,7 @@ class Plan:
         and a run folder must not mix answers given to two versions of it."""
         personas = {p.persona.id: p.persona for p in self.participants}
         return hashlib.sha256(json.dumps([[p.id, p.target, p.text, [list(t) for t in p.item_texts]]
+                                          + ([[list(a) for a in p.attributes]] if p.attributes else [])
                                           for p in personas.values()]).encode()).hexdigest()
 
     def option_permutation(self, participant: Participant, item: Item) -> tuple[int, ...]:

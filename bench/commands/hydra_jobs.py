@@ -13,7 +13,48 @@ from bench.errors import BenchError, ConfigError, debugging
 from bench.resources import CONF_DIR
 
 HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
-               "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
+               "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn")
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")  # a user's own config groups: composed in the check as Hydra composes them
+
+
+def config_dir_flag(args: list[str]) -> tuple[str | None, list[str]]:
+    """(the folder of `--config-dir DIR` / `-cd DIR` / `--config-dir=DIR`, the other arguments)."""
+    folder, rest, it = None, [], iter(args)
+    for a in it:
+        flag, eq, value = a.partition("=")
+        if flag in CONFIG_DIR_FLAGS:
+            folder = value if eq else next(it, None)
+            if not folder:
+                raise BenchError(f"command line: {flag} needs a folder of configs, e.g. {flag} ./conf")
+        else:
+            rest.append(a)
+    return folder, rest
+
+
+def search_path(args: list[str]) -> list[str]:
+    """The overrides that put a user's config folders on the search path of the check's compose, as
+    `hydra.main` puts them on its own: `--config-dir DIR` first, then the `hydra.searchpath=[...]` entries (Hydra
+    adds both after the package's configs: https://hydra.cc/docs/advanced/search_path)."""
+    import os
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    folder, rest = config_dir_flag(args)
+    given = [a for a in rest if a.split("=", 1)[0] == "hydra.searchpath"]
+    if folder is None:
+        return given[-1:]
+    if not os.path.isdir(folder):
+        raise BenchError(f"command line: --config-dir {folder}: no such folder")
+    entries = [f"file://{os.path.abspath(folder)}"]
+    if given:
+        try:
+            value = OverridesParser.create().parse_override(given[-1]).value()
+        except HydraException as err:
+            raise BenchError(f"command line: {override_problem(err) or str(err).splitlines()[0]}") from None
+        entries += list(value) if isinstance(value, list) else [value]
+    quoted = ",".join("'" + str(e).replace("\\", "\\\\").replace("'", "\\'") + "'" for e in entries)
+    return [f"hydra.searchpath=[{quoted}]"]
 
 
 def sweep_jobs(args: list[str]) -> list[list[str]]:
@@ -29,6 +70,7 @@ def sweep_jobs(args: list[str]) -> list[list[str]]:
     from hydra.errors import HydraException
 
     multirun = any(a in ("-m", "--multirun") for a in args)
+    _, args = config_dir_flag(args)
     overrides = [a for a in args if a not in ("-m", "--multirun") and not a.startswith(("hydra.", "hydra/", "+hydra"))]
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
@@ -54,10 +96,10 @@ def checked_configs(config_name: str, args: list[str]) -> list[dict]:
     from bench.config import validate
 
     configs = []
-    jobs = sweep_jobs(args)
+    jobs, where = sweep_jobs(args), search_path(args)
     for n, job in enumerate(jobs, 1):
         try:
-            cfg = validate(config_name, compose(config_name, job))
+            cfg = validate(config_name, compose(config_name, [*where, *job]))
         except ConfigError as err:
             if len(jobs) == 1:
                 raise

@@ -6,14 +6,15 @@ from bench.commands import command
 from bench.errors import BenchError
 
 
-@command("validate", "FILE...", "inventory, survey, population, persona set, run config or results.json")
+@command("validate", "FILE...", "inventory, survey, population, persona set or file, run config or results.json")
 def validate_command(args: list[str]) -> int:
     """The handler of `persona-bench validate`: checks each file, prints every problem of every file, exit 2 when
     any file has one."""
     from bench.tools.filecheck import check_file
 
     if not args:
-        raise BenchError("validate: give one or more files (inventory, survey, population, persona set, run config, "
+        raise BenchError("validate: give one or more files (inventory, survey, population, persona set or file, "
+                         "run config, "
                          "results.json)")
     reports = [check_file(a) for a in args]
     for report in reports:

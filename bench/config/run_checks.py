@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.config.rules import ABSENT, boolean, choice, corpus_fields, corpus_path, existing, field_error, \
     finite_number, folder_name, integer, lookup, nonempty_text, number, output_folder, path_kind, seed, \
-    string_list
+    string_list, table_reading
 from bench.errors import ConfigError, cli_value
 from bench.instruments.fields import is_num
 
@@ -53,7 +53,8 @@ def check_plan_size(cfg: dict) -> None:
 
     persona, inv = lookup(cfg, "persona"), lookup(cfg, "inventory")
     ids, max_items = persona.get("ids"), lookup(cfg, "max_items")
-    personas = len(ids) if isinstance(ids, list) else int(persona["n"]) if persona.get("set") == "backstory" else 1
+    personas = len(ids) if isinstance(ids, list) else int(persona["n"]) if persona.get("set") == "backstory" \
+        or (persona.get("path") and isinstance(persona.get("n"), int)) else 1
     try:
         items = len(load_inventory(inv.get("path") or inv.get("name")).items)
     except BenchError:  # a PsychoBench scale, or a bad file: read and named when the run loads it
@@ -177,6 +178,7 @@ def check_persona(cfg: dict) -> None:
     """The persona set and the fields its kind reads: corpus settings of text personas, the style of
     demographic ones, the generation settings of backstories."""
     from bench.personas.demographic import STYLES
+    from bench.personas.sets import FILE_SET
     from bench.personas.text import KINDS
 
     nonempty_text(cfg, "persona.set")
@@ -198,6 +200,34 @@ def check_persona(cfg: dict) -> None:
         integer(cfg, "persona.n", 1)
         number(cfg, "persona.temperature", 0)
         integer(cfg, "persona.max_new_tokens", 1)
+    if kind == FILE_SET:
+        check_persona_file(cfg)
+
+
+def check_persona_file(cfg: dict) -> None:
+    """`persona=file persona.path=FILE`: its settings, then the file read as the run reads it, every problem of
+    every row named at once, and `persona.ids` / `persona.n` applied, so a bad file stops the run here."""
+    from bench.personas import PersonaError, build_personas
+
+    existing(cfg, "persona.path", "file", optional=False, what=" (a persona file: .jsonl, .csv or .yaml)")
+    present = {k for k in ("n", "seed", "attributes", "sep", "encoding") if lookup(cfg, f"persona.{k}") is not ABSENT}
+    if "n" in present:  # a user's own persona config may leave out what it does not use
+        integer(cfg, "persona.n", 1, optional=True)
+    if "seed" in present:
+        seed(cfg, "persona.seed")
+    if "attributes" in present:
+        string_list(cfg, "persona.attributes", optional=True)
+    for field in {"sep", "encoding"} & present:
+        nonempty_text(cfg, f"persona.{field}", optional=True)
+    table_reading(cfg, "persona.sep", "persona.encoding")
+    if lookup(cfg, "persona.ids") not in (None, ABSENT) and lookup(cfg, "persona.n") not in (None, ABSENT):
+        raise field_error("persona.n", lookup(cfg, "persona.n"), "persona.ids already names the personas: give "
+                          "persona.ids or persona.n, not both")
+    try:
+        build_personas(cfg, None)  # a file set needs no inventory
+    except PersonaError as err:
+        path = lookup(cfg, "persona.path")
+        raise ConfigError(f"persona.path={cli_value(path)}: {str(err).removeprefix(f'{path}: ')}") from None
 
 
 def check_population_field(cfg: dict) -> None:

@@ -17,6 +17,7 @@ ROLE_TRAIT = ("roles", "traits")
 CORPUS = ("kind", "corpus", "name", "k", "header")
 DEMOGRAPHIC = ("style",)
 BACKSTORY = ("n", "prompt", "temperature", "max_new_tokens")
+FILE = ("path", "n", "seed", "attributes", "sep", "encoding")
 PERSONA_FIELDS = ("id", "target", "text")
 
 
@@ -107,6 +108,9 @@ def check_persona_set(data: dict, prefix: str = "") -> tuple[list[str], list[str
         if not (is_num(data.get("temperature")) and data["temperature"] >= 0):
             temp = data.get("temperature", "missing")
             bad(f"{f('temperature')}: {temp!r} {number_problem(temp, 'a number >= 0')}")
+    elif set_name == "file":
+        allowed = COMMON + FILE
+        problems += check_file_set(data, f, prefix, notes)
     elif "personas" in data:
         allowed = COMMON + EXPLICIT
         more, ids = check_entries(data["personas"], f"{prefix}personas", PERSONA_FIELDS, need_text=False)
@@ -131,6 +135,33 @@ def check_persona_set(data: dict, prefix: str = "") -> tuple[list[str], list[str
             bad(f"{f(key)}: unknown field for this kind of set (allowed: {', '.join(allowed)})")
     problems += check_ids(data.get("ids"), ids, prefix)
     return problems, notes
+
+
+def check_file_set(data: dict, f, prefix: str, notes: list[str]) -> list[str]:
+    """A `set: file` config's own fields (the file itself is read by `bench.personas.file` when it is given)."""
+    from bench.personas.file import SUFFIXES
+
+    out = []
+    path = data.get("path")
+    if path in (None, "???"):
+        at = prefix or "persona."
+        notes.append(f"{at}path is not set: give {at}path=<your persona file> on the command line")
+    elif not isinstance(path, str) or not path.lower().endswith(SUFFIXES):
+        out.append(f"{f('path')}: {path!r} must be a file ending in {', '.join(SUFFIXES)}")
+    if data.get("n") is not None and not (is_int(data["n"]) and data["n"] >= 1):
+        out.append(f"{f('n')}: {data['n']!r} must be a whole number >= 1, or null for every persona")
+    if "seed" in data and not (is_int(data["seed"]) and data["seed"] >= 0):
+        out.append(f"{f('seed')}: {data['seed']!r} must be a whole number >= 0")
+    attributes = data.get("attributes")
+    names = isinstance(attributes, list) and attributes and all(map(nonempty_str, attributes))
+    if attributes is not None and not names:
+        out.append(f"{f('attributes')}: {attributes!r} must be a non-empty list of column names, or null")
+    for key in ("sep", "encoding"):
+        if data.get(key) is not None and not nonempty_str(data[key]):
+            out.append(f"{f(key)}: {data[key]!r} must be a non-empty string, or null")
+    if data.get("n") is not None and data.get("ids") is not None:
+        out.append(f"{f('n')}: give ids or n, not both")
+    return out
 
 
 def check_ids(wanted: Any, ids: list[str] | None, prefix: str) -> list[str]:

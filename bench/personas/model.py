@@ -21,6 +21,9 @@ class Persona:
     # Per-item system texts (item id -> text), e.g. a person's passages retrieved for that question;
     # items not listed use `text`. Built at plan time, so prompts stay deterministic.
     item_texts: tuple[tuple[str, str], ...] = ()
+    # Demographic columns of a persona file (column -> value), kept for analyses by group; no prompt reads
+    # them, and the personas' hash (Plan.personas_sha256) leaves them out, as it did before they existed.
+    attributes: tuple[tuple[str, str], ...] = ()
 
     def text_for(self, item_id: str | None) -> str:
         """The system text for a question: the item's own text when the persona has one (retrieved passages),

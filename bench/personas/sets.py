@@ -3,7 +3,8 @@
 Kinds: an explicit list (`personas`), roles x trait poles (`roles` + `traits`), built from a person's
 writing (`kind: rag | profile`), one per sampled human respondent (`set: demographic`), or life stories
 the model writes itself (`set: backstory`, which needs the engine). `persona.ids` picks a subset of
-any of them, by id, in the order given.
+any of them, by id, in the order given. A user's own file (`set: file`, `bench.personas.file`) may also be
+sampled: `persona.n` personas drawn with `persona.seed`.
 """
 
 from __future__ import annotations
@@ -36,9 +37,35 @@ def build_personas(cfg: dict, inventory: Inventory) -> tuple[Persona, ...]:
         from bench.personas.demographic import demographic_personas
 
         personas = demographic_personas(cfg)
+    elif kind == FILE_SET:
+        from bench.personas.file import file_personas
+
+        personas = file_personas(cfg["persona"])
+        personas = sample_personas(personas, cfg["persona"].get("n"), cfg["persona"].get("seed", 0),
+                                   cfg["persona"]["path"])
     else:
         personas = expand_personas(cfg["persona"], inventory)
     return select_personas(personas, cfg["persona"].get("ids"), kind)
+
+
+FILE_SET = "file"  # `persona=file persona.path=...`: a user's own file of personas (bench.personas.file)
+
+
+def sample_personas(personas: tuple[Persona, ...], n, seed, source) -> tuple[Persona, ...]:
+    """`n` of the personas drawn without replacement (all of them for None), kept in the file's order.
+
+    Each persona's place in the draw is a hash of the seed and its id, so the same seed gives the same
+    personas whatever the order of the file's rows, and adding rows changes the sample only where a new
+    persona comes before one drawn before."""
+    if n is None:
+        return personas
+    from bench.hashing import stable_int
+
+    if n > len(personas):
+        raise PersonaError(f"persona.n={n}: more than the {len(personas)} personas of {source}; give at most "
+                           f"{len(personas)}, or persona.n=null for all of them")
+    drawn = {p.id for p in sorted(personas, key=lambda p: stable_int(seed, "persona-sample", p.id))[:n]}
+    return tuple(p for p in personas if p.id in drawn)
 
 
 MAX_LISTED = 30  # ids named in an unknown-id message (a population set has hundreds)

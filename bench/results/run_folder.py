@@ -34,10 +34,12 @@ class NotARunConfig(RunFolderError):
 
 
 def default_run_name(cfg: dict) -> str:
-    """A run folder's name when none is given: model, instrument, persona set, scoring and config hash, so reruns
-    of one config find their folder."""
+    """A run folder's name when none is given: model, instrument, persona set (a persona file's stem), scoring
+    and config hash, so reruns of one config find their folder."""
+    persona = cfg["persona"]
     parts = [model_label(cfg), inventory_label(cfg),
-             cfg["persona"].get("set", "persona"), cfg["scoring"], config_hash(cfg)[:10]]
+             Path(str(persona["path"])).stem if persona.get("path") else persona.get("set", "persona"),
+             cfg["scoring"], config_hash(cfg)[:10]]
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
 
 
@@ -65,10 +67,12 @@ def inventory_label(cfg: dict) -> str:
 
 
 def run_dir_for(cfg: dict, personas_sha256: str | None = None) -> Path:
-    """results/<run name>; personas built from a corpus add their text's hash, so rerunning after the
-    person wrote more starts a new run instead of resuming the old one."""
+    """results/<run name>; personas built from a corpus or read from a file (`persona.path`) add their text's
+    hash, so rerunning after the person wrote more, or the file changed, starts a new run instead of resuming
+    the old one."""
     name = cfg.get("run_name") or default_run_name(cfg)
-    if not cfg.get("run_name") and cfg["persona"].get("kind") and personas_sha256:
+    persona = cfg["persona"]
+    if not cfg.get("run_name") and (persona.get("kind") or persona.get("path")) and personas_sha256:
         name += f"-{personas_sha256[:8]}"
     return Path(cfg["results_dir"]) / name
 

@@ -1,7 +1,8 @@
 """`persona-bench validate FILE...`: tell what kind of file each is, and list every problem in it at once.
 
-A .json file is read as JSON (a run's results.json, checked against bench/results/results.schema.json);
-everything else as YAML.
+A .json file is read as JSON (a run's results.json, checked against bench/results/results.schema.json); a
+.jsonl file or a table (.csv, .tsv, ...) as a persona file (`persona=file persona.path=...`), as is a YAML file
+holding a list of personas; everything else as YAML.
 
 The checks themselves live beside what they check (instruments, populations, personas, the typed run
 config); this module reads the file, decides which kind it is from its fields, and collects the messages.
@@ -18,7 +19,8 @@ from bench.userfiles import UserFileError, parse_yaml, read_bounded
 
 INSTRUMENT_KINDS = ("likert", "bipolar", "survey")
 CORPUS_KINDS = ("rag", "profile")
-EXPECTED = "an inventory, a survey, a population config, a persona set, a run config or a run's results.json"
+EXPECTED = ("an inventory, a survey, a population config, a persona set, a persona file, a run config or a run's "
+            "results.json")
 
 
 @dataclass
@@ -65,6 +67,8 @@ def read_yaml(path: Path, report: FileReport):
         return None
     if data is None:
         report.problems.append(f"empty file (no YAML content); expected {EXPECTED}")
+    elif isinstance(data, list) and data and all(isinstance(e, dict) for e in data):
+        return data  # a list of personas (a persona file)
     elif isinstance(data, list):
         report.problems.append(f"top level is a list of {len(data)} entries; expected a mapping of fields "
                                f"({EXPECTED})")
@@ -170,6 +174,17 @@ def check_persona_file(data: dict, report: FileReport) -> None:
     report.summary = str(data.get("set", ""))
 
 
+def check_persona_rows(report: FileReport) -> None:
+    """A persona file (`persona.path`): every row checked as a run reads it."""
+    from bench.personas.file import check_persona_file as check_rows
+
+    report.kind = "persona file"
+    problems, notes, n = check_rows(report.path)
+    report.problems += problems
+    report.notes += notes
+    report.summary = f"{n:,} persona{'s' if n != 1 else ''}"
+
+
 def check_run_config(data: dict, report: FileReport) -> None:
     """The typed schema (bench.config, which stops at the first bad value), then every problem of the persona
     and population sections, which this tool also checks as files of their own."""
@@ -220,9 +235,17 @@ CHECKS = {"inventory": check_instrument, "survey": check_instrument, "population
 def check_file(path: str) -> FileReport:
     """One file checked: read it, tell its kind from its fields, run that kind's check; a report, never an
     exception, so every file is reported."""
+    from bench.personas.file import SUFFIXES, YAML_SUFFIXES
+
     report = FileReport(path)
     where = Path(path).expanduser()
+    if where.suffix.lower() in SUFFIXES and where.suffix.lower() not in YAML_SUFFIXES and where.is_file():
+        check_persona_rows(report)
+        return report
     data = read_json(where, report) if where.suffix == ".json" and where.is_file() else read_yaml(where, report)
+    if isinstance(data, list):
+        check_persona_rows(report)
+        return report
     if data is None:
         return report
     report.kind = detect(data)
