@@ -248,6 +248,15 @@ def test_profile_at_16_personas_stays_on_the_scale_with_a_style_and_target_each(
     assert "hollow: the persona's target pole" in fig.get_supxlabel()
 
 
+def test_profile_from_a_metrics_file_without_a_score_range_spans_the_means(bfi16):
+    scores = bfi16.scores[bfi16.scores["persona_id"].isin(["E_high", "role_0"])]
+    fig = drawn(trait_profile, RunData({"trait_summary": [{}]}, scores))
+    means = scores.groupby(["persona_id", "trait"])["score"].mean()
+    pad = RANGE_MARGIN * (means.max() - means.min())
+    assert fig.axes[0].get_ylim() == pytest.approx((means.min() - pad, means.max() + pad))
+    assert "score range not in metrics.json" in fig.get_supxlabel() and not hollow(fig.axes[0])
+
+
 def test_profile_marks_each_letter_of_a_type_target(mbti16):
     fig = drawn(trait_profile, mbti16)
     (ax,) = fig.axes
