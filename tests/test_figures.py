@@ -87,6 +87,10 @@ def test_summary_links_the_figures_and_says_which_were_not_drawn(runs):
     assert all((runs["bfi"] / link).is_file() for link in links)
     assert f"- {FIGURES['types'][0]}: not a type inventory" in bfi
     assert f"- {FIGURES['temperature'][0]}: one temperature only (T=0)" in bfi
+    mass = re.search(r"probability mass on the option labels: mean ([\d.]+), min [\d.]+ \((.+)\)", bfi)
+    assert ("low mass" in mass.group(2)) == (float(mass.group(1)) < LOW_LABEL_MASS), mass.group(0)
+    ranges = json.loads((runs["bfi"] / "metrics.json").read_text())["score_range"]
+    assert [(r["trait"], r["min"], r["max"]) for r in ranges] == [(t, 1.0, 5.0) for t in "EACNO"]
     mbti = (runs["mbti"] / "summary.md").read_text()
     assert "(figures/types.svg)" in mbti and "(figures/temperature.png)" in mbti
     assert "## Type accuracy per persona x temperature" in mbti and "| E/I" in mbti

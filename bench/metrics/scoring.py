@@ -1,4 +1,4 @@
-"""Item responses -> trait scores (the instrument's own rule), types, and persona trait shifts."""
+"""Item responses -> trait scores (the instrument's own rule) and their range, types, and persona trait shifts."""
 
 from __future__ import annotations
 
