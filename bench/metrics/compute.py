@@ -13,7 +13,7 @@ from bench.metrics.norms import norm_comparison
 from bench.metrics.paper_tables import paper_tables
 from bench.metrics.position import position_bias
 from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, reliability
-from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
+from bench.metrics.scoring import mbti_accuracy, mbti_types, score_range, trait_target_shift
 from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
 from bench.metrics.trust import annotate
 from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, t_interval
@@ -77,6 +77,7 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
         "n_participants": int(scores["participant_id"].nunique()),
         "n_responses": int(len(responses)),
         "trait_summary": trait_summary(scores),
+        "score_range": score_range(inventory),  # what a score can be: the profile figure's axis
         "reliability": reliability(responses, inventory, n_boot=n_boot, seed=seed),
         "reliability_summary": mean_alpha(responses, inventory, n_boot=n_boot, seed=seed),
         "icc_repetitions": {"conditions": icc, "pooled": pooled_icc(icc, n_boot=n_boot, seed=seed)},

@@ -26,6 +26,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from bench.metrics.paper_tables import trait_scores
 from bench.metrics.uncertainty import MIN_CLUSTERS, cluster_bootstrap, clusters_of, wilson_interval
@@ -39,6 +40,14 @@ PNG_DPI = 150
 MAX_PERSONAS_DRAWN = 16  # a figure with more would be unreadable; the tables hold them all
 MAX_QUESTIONS_DRAWN = 8
 COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+# a persona's colour and marker (persona_style): 10 colours x 8 markers, distinct pairs for 40 personas
+PERSONA_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf")
+PERSONA_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+TARGET_COLOR = COLORS[2]  # the type figure's target type
+RANGE_MARGIN = 0.05  # the profile's y axis: the score range and this share of it either side
+ARROW_UP, ARROW_DOWN = r"$\uparrow$", r"$\downarrow$"  # an interval running past the axis (not a persona's marker)
+FEW_CLUSTERS = f"fewer than {MIN_CLUSTERS} personas (one persona: templates) to resample"  # why no bootstrap interval
 OLD_METRICS = "metrics.json was written before this figure's data was (`persona-bench sweep rerun <run>` adds it)"
 _HUMAN_WIDE = re.compile(r"^human_p?(\d+)$")
 _P_COL = re.compile(r"^(model|human)_p(\d+)$")
@@ -88,8 +97,45 @@ def _legend(ax, n: int) -> None:
 
 # -- the figures: each returns a Figure, or the reason it is not drawn ---------------------------------
 
+def persona_style(k: int) -> tuple[str, str]:
+    """The k-th persona's (colour, marker): the two cycles' least common multiple, 40, is above
+    MAX_PERSONAS_DRAWN, so no two drawn personas look alike."""
+    return PERSONA_COLORS[k % len(PERSONA_COLORS)], PERSONA_MARKERS[k % len(PERSONA_MARKERS)]
+
+
+def _target_end(target, row: dict) -> float | None:
+    """Where a persona's target sits on a trait's range: the end whose pole it names ("E+" the top of E;
+    type "ISTJ" the I end of IE), or None when it names neither."""
+    t = str(target or "").strip()
+    if not t or t.lower() in ("nan", "none"):
+        return None
+    for end in ("min", "max"):
+        pole = str(row.get(f"{end}_pole") or "")
+        if pole and (t == pole or (len(pole) == 1 and t.isalpha() and pole.upper() in t.upper())):
+            return float(row[end])
+    return None
+
+
+def _panels(traits: list[str], ranges: dict[str, dict]) -> list[tuple[list[str], tuple[float, float] | None]]:
+    """Runs of traits that share one score range, each drawn on its own axes (a sum scale's traits or a
+    type inventory's dichotomies can differ); one panel without a range when metrics.json has none."""
+    if not all(t in ranges for t in traits):
+        return [(traits, None)]
+    out: list[tuple[list[str], tuple[float, float] | None]] = []
+    for t in traits:
+        span = (float(ranges[t]["min"]), float(ranges[t]["max"]))
+        if out and out[-1][1] == span:
+            out[-1][0].append(t)
+        else:
+            out.append(([t], span))
+    return out
+
+
 def trait_profile(data: RunData) -> Figure | str:
-    """Mean trait score per persona with its 95% t interval over the persona's conditions."""
+    """Mean trait score per persona (a dot) with its 95% t interval over the persona's conditions, on the
+    scale's range (metrics.json score_range, a small margin either side): an interval running past the axis
+    is drawn to its edge with an arrow there, never stretching the axis. Each persona has its own colour
+    and marker; a hollow marker at a range end is the persona's target pole."""
     if _is_survey(data):
         return "a survey has no trait scores (see the question distributions)"
     if data.scores is None or data.scores.dropna(subset=["score"]).empty:
@@ -98,22 +144,68 @@ def trait_profile(data: RunData) -> Figure | str:
     personas = list(dict.fromkeys(table["persona_id"]))
     shown = personas[:MAX_PERSONAS_DRAWN]
     traits = list(dict.fromkeys(table["trait"]))
-    fig = Figure(figsize=(max(5.0, 0.5 * len(traits) * min(len(shown), 6)), 3.2))
-    ax = fig.subplots()
+    ranges = {str(r.get("trait")): r for r in data.metrics.get("score_range") or [] if isinstance(r, dict)}
+    panels = _panels(traits, ranges)
+    targets = (data.scores.drop_duplicates("persona_id").set_index("persona_id")["persona_target"]
+               if "persona_target" in data.scores else pd.Series(dtype=object))
+    legend_out = len(shown) > 1
+    fig = Figure(figsize=(max(4.5, 0.13 * len(traits) * len(shown) + 1.2 * len(panels)) + 1.6 * legend_out, 3.4),
+                 layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=[len(p[0]) for p in panels])[0]
     width = 0.8 / len(shown)
-    x = np.arange(len(traits))
-    yerrs = []
-    for k, persona in enumerate(shown):
-        sub = table[table["persona_id"] == persona].set_index("trait").reindex(traits)
-        yerrs.append(_errors(sub["mean"], sub["ci_low"], sub["ci_high"]))
-        ax.bar(x - 0.4 + width * (k + 0.5), sub["mean"], width, yerr=yerrs[-1], capsize=2, label=str(persona),
-               color=COLORS[k % len(COLORS)])
-    _no_interval_note(ax, np.hstack(yerrs), "one condition per persona")
-    ax.set_xticks(x, [str(t) for t in traits])
-    ax.set_ylabel("trait score (mean, 95% t interval)")
+    clipped = targeted = False
+    intervals = []
+    for ax, (names, span) in zip(axes, panels):
+        sub_table = table[table["trait"].isin(names)]
+        known = span is not None
+        if not known:  # metrics.json from before score_range: the means' own range
+            means = pd.to_numeric(sub_table["mean"], errors="coerce").dropna()
+            span = (float(means.min()), float(means.max()))
+        pad = RANGE_MARGIN * (span[1] - span[0]) or 0.5
+        low, high = span[0] - pad, span[1] + pad
+        x = np.arange(len(names))
+        for k, persona in enumerate(shown):
+            color, marker = persona_style(k)
+            sub = sub_table[sub_table["persona_id"] == persona].set_index("trait").reindex(names)
+            mean = pd.to_numeric(sub["mean"], errors="coerce").to_numpy(float)
+            lo = pd.to_numeric(sub["ci_low"], errors="coerce").to_numpy(float)
+            hi = pd.to_numeric(sub["ci_high"], errors="coerce").to_numpy(float)
+            xs = x - 0.4 + width * (k + 0.5)
+            ax.plot(xs, mean, marker, ls="none", color=color, ms=4, label=str(persona) if ax is axes[0] else None)
+            has = np.isfinite(lo) & np.isfinite(hi)
+            intervals.append(has)
+            ax.vlines(xs[has], np.clip(lo, low, high)[has], np.clip(hi, low, high)[has], color=color, lw=0.9)
+            for end, edge, arrow in ((lo, low, ARROW_DOWN), (hi, high, ARROW_UP)):
+                past = has & ((end < low) if edge == low else (end > high))
+                ax.plot(xs[has & ~past], end[has & ~past], "_", color=color, ms=4)  # a cap where the interval ends
+                if past.any():  # no cap: an arrow at the axis, the interval goes on
+                    clipped = True
+                    ax.plot(xs[past], np.full(past.sum(), edge), marker=arrow, ls="none", color=color, ms=9,
+                            clip_on=False)
+            ends = [_target_end(targets.get(persona), ranges[t]) if t in ranges else None for t in names]
+            at = np.array([e is not None for e in ends])
+            if at.any():
+                targeted = True
+                ax.plot(xs[at], [e for e in ends if e is not None], marker, ms=7, mfc="none", color=color, mew=1.0,
+                        ls="none", clip_on=False)
+        if known:
+            for bound in span:
+                ax.axhline(bound, color="#bbbbbb", lw=0.6, ls=":", zorder=0)
+        ax.set_ylim(low, high)
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_xticks(x, [str(t) for t in names])
+    axes[0].set_ylabel("trait score (mean, 95% t interval)")
+    notes = [text for flag, text in ((not np.hstack(intervals).any(), "no interval: one condition per persona"),
+                                     (clipped, "arrow: the interval runs past the axis (drawn to its edge)"),
+                                     (targeted, "hollow: the persona's target pole")) if flag]
+    if panels[0][1] is None:
+        notes.append("score range not in metrics.json: the axis spans the means")
     more = f" (first {len(shown)} of {len(personas)} personas)" if len(personas) > len(shown) else ""
-    ax.set_title("Trait profile by persona" + more)
-    _legend(ax, len(shown))
+    fig.suptitle("Trait profile by persona" + (", on the score range" if panels[0][1] else "") + more, fontsize=9)
+    if notes:
+        fig.supxlabel("; ".join(notes), fontsize=7, color="#555555")
+    if legend_out:
+        fig.legend(loc="outside right upper", fontsize=7, ncols=1 if len(shown) <= 12 else 2)
     return fig
 
 
@@ -169,7 +261,7 @@ def answer_distribution(data: RunData) -> Figure | str:
     yerr = _errors(model["share"], model["ci_low"], model["ci_high"])
     ax.bar(x - (width / 2 if human is not None else 0), model["share"], width, label="model", color=COLORS[0],
            yerr=yerr, capsize=3)
-    _no_interval_note(ax, yerr, f"fewer than {MIN_CLUSTERS} personas (one persona: templates) to resample")
+    _no_interval_note(ax, yerr, FEW_CLUSTERS)
     if human is not None:
         ax.bar(x + width / 2, human.reindex(options, fill_value=0), width, label="humans", color=COLORS[1])
     ax.set_xticks(x, [str(o) for o in options])
@@ -212,7 +304,9 @@ def question_distributions(data: RunData) -> Figure | str:
     first MAX_QUESTIONS_DRAWN questions; the tables hold them all), with the metrics' intervals."""
     if not _is_survey(data):
         return "not a survey: the answers are drawn over the shared scale"
-    shown = question_shares(data.fidelity, data.metrics)[:MAX_QUESTIONS_DRAWN]
+    # a question with no share at all was not asked (max_items) or never answered: nothing to draw
+    shown = [q for q in question_shares(data.fidelity, data.metrics)
+             if np.isfinite(np.asarray(q[2], float)).any()][:MAX_QUESTIONS_DRAWN]
     if not shown:
         return "the run holds no answer shares per question"
     ci = {(str(r.get("item_id")), str(r.get("option"))): (r.get("share"), r.get("share_ci_low"), r.get("share_ci_high"))
@@ -242,36 +336,51 @@ def question_distributions(data: RunData) -> Figure | str:
 
 def type_distribution(data: RunData) -> Figure | str:
     """Per persona (rows) and temperature (columns), the share of participants of each type found,
-    with Wilson intervals (metrics.json paper_tables.type_distribution)."""
-    rows = ((data.metrics.get("paper_tables") or {}).get("type_distribution"))
+    with Wilson intervals (metrics.json paper_tables.type_distribution); the persona's target type
+    (paper_tables.type_accuracy) is shaded and its bar coloured, whether or not it was found."""
+    tables = data.metrics.get("paper_tables") or {}
+    rows = tables.get("type_distribution")
     if not rows:
         return (OLD_METRICS if "mbti" in data.metrics and "paper_tables" not in data.metrics
                 else "not a type inventory: no MBTI types to count")
     table = pd.DataFrame(rows)
+    targets = {str(r.get("persona_id")): str(r.get("target")) for r in tables.get("type_accuracy") or []
+               if isinstance(r, dict) and r.get("target")}
     personas = list(dict.fromkeys(table["persona_id"]))
     shown = personas[:MAX_PERSONAS_DRAWN]
     temps = sorted(table["temperature"].unique())
-    types = sorted(table["type"].unique())
-    fig = Figure(figsize=(max(3.2 * len(temps), 4.0), 1.7 * len(shown) + 0.8))
-    axes = fig.subplots(len(shown), len(temps), squeeze=False, sharex=True, sharey=True)
+    types = sorted(set(table["type"]) | {targets[str(p)] for p in shown if str(p) in targets})
+    fig = Figure(figsize=(max(0.2 * len(types) * len(temps) + 1.2, 4.0), 0.95 * len(shown) + 1.6),
+                 layout="constrained")
+    # the same limits and ticks on every axes, set on each: sharing them across 32 axes costs seconds
+    axes = fig.subplots(len(shown), len(temps), squeeze=False)
     x = np.arange(len(types))
     for i, persona in enumerate(shown):
+        target = targets.get(str(persona))
         for j, temp in enumerate(temps):
             ax = axes[i, j]
             sub = table[(table["persona_id"] == persona) & (table["temperature"] == temp)].set_index("type")
             sub = sub.reindex(types)
-            ax.bar(x, sub["share"].fillna(0), 0.7, color=COLORS[0],
+            colors = [TARGET_COLOR if t == target else COLORS[0] for t in types]
+            if target in types:
+                ax.axvspan(types.index(target) - 0.5, types.index(target) + 0.5, color=TARGET_COLOR, alpha=0.15, lw=0)
+            ax.bar(x, sub["share"].fillna(0), 0.7, color=colors,
                    yerr=_errors(sub["share"], sub["share_ci_low"], sub["share_ci_high"]), capsize=2)
-            ax.set_ylim(0, 1.05)
+            ax.set(xlim=(-0.5, len(types) - 0.5), ylim=(0, 1.05), yticks=[0, 0.5, 1])
+            ax.set_xticks(x, types if i == len(shown) - 1 else [], rotation=90, fontsize=7)
+            ax.tick_params(labelsize=7, labelleft=j == 0)
             if i == 0:
                 ax.set_title(f"T={temp:g}", fontsize=8)
             if j == 0:
                 n = int(sub["n"].max()) if sub["n"].notna().any() else 0
-                ax.set_ylabel(f"{persona}\n(n={n})", fontsize=7)
-    for ax in axes[-1]:
-        ax.set_xticks(x, types, rotation=90, fontsize=7)
+                aim = f", target {target}" if target and target != str(persona) else ""
+                ax.set_ylabel(f"{persona}\n(n={n}{aim})", fontsize=7)
     more = f" (first {len(shown)} of {len(personas)} personas)" if len(personas) > len(shown) else ""
     fig.suptitle("Type found per persona and temperature (share of participants, Wilson 95% CI)" + more, fontsize=9)
+    if targets:
+        fig.legend(handles=[Patch(color=TARGET_COLOR, alpha=0.6, label="the persona's target type"),
+                            Patch(color=COLORS[0], label="another type")],
+                   loc="outside lower center", ncols=2, fontsize=7)
     return fig
 
 
@@ -358,7 +467,8 @@ def render(fig: Figure, fmt: str) -> bytes:
     """A figure as bytes in one format, its date and software stamps removed so the same run draws the same
     files."""
     with mpl.rc_context(STYLE):
-        fig.tight_layout()
+        if fig.get_layout_engine() is None:  # a figure laid out as it was built (constrained) keeps that
+            fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, metadata=SAVE_METADATA[fmt], dpi=PNG_DPI)
     return buf.getvalue()

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from bench.results.figures import FIGURES, FOLDER, Drawn
+from bench.metrics.trust import LOW_LABEL_MASS
+from bench.results.figures import FEW_CLUSTERS, FIGURES, FOLDER, Drawn
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -72,11 +73,9 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
         "",
     ]
     if inventory.kind == "survey":
-        dist = _rows_with_ci(metrics["question_distributions"],
-                             {"share [95% CI]": ("share", "share_ci_low", "share_ci_high")}, ["item_id", "option"])
-        rates = metrics["invalid_rates"]
-        out += ["## Answer distribution per question (all participants)", markdown_table(dist), "",
-                _rates_line(rates)]
+        out += ["## Answer distribution per question (all participants)",
+                *survey_table(metrics["question_distributions"], set(responses["item_id"])), "",
+                _rates_line(metrics["invalid_rates"])]
         return "\n".join(out) + "\n"
     out.append("## Trait scores by persona (mean over templates, orders, temperatures, repetitions)")
     wide = scores.pivot_table(index="persona_id", columns="trait", values="score", aggfunc="mean")
@@ -122,9 +121,7 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
                f"({icc.get('n_computable')} of {icc.get('n_conditions')} conditions computable)")
     out.append(_rates_line(rates))
     if cfg["scoring"] == "logprob":
-        mass = responses.drop_duplicates("prompt_hash")["label_mass"]
-        out.append(f"probability mass on the option labels: mean {_fmt(float(mass.mean()))}, "
-                   f"min {_fmt(float(mass.min()))} (low mass: the model wanted to say something else)")
+        out.append(label_mass_line(responses.drop_duplicates("prompt_hash")["label_mass"]))
     if "mbti" in metrics:
         mbti = metrics["mbti"]
         acc = mbti["accuracy"]
@@ -142,6 +139,26 @@ def summary_text(cfg, prov, inventory, responses: pd.DataFrame, scores: pd.DataF
     out += position_text(metrics.get("position_bias"))
     out += warnings_text(metrics.get("warnings") or [])
     return "\n".join(out) + "\n"
+
+
+def survey_table(rows: list[dict], asked: set) -> list[str]:
+    """A survey's answer shares per question and option: only the questions the run asked (max_items leaves
+    the rest without answers), and an interval column only when some share has an interval."""
+    rows = [r for r in rows if r.get("item_id") in asked]
+    has_ci = any(_ci(r.get("share_ci_low"), r.get("share_ci_high")) != "-" for r in rows)
+    header = "share [95% CI]" if has_ci else "share"
+    table = _rows_with_ci(rows, {header: ("share", "share_ci_low", "share_ci_high")}, ["item_id", "option"])
+    note = [] if has_ci or not rows else [f"(no interval: {FEW_CLUSTERS})"]
+    return [markdown_table(table), *note]
+
+
+def label_mass_line(mass: pd.Series) -> str:
+    """The probability on the option labels (logprob scoring), worded by its value: "low" only when the mean
+    is under LOW_LABEL_MASS, the threshold at which the mean is flagged as a warning (bench.metrics.trust)."""
+    mean = float(mass.mean())
+    why = ("not recorded" if not math.isfinite(mean) else "low mass: the model wanted to say something else"
+           if mean < LOW_LABEL_MASS else "most of the model's probability is on the option labels")
+    return f"probability mass on the option labels: mean {_fmt(mean)}, min {_fmt(float(mass.min()))} ({why})"
 
 
 def norms_text(section: dict, n_participants: int, n_personas: int) -> list[str]:
