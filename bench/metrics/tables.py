@@ -93,3 +93,25 @@ def condition_means(scores: pd.DataFrame) -> pd.DataFrame:
     """Trait scores averaged over repetitions: one row per condition and trait."""
     keys = ["persona_id", "persona_target", "template_id", "option_order", "temperature", "trait"]
     return scores.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
+
+
+def score_bounds(inventory: Inventory) -> dict[str, tuple[float, float]]:
+    """Per trait, the lowest and highest score its scoring rule can give (mean: the scale's range; sum:
+    the item count times it; dichotomy: constant + each item's keyed extreme), the range a score's
+    interval must stay on."""
+    out: dict[str, tuple[float, float]] = {}
+    by_trait: dict[str, list] = {}
+    for item in inventory.items:
+        by_trait.setdefault(item.trait, []).append(item)
+    dich = {d.id: d for d in inventory.dichotomies}
+    for trait, items in by_trait.items():
+        ends = [(float(inventory.scale_of(it).low), float(inventory.scale_of(it).high)) for it in items]
+        if inventory.scoring == "dichotomy" and trait in dich:
+            terms = [sorted((it.keyed * lo, it.keyed * hi)) for it, (lo, hi) in zip(items, ends)]
+            c = float(dich[trait].constant)
+            out[trait] = (c + sum(t[0] for t in terms), c + sum(t[1] for t in terms))
+        elif inventory.scoring in ("mean", "sum"):
+            lo, hi = min(e[0] for e in ends), max(e[1] for e in ends)
+            k = len(items) if inventory.scoring == "sum" else 1
+            out[trait] = (k * lo, k * hi)
+    return out
