@@ -140,15 +140,16 @@ def effective_n(outcome, clusters) -> float:
     observations of one cluster (a condition's repetitions) are alike: n / design effect, the design
     effect 1 + (m - 1) ICC with m the mean cluster size and ICC the one-way ANOVA intra-cluster
     correlation (clipped to [0, 1]). Where no spread says what the ICC is (every outcome alike) the
-    clusters count once each (ICC 1), the conservative choice; one observation per cluster: n."""
+    clusters count once each (ICC 1), the conservative choice; one observation per cluster: n; a single
+    cluster: 1 when its outcomes agree, n when they differ."""
     y = np.asarray(outcome, float)
     labels = pd.Series(np.asarray(clusters, dtype=object))
     n, sizes = y.size, labels.value_counts().to_numpy(float)
     k = sizes.size
     if n == 0 or k == n:
         return float(n)
-    if k == 1:
-        return 1.0
+    if k == 1:  # one cluster: no between-cluster spread to weigh; copies count once, draws that differ in full
+        return float(n) if np.ptp(y) > 0 else 1.0
     means = pd.Series(y).groupby(labels.to_numpy()).transform("mean").to_numpy(float)
     msb = float(((means - y.mean()) ** 2).sum()) / (k - 1)
     msw = float(((y - means) ** 2).sum()) / (n - k)
