@@ -43,6 +43,9 @@ N_BOOT_VARIABLE = "PERSONA_BENCH_N_BOOT"  # another number of resamples (a test 
 MIN_CLUSTERS = 5  # fewer clusters than this: a bootstrap distribution is a handful of values, no interval
 MIN_UNITS = 3  # fewer independent units than this: no t interval (with 2, its t quantile is 12.7)
 BOOTSTRAP_METHODS = ("percentile", "BCa")
+# More clusters than this: BCa's jackknife (one recomputation per cluster) costs more than it corrects
+# (a statistic's bias shrinks as 1 / clusters), and the percentile interval is used.
+BCA_MAX_CLUSTERS = 500
 
 
 class BootstrapSettingError(BenchError):
@@ -176,7 +179,8 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
     resample (a cluster drawn twice contributes its rows twice) and returns a number or an array.
     `method` "percentile", or "BCa" for a biased statistic (its jackknife leaves out one cluster at a
     time); where BCa gives NaN (a degenerate jackknife or bootstrap distribution) that element takes the
-    percentile interval of the same resamples. Returns (low, high), arrays for an array statistic; NaN
+    percentile interval of the same resamples; above BCA_MAX_CLUSTERS clusters, percentile. Returns (low,
+    high), arrays for an array statistic; NaN
     with fewer than MIN_CLUSTERS clusters or when a resample's statistic is not finite. `n_boot` None:
     `n_boot_default()`. The caller checks its estimate lies inside (`inside`, `drop_outside`).
     """
@@ -189,6 +193,8 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
     nan = np.full(probe.shape, np.nan)
     if len(groups) < MIN_CLUSTERS:
         return (float("nan"), float("nan")) if probe.ndim == 0 else (nan, nan.copy())
+    if method == "BCa" and len(groups) > BCA_MAX_CLUSTERS:
+        method = "percentile"
 
     def on_clusters(picked):
         return np.asarray(statistic(np.concatenate([groups[int(i)] for i in picked])), float)
