@@ -23,7 +23,7 @@ from bench.cli import main
 from bench.instruments import load_inventory, validate_inventory
 from bench.leaderboard.collect import RESPONSE_COLUMNS, read_run
 from bench.metrics.paper_tables import paper_tables
-from bench.metrics.scoring import score_range
+from bench.metrics.tables import score_range
 from bench.metrics.tables import SCORE_COLS
 from bench.metrics.trust import LOW_LABEL_MASS
 from bench.results.figures import (

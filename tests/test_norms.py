@@ -63,7 +63,7 @@ def test_norm_comparison_rows_against_scipy_and_numpy():
     same, absent = t.iloc[2], t.iloc[3]
     assert same["diff_sd"] == pytest.approx((2.0 - 3.64) / 0.72)
     assert not same["trusted"] and math.isnan(same["welch_t"]) and "same score" in same["note"]
-    assert absent["model_n"] == 0 and not absent["trusted"] and "fewer than 2" in absent["note"]
+    assert absent["model_n"] == 0 and not absent["trusted"] and "fewer than 3" in absent["note"]
 
 
 # -- the 13 PsychoBench scales -------------------------------------------------------------------
@@ -234,12 +234,19 @@ def test_norms_table_for_a_psychobench_scale(tmp_path):
     gse = table[table["instrument"] == "psychobench:GSE"].iloc[0]
     folder = Path(gse["run"])
     assert "psychobench_GSE" in folder.name
-    scores = pd.read_parquet(folder / "scores.parquet")["score"].to_numpy(float)
-    assert gse["model_n"] == 4 and gse["model_mean"] == pytest.approx(scores.mean())
+    table_of_scores = pd.read_parquet(folder / "scores.parquet")
+    scores = table_of_scores["score"].to_numpy(float)
+    # personas are the units (issue #24): the 4 repetitions of one persona are averaged, not counted as people
+    by_persona = table_of_scores.groupby("persona_id")["score"].mean().to_numpy(float)
+    assert gse["model_n"] == len(by_persona) and gse["n_participants"] == 4
+    assert gse["model_mean"] == pytest.approx(scores.mean())
     assert gse["diff_sd"] == pytest.approx((scores.mean() - 29.55) / 5.32)
-    if scores.std() > 0:
-        ref = stats.ttest_ind_from_stats(scores.mean(), scores.std(ddof=1), 4, 29.55, 5.32, 19120, equal_var=False)
+    if len(by_persona) >= 3 and by_persona.std() > 0:
+        ref = stats.ttest_ind_from_stats(by_persona.mean(), by_persona.std(ddof=1), len(by_persona), 29.55, 5.32,
+                                         19120, equal_var=False)
         assert gse["welch_t"] == pytest.approx(ref.statistic)
+    else:
+        assert math.isnan(gse["p"]) and "too few for a test" in gse["note"]
     metrics = json.loads((folder / "metrics.json").read_text())["human_norms"]
     assert metrics["diff_sd"] == {"Overall / Crowd": pytest.approx(gse["diff_sd"])}  # the leaderboard's column
     summary = (folder / "summary.md").read_text()

@@ -49,7 +49,9 @@ def test_t_welch_and_wilson_intervals_equal_the_libraries():
     y = np.array([1.0, 1.9, 2.7, 1.4, 2.2])
     ci = stats.ttest_1samp(x, 0).confidence_interval(0.95)
     assert t_interval(x) == pytest.approx((ci.low, ci.high))
-    assert t_interval([3.0, 3.0, 3.0]) == (3.0, 3.0) and np.isnan(t_interval([1.0])[0])
+    # zero spread, or fewer than 3 units: no interval (issue #24), never a zero-width one
+    assert np.isnan(t_interval([3.0, 3.0, 3.0])).all() and np.isnan(t_interval([1.0])[0])
+    assert np.isnan(t_interval([1.0, 2.0])).all()
     # Welch by hand: Welch-Satterthwaite df and the unpooled standard error
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
@@ -167,7 +169,9 @@ def test_compute_metrics_intervals_are_reproducible_from_the_seed():
     assert other["reliability"][0]["omega_ci_low"] != one["reliability"][0]["omega_ci_low"]
     row = one["trait_summary"][0]
     persona_means = scores.groupby("persona_id")["score"].mean()
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(t_interval(persona_means)) and row["n_clusters"] == 8
+    # on the 1-5 scale (issue #24: a bounded score's interval stays on its range, logit-scale t)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(t_interval(persona_means, bounds=(1, 5)))
+    assert row["n_clusters"] == 8 and 1 < row["ci_low"] < row["mean"] < row["ci_high"] < 5
     summary = one["reliability_summary"]
     assert summary["alpha_mean_ci_low"] < summary["alpha_mean"] < summary["alpha_mean_ci_high"]
 

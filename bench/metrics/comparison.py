@@ -22,8 +22,8 @@ from bench.metrics.position import choice_table
 from bench.metrics.reliability import cronbach_alpha, trait_matrices
 from bench.metrics.tables import condition_means, participants
 from bench.metrics.trust import LOW_LABEL_MASS
-from bench.metrics.uncertainty import LEVEL, MIN_CLUSTERS, cluster_bootstrap, t_interval, welch_interval, \
-    wilson_interval
+from bench.metrics.uncertainty import LEVEL, MIN_CLUSTERS, cluster_bootstrap, inside, t_interval, \
+    welch_interval, wilson_interval
 
 NAN = float("nan")
 FIDELITY_FIGURES = ("mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized")
@@ -136,8 +136,9 @@ def accuracy_comparison(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
 def alpha_difference(responses: pd.DataFrame, reference: pd.DataFrame, inventory: Inventory,
                      n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Per trait: Cronbach's alpha of `responses` minus the reference's, with a 95% cluster-bootstrap
-    interval in which one resample of the shared personas serves both models (their sampling moves
-    together); NaN with fewer than MIN_CLUSTERS shared personas."""
+    (BCa) interval in which one resample of the shared personas serves both models (their sampling moves
+    together); NaN with fewer than MIN_CLUSTERS shared personas, or (with a `warning`) when it excludes
+    the difference itself."""
     mats, ref_mats = trait_matrices(responses, inventory), trait_matrices(reference, inventory)
     persona = {**dict(zip(*participants(reference)[["participant_id", "persona_id"]].astype(str).T.to_numpy())),
                **dict(zip(*participants(responses)[["participant_id", "persona_id"]].astype(str).T.to_numpy()))}
@@ -162,10 +163,11 @@ def alpha_difference(responses: pd.DataFrame, reference: pd.DataFrame, inventory
         value = alpha_of(wide) - alpha_of(ref)
         lo = hi = NAN
         if shared and np.isfinite(value):
-            lo, hi = cluster_bootstrap(shared, diff, n_boot=n_boot, seed=seed)
+            lo, hi = cluster_bootstrap(shared, diff, n_boot=n_boot, seed=seed, method="BCa")
+        lo, hi, warning = inside(value, lo, hi)
         rows.append({"trait": trait, "diff": value, "diff_ci_low": lo, "diff_ci_high": hi,
-                     "n_personas": len(shared)})
-    return pd.DataFrame(rows, columns=["trait", "diff", "diff_ci_low", "diff_ci_high", "n_personas"])
+                     "n_personas": len(shared), "warning": warning})
+    return pd.DataFrame(rows, columns=["trait", "diff", "diff_ci_low", "diff_ci_high", "n_personas", "warning"])
 
 
 def position_shares(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None,

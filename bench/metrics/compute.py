@@ -7,34 +7,37 @@ from typing import Any
 import pandas as pd
 
 from bench.instruments import Inventory
-from bench.metrics.tables import POLE_TARGET, jsonable
+from bench.metrics.tables import POLE_TARGET, jsonable, score_bounds, score_range
 from bench.metrics.answers import invalid_rates, question_distributions
 from bench.metrics.norms import norm_comparison
 from bench.metrics.paper_tables import paper_tables
 from bench.metrics.position import position_bias
 from bench.metrics.reliability import icc_repetitions, mean_alpha, pooled_icc, reliability
-from bench.metrics.scoring import mbti_accuracy, mbti_types, score_range, trait_target_shift
+from bench.metrics.scoring import mbti_accuracy, mbti_types, trait_target_shift
 from bench.metrics.sensitivity import option_order_symmetry, prompt_sensitivity, robustness_summary
 from bench.metrics.trust import annotate
-from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, t_interval
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, drop_outside, no_interval_reason, t_interval
 
 
 # --------------------------------------------------------------------------------------------
 # everything, for metrics.json
 
 
-def trait_summary(scores: pd.DataFrame) -> pd.DataFrame:
+def trait_summary(scores: pd.DataFrame, bounds: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """Per trait: mean, SD and n over participants, and a 95% t interval for the mean over the
     cluster means (personas; see bench.metrics.uncertainty), so repetitions are not counted as
-    independent draws. n_clusters says how many values the interval rests on."""
+    independent draws; on the trait's score range (`bounds`, a logit-scale t) where given. n_clusters
+    says how many values the interval rests on; no_interval why there is none (too few, no spread)."""
     rows = []
     clusters = clusters_of(scores) if len(scores) else pd.Series(dtype=object)
+    unit = "personas" if len(scores) and scores["persona_id"].nunique() >= 2 else "templates"
     for trait, sub in scores.groupby("trait", sort=False):
         vals = sub["score"].astype(float)
         by_cluster = vals.groupby(clusters.loc[sub.index]).mean().dropna()
-        lo, hi = t_interval(by_cluster)
-        rows.append([trait, vals.mean(), vals.std(), int(vals.count()), lo, hi, int(len(by_cluster))])
-    return pd.DataFrame(rows, columns=["trait", "mean", "sd", "n", "ci_low", "ci_high", "n_clusters"])
+        lo, hi = t_interval(by_cluster, bounds=(bounds or {}).get(str(trait)))
+        reason = (no_interval_reason(by_cluster, unit) if len(by_cluster) >= 2 else None)  # 1: trust says it
+        rows.append([trait, vals.mean(), vals.std(), int(vals.count()), lo, hi, int(len(by_cluster)), reason])
+    return pd.DataFrame(rows, columns=["trait", "mean", "sd", "n", "ci_low", "ci_high", "n_clusters", "no_interval"])
 
 
 def _rate_interval(responses: pd.DataFrame, column: str, n_boot: int | None, seed: int) -> tuple[float, float]:
@@ -76,7 +79,7 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
         "scoring": inventory.scoring,
         "n_participants": int(scores["participant_id"].nunique()),
         "n_responses": int(len(responses)),
-        "trait_summary": trait_summary(scores),
+        "trait_summary": trait_summary(scores, score_bounds(inventory)),
         "score_range": score_range(inventory),  # what a score can be: the profile figure's axis
         "reliability": reliability(responses, inventory, n_boot=n_boot, seed=seed),
         "reliability_summary": mean_alpha(responses, inventory, n_boot=n_boot, seed=seed),
@@ -90,7 +93,7 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
         types = mbti_types(scores, inventory)
         out["mbti"] = {
             "dichotomies": [d.id for d in inventory.dichotomies],
-            "accuracy": mbti_accuracy(types),
+            "accuracy": mbti_accuracy(types, clusters=clusters_of(types)),
             "type_counts": types["type"].value_counts().sort_index().to_dict(),
         }
     if inventory.norms:
@@ -105,4 +108,6 @@ def compute_metrics(responses: pd.DataFrame, scores: pd.DataFrame, inventory: In
     if position is not None:
         out["position_bias"] = position
     out["paper_tables"] = paper_tables(scores, inventory)
-    return jsonable(annotate(out, responses, inventory))
+    out = jsonable(annotate(out, responses, inventory))
+    out["warnings"] += drop_outside(out)  # an estimate outside its own interval: the interval goes, a warning stays
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import cluster_bootstrap, clusters_of, drop_outside
 
 PAIR_COLS = ["method_1", "trait_1", "method_2", "trait_2", "kind", "r", "n", "ci_low", "ci_high", "p_greater"]
 KINDS = ("convergent", "heterotrait_monomethod", "heterotrait_heteromethod")
@@ -130,7 +130,8 @@ def _kind_masks(columns) -> dict[str, np.ndarray]:
 
 
 def mean_r_intervals(wide: pd.DataFrame, n_boot: int | None = None, seed: int = 0, level: float = 0.95) -> dict:
-    """95% cluster-bootstrap intervals of the mean correlations by kind: personas (the part of a
+    """95% cluster-bootstrap intervals, bias-corrected (BCa: a mean |r| of a resample with repeated
+    personas is biased away from 0), of the mean correlations by kind: personas (the part of a
     participant id before the first '|') are resampled with all their participants, the whole matrix
     recomputed from each resample. {"<mean>_ci_low": .., "<mean>_ci_high": ..}; NaN with too few personas."""
     ids = pd.Series(wide.index.astype(str))
@@ -150,7 +151,7 @@ def mean_r_intervals(wide: pd.DataFrame, n_boot: int | None = None, seed: int = 
         return np.asarray(out, float)
 
     with np.errstate(all="ignore"):
-        lo, hi = cluster_bootstrap(clusters, means, n_boot=n_boot, seed=seed, level=level)
+        lo, hi = cluster_bootstrap(clusters, means, n_boot=n_boot, seed=seed, level=level, method="BCa")
     return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(MEANS) for end, v in (("low", lo), ("high", hi))}
 
 
@@ -166,6 +167,7 @@ def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, n_boot: i
     means["discriminant"] = float(hetero.mean()) if hetero.notna().any() else None
     means["discriminant_abs"] = float(hetero.abs().mean()) if hetero.notna().any() else None
     means.update(mean_r_intervals(wide, n_boot=n_boot, seed=seed, level=level))
+    dropped = drop_outside({"mean_r": means})  # an estimate outside its own interval keeps no interval
     return {
         "methods": list(dict.fromkeys(m for m, _ in wide.columns)),
         "traits": list(dict.fromkeys(t for _, t in wide.columns)),
@@ -174,4 +176,5 @@ def mtmm(long: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, n_boot: i
         "pairs": pairs,
         "mean_r": means,
         "campbell_fiske": campbell_fiske(corr, pairs, alpha),
+        "warnings": dropped,
     }

@@ -98,7 +98,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | Non
 
     alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and 95% CI
     (Feldt). omega: McDonald's omega total from a one-factor ML model (see `_omega_total`), with a
-    95% percentile interval from a cluster bootstrap over personas (`bench.metrics.uncertainty`).
+    95% bias-corrected (BCa) interval from a cluster bootstrap over personas (`bench.metrics.uncertainty`).
     Participants with no valid item of the trait are left out. All NaN (not an exception) with
     fewer than 2 participants or items, or no variance.
     """
@@ -113,7 +113,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | Non
             omega = _omega_total(wide)
             if finite(omega):
                 o_lo, o_hi = cluster_bootstrap(wide.index.map(cluster), lambda ix: _omega_total(wide.iloc[ix]),
-                                               n_boot=n_boot, seed=seed)
+                                               n_boot=n_boot, seed=seed, method="BCa")
         rows.append([trait, alpha, lo, hi, omega, o_lo, o_hi, int(n), int(k)])
     return pd.DataFrame(
         rows, columns=["trait", "alpha", "alpha_ci_low", "alpha_ci_high", "omega", "omega_ci_low", "omega_ci_high",
@@ -122,7 +122,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | Non
 
 
 def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None, seed: int = 0) -> dict:
-    """The mean of the traits' alphas (the leaderboard's headline) with a 95% cluster-bootstrap interval:
+    """The mean of the traits' alphas (the leaderboard's headline) with a 95% cluster-bootstrap (BCa) interval:
     one resample of personas serves every trait, so the traits' shared sampling moves together."""
     wides = {t: w for t, w in trait_matrices(responses, inventory).items() if w.shape[0] >= 2 and w.shape[1] >= 2}
     parts = participants(responses)
@@ -139,7 +139,7 @@ def mean_alpha(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None
     value = mean_of(np.arange(len(ids))) if wides else float("nan")
     lo = hi = float("nan")
     if finite(value):
-        lo, hi = cluster_bootstrap(clusters_of(parts), mean_of, n_boot=n_boot, seed=seed)
+        lo, hi = cluster_bootstrap(clusters_of(parts), mean_of, n_boot=n_boot, seed=seed, method="BCa")
     return {"alpha_mean": value, "alpha_mean_ci_low": lo, "alpha_mean_ci_high": hi, "n_traits": len(wides)}
 
 

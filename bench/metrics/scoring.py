@@ -13,6 +13,7 @@ import pingouin as pg
 
 from bench.instruments import Inventory
 from bench.metrics.tables import (
+    CONDITION_COLS,
     condition_means,
     PARTICIPANT_COLS,
     POLE_TARGET,
@@ -22,7 +23,7 @@ from bench.metrics.tables import (
     trait_order,
     valid_scores,
 )
-from bench.metrics.uncertainty import welch_interval, wilson_interval
+from bench.metrics.uncertainty import effective_n, welch_interval, wilson_interval
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,37 +107,6 @@ def score_participants(responses: pd.DataFrame, inventory: Inventory) -> pd.Data
     return out[SCORE_COLS].reset_index(drop=True)
 
 
-def score_range(inventory: Inventory) -> list[dict]:
-    """The lowest and highest score each trait can take under the inventory's rule (metrics.json
-    `score_range`), with the pole each end stands for: "<trait>-" / "<trait>+" (a pole target's form), a
-    dichotomy's letters. The profile figure draws on this range; a score outside it is impossible.
-
-    mean: the items' scale ends; sum: times the trait's item count (prorated, so also under max_items);
-    dichotomy: constant + sum(keyed * answer) at its extreme answers (imputed answers are midpoints, inside)."""
-    if inventory.scoring not in ("mean", "sum", "dichotomy"):
-        return []
-    items: dict[str, list] = {}
-    for it in inventory.items:
-        items.setdefault(it.trait, []).append(it)
-    rows = []
-    if inventory.scoring == "dichotomy":
-        for d in inventory.dichotomies:
-            ends = [sorted((it.keyed * inventory.scale_of(it).low, it.keyed * inventory.scale_of(it).high))
-                    for it in items.get(d.id, [])]
-            rows.append({"trait": d.id, "min": float(d.constant + sum(e[0] for e in ends)),
-                         "max": float(d.constant + sum(e[1] for e in ends)), "min_pole": d.low, "max_pole": d.high})
-        return rows
-    for trait in trait_order(inventory):
-        its = items.get(trait, [])
-        if not its:
-            continue
-        k = len(its) if inventory.scoring == "sum" else 1
-        rows.append({"trait": trait, "min": float(k * min(inventory.scale_of(it).low for it in its)),
-                     "max": float(k * max(inventory.scale_of(it).high for it in its)),
-                     "min_pole": f"{trait}-", "max_pole": f"{trait}+"})
-    return rows
-
-
 # --------------------------------------------------------------------------------------------
 # type inventories (MBTI-like)
 
@@ -184,7 +154,7 @@ def mbti_types(scores: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
     return out
 
 
-def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None) -> dict:
+def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None, clusters=None) -> dict:
     """How often the participant's type matches its persona's full-type target.
 
     Over participants whose `target` is a full type (as many letters as dichotomies): `exact` is
@@ -193,26 +163,49 @@ def mbti_accuracy(types: pd.DataFrame, dichotomies: Sequence[str] | None = None)
     writes both `type` and `target` in); their ids come from `dichotomies`, else
     `types.attrs["dichotomies"]` (set by `mbti_types`). An unscored letter ("X") counts as
     a miss. Values are NaN when n == 0. Each share has a 95% Wilson interval (`exact_ci_low`,
-    `exact_ci_high`, `per_dichotomy_ci[id]` = [low, high]), which treats participants as independent.
+    `exact_ci_high`, `per_dichotomy_ci[id]` = [low, high]) on an effective n, not the participants:
+    repetitions of one cluster (`clusters`, one label per row of `types`; by default its condition,
+    persona x template x order x temperature) count once as far as they agree (bench.metrics.
+    uncertainty.effective_n: at T near 0, n is the number of conditions). `n` counts participants,
+    `n_effective` (and `per_dichotomy_n_effective`) what the intervals rest on.
     """
     ids = list(dichotomies) if dichotomies is not None else list(types.attrs.get("dichotomies") or [])
     if not ids:
         raise ValueError("mbti_accuracy: pass `dichotomies` (or a table made by mbti_types)")
     tgt = types["target"].where(types["target"].map(lambda t: isinstance(t, str) and t.isalpha()))
-    keep = tgt.notna() & (tgt.str.len() == len(ids))
+    keep = (tgt.notna() & (tgt.str.len() == len(ids))).to_numpy(bool)
     t = tgt[keep].str.upper().to_numpy()
     y = types.loc[keep, "type"].fillna("").astype(str).str.upper().to_numpy()
     n = int(keep.sum())
     if n == 0:
-        return {"n": 0, "exact": float("nan"), "exact_ci_low": float("nan"), "exact_ci_high": float("nan"),
-                "per_dichotomy": {d: float("nan") for d in ids},
-                "per_dichotomy_ci": {d: [float("nan"), float("nan")] for d in ids}}
-    hits = sum(a == b for a, b in zip(y, t))
-    per_hits = {d: sum(len(a) > i and a[i] == b[i] for a, b in zip(y, t)) for i, d in enumerate(ids)}
-    lo, hi = wilson_interval(hits, n)
-    return {"n": n, "exact": hits / n, "exact_ci_low": lo, "exact_ci_high": hi,
-            "per_dichotomy": {d: k / n for d, k in per_hits.items()},
-            "per_dichotomy_ci": {d: list(wilson_interval(k, n)) for d, k in per_hits.items()}}
+        return {"n": 0, "n_effective": 0.0, "exact": float("nan"), "exact_ci_low": float("nan"),
+                "exact_ci_high": float("nan"), "per_dichotomy": {d: float("nan") for d in ids},
+                "per_dichotomy_ci": {d: [float("nan"), float("nan")] for d in ids},
+                "per_dichotomy_n_effective": {d: 0.0 for d in ids}}
+    labels = np.asarray(condition_labels(types) if clusters is None else clusters, dtype=object)[keep]
+    hits = np.array([a == b for a, b in zip(y, t)], float)
+    per_hits = {d: np.array([len(a) > i and a[i] == b[i] for a, b in zip(y, t)], float) for i, d in enumerate(ids)}
+
+    def share(h: np.ndarray) -> tuple[float, float, float, float]:
+        n_eff = effective_n(h, labels)
+        return (float(h.mean()), n_eff, *wilson_interval(h.mean() * n_eff, n_eff))
+
+    exact, n_eff, lo, hi = share(hits)
+    per = {d: share(h) for d, h in per_hits.items()}
+    return {"n": n, "n_effective": n_eff, "exact": exact, "exact_ci_low": lo, "exact_ci_high": hi,
+            "per_dichotomy": {d: v[0] for d, v in per.items()},
+            "per_dichotomy_ci": {d: [v[2], v[3]] for d, v in per.items()},
+            "per_dichotomy_n_effective": {d: v[1] for d, v in per.items()}}
+
+
+def condition_labels(table: pd.DataFrame) -> pd.Series:
+    """Each row's condition (persona|template|order|temperature; its repetitions share one), or its
+    participant where the table lacks those columns: the cluster whose repetitions count once."""
+    cols = [c for c in CONDITION_COLS if c in table.columns]
+    if len(cols) < len(CONDITION_COLS):
+        return table["participant_id"].astype(str) if "participant_id" in table.columns else \
+            pd.Series(np.arange(len(table)).astype(str), index=table.index)
+    return table[cols].astype(str).agg("|".join, axis=1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -93,3 +93,39 @@ def condition_means(scores: pd.DataFrame) -> pd.DataFrame:
     """Trait scores averaged over repetitions: one row per condition and trait."""
     keys = ["persona_id", "persona_target", "template_id", "option_order", "temperature", "trait"]
     return scores.groupby(keys, sort=False, dropna=False)["score"].mean().reset_index()
+
+
+def score_range(inventory: Inventory) -> list[dict]:
+    """The lowest and highest score each trait can take under the inventory's rule (metrics.json
+    `score_range`), with the pole each end stands for: "<trait>-" / "<trait>+" (a pole target's form), a
+    dichotomy's letters. The profile figure draws on this range; a score outside it is impossible.
+
+    mean: the items' scale ends; sum: times the trait's item count (prorated, so also under max_items);
+    dichotomy: constant + sum(keyed * answer) at its extreme answers (imputed answers are midpoints, inside)."""
+    if inventory.scoring not in ("mean", "sum", "dichotomy"):
+        return []
+    items: dict[str, list] = {}
+    for it in inventory.items:
+        items.setdefault(it.trait, []).append(it)
+    rows = []
+    if inventory.scoring == "dichotomy":
+        for d in inventory.dichotomies:
+            ends = [sorted((it.keyed * inventory.scale_of(it).low, it.keyed * inventory.scale_of(it).high))
+                    for it in items.get(d.id, [])]
+            rows.append({"trait": d.id, "min": float(d.constant + sum(e[0] for e in ends)),
+                         "max": float(d.constant + sum(e[1] for e in ends)), "min_pole": d.low, "max_pole": d.high})
+        return rows
+    for trait in trait_order(inventory):
+        its = items.get(trait, [])
+        if not its:
+            continue
+        k = len(its) if inventory.scoring == "sum" else 1
+        rows.append({"trait": trait, "min": float(k * min(inventory.scale_of(it).low for it in its)),
+                     "max": float(k * max(inventory.scale_of(it).high for it in its)),
+                     "min_pole": f"{trait}-", "max_pole": f"{trait}+"})
+    return rows
+
+
+def score_bounds(inventory: Inventory) -> dict[str, tuple[float, float]]:
+    """Per trait, (lowest, highest) of `score_range`: the range a score's interval must stay on."""
+    return {r["trait"]: (r["min"], r["max"]) for r in score_range(inventory)}

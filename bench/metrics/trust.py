@@ -5,7 +5,8 @@ row and the type accuracy, and lists every one under the metrics' top-level "war
 {"figure", "reason"}; the run prints them and summary.md marks the figures. What is checked, from the
 data alone:
 
-- a trait mean whose interval rests on a single cluster (one persona, one template): none is given;
+- a trait mean whose interval rests on a single cluster (one persona, one template), on fewer than 3
+  clusters or on clusters that all agree: none is given;
 - alpha/omega from fewer than 3 items or fewer than 3 participants (MIN_ITEMS, MIN_PARTICIPANTS): with
   2 items alpha is a single correlation stepped up, with 2 participants each covariance is one product;
 - type letters from a truncated type inventory (fewer of a dichotomy's items answered than it has):
@@ -59,10 +60,11 @@ def trait_warnings(responses: pd.DataFrame, inventory: Inventory) -> dict[str, l
 
 
 def interval_reasons(row: dict) -> list[str]:
-    """Why a trait_summary row has no interval: one persona and one template leave nothing to resample."""
+    """Why a trait_summary row has no interval: one persona and one template leave nothing to resample;
+    fewer than 3 clusters, or clusters that all agree, are named in its `no_interval`."""
     if row.get("n", 0) > 0 and row.get("n_clusters", 2) < 2:
         return ["no interval: one persona and one template, nothing to resample between"]
-    return []
+    return [row["no_interval"]] if isinstance(row.get("no_interval"), str) and row["no_interval"] else []
 
 
 def reliability_reasons(row: dict) -> list[str]:

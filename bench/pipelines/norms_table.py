@@ -56,9 +56,9 @@ def norms_table(cfg: dict, progress: bool | None = None) -> Path:
     text = "\n".join([
         f"# persona-bench norms table: {base['model']['id']}, persona set {base['persona'].get('set')}", "",
         "Model minus humans in human SD units (95% interval from Welch's t interval of the mean difference); "
-        "Welch's t on the summary statistics, as PsychoBench reports. Model n counts participants: templates, "
-        "orders, temperatures and repetitions of one persona are not independent people, so p is optimistic. "
-        "Rows without a test had no spread or fewer than 2 participants.", "",
+        "Welch's t on the summary statistics, as PsychoBench reports. Model n counts personas, each the mean of "
+        "its participants: templates, orders, temperatures and repetitions of one persona are repeated measures, "
+        "not independent people. Rows without a test (no p) had no spread or fewer than 3 personas.", "",
         markdown_table(table[list(SHOWN)].rename(columns=SHOWN)) if len(table) else "(no instrument had norms)", "",
         "Runs: " + "; ".join(f"{k}: {v}" for k, v in runs.items()), ""])
     atomic_write_text(out / "norms_table.md", text)

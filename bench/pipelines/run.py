@@ -23,6 +23,7 @@ from bench.engines import Engine, ModelSpec, engine_for, load_tokenizer, resolve
 from bench.errors import BenchError
 from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
+from bench.metrics.uncertainty import drop_outside
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
@@ -179,6 +180,7 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
             metrics["fidelity" if len(sections) == 1 or name.endswith("maxweight") else f"fidelity_{name}"] = \
                 jsonable(section)
         atomic_write_text(run_dir / FIDELITY, table.to_csv(index=False))
+        metrics["warnings"] = [*metrics.get("warnings", []), *drop_outside(metrics)]  # the fidelity sections' intervals
     atomic_write_json(run_dir / METRICS, metrics)
     drawn = write_figures(run_dir, RunData(metrics, scores, responses, fidelity[1] if fidelity else None))
     for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files

@@ -28,7 +28,7 @@ from bench.pipelines.run import run
 from bench.results.atomic import atomic_write_json, atomic_write_text, folder_lock
 from bench.results.provenance import config_hash, git_commit
 from bench.results.run_folder import make_run_dir
-from bench.results.summary import markdown_table, with_ci
+from bench.results.summary import MARK, markdown_table, with_ci
 
 BEHAVIOUR_COLS = ("participant_id", "persona_id", "trait", "score", "rater")
 
@@ -120,7 +120,8 @@ def summary(result: dict, runs: dict, out: Path) -> str:
         return "-" if x is None else f"{x:.3f}"
 
     def ci(kind: str) -> str:
-        return with_ci(means[kind], means.get(f"{kind}_ci_low"), means.get(f"{kind}_ci_high"))
+        return with_ci(means[kind], means.get(f"{kind}_ci_low"), means.get(f"{kind}_ci_high"),
+                       means.get(f"{kind}_warning"))
 
     lines = [f"# persona-bench validity: {' x '.join(result['methods'])}", "",
              f"{result['n_participants']} participants, traits {', '.join(result['traits'])}; results: {out}", "",
@@ -132,7 +133,8 @@ def summary(result: dict, runs: dict, out: Path) -> str:
              f"mean convergent r {ci('convergent')}; mean discriminant r {ci('discriminant')} "
              f"(mean abs(r) {ci('discriminant_abs')}): heterotrait-monomethod {ci('heterotrait_monomethod')}, "
              f"heterotrait-heteromethod {ci('heterotrait_heteromethod')}. Means with a 95% cluster-bootstrap "
-             "interval (personas resampled, the matrix recomputed; none with fewer than 5 personas).", "",
+             "bias-corrected (BCa) interval (personas resampled, the matrix recomputed; none with fewer than 5 "
+             "personas, or where it excludes its own estimate).", "",
              "## Campbell-Fiske checks", "",
              "| check | holds | passed |", "|---|---|---|"]
     names = {"convergent_significant": f"convergent r > 0 (one-sided p < {cf['convergent_significant']['alpha']})",
@@ -149,6 +151,7 @@ def summary(result: dict, runs: dict, out: Path) -> str:
     if conv["r"].isna().any():
         lines += ["", "- some convergent r could not be computed (a trait with no spread across participants, or "
                       "fewer than 3 shared participants)"]
+    lines += [f"- {MARK} {w['figure']}: {w['reason']}" for w in result.get("warnings") or []]
     lines += ["", "Full matrix: mtmm.csv; every pair with its interval: mtmm_pairs.csv; all numbers: validity.json"]
     return "\n".join(lines) + "\n"
 

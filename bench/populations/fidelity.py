@@ -79,7 +79,8 @@ def participant_distributions(r: pd.DataFrame, inventory: Inventory) -> tuple[pd
 def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series, human: dict[str, np.ndarray],
                        scales: dict, n_boot: int | None = None, seed: int = 0,
                        human_corr: pd.DataFrame | None = None) -> dict:
-    """95% cluster-bootstrap intervals (personas resampled with their participants) of mean_wd,
+    """95% cluster-bootstrap intervals, bias-corrected (BCa: a distance of a resampled population is biased
+    upward), with personas resampled with their participants, of mean_wd,
     mean_wd_normalized and mean_tv, and, given the humans' question correlation matrix, of frobenius and
     frobenius_normalized: the model population is redrawn, the human reference held fixed (its own
     sampling spread is the human_lower_bound). A participant drawn k times weighs k times its weight."""
@@ -104,7 +105,7 @@ def distance_intervals(r: pd.DataFrame, inventory: Inventory, weights: pd.Series
             out[3:] = fro["frobenius"], fro["frobenius_normalized"]
         return out
 
-    lo, hi = cluster_bootstrap(clusters_of(parts), means, n_boot=n_boot, seed=seed)
+    lo, hi = cluster_bootstrap(clusters_of(parts), means, n_boot=n_boot, seed=seed, method="BCa")
     return {f"{name}_ci_{end}": float(v[i]) for i, name in enumerate(names) for end, v in (("low", lo), ("high", hi))}
 
 

@@ -38,8 +38,12 @@ class TablesError(BenchError):
 def printed_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The table as printed: each figure as "m [lo, hi]", the spread column (trait, dichotomy, type) across."""
     value, lo, hi, spread, count = TABLES[name]
+    if count not in table.columns:  # a metrics.json written before effective n: its participants
+        count = "n"
     index = [c for c in INDEX if c in table.columns]
     cells = table.assign(cell=[with_ci(v, a, b) for v, a, b in zip(table[value], table[lo], table[hi])])
+    if count == "n_effective":  # an effective n is rarely whole: three figures say enough
+        cells[count] = [f"{float(v):.3g}" for v in cells[count]]
     if "temperature" in cells.columns:
         cells["temperature"] = [f"{float(t):g}" for t in cells["temperature"]]
     if spread is None:

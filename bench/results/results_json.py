@@ -18,6 +18,7 @@ import jsonschema
 
 from bench.errors import BenchError
 from bench.hashing import sha256_file
+from bench.metrics.uncertainty import inside, interval_records
 from bench.results.atomic import atomic_write_json
 from bench.results.layout import CONFIG, FIDELITY, METRICS, PROMPTS, PROVENANCE, RESPONSES, RESULTS, SCORES, SUMMARY
 
@@ -27,10 +28,8 @@ SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 MAX_BYTES = 64 * 1024 * 1024  # what a reader accepts; a large run's results.json is a few MB
 # What a run folder's file index lists (those present): its tables and the files they are read with.
 RUN_TABLES = (RESPONSES, PROMPTS, SCORES, FIDELITY, METRICS, CONFIG, PROVENANCE, SUMMARY)
-# An interval written without a prefix (ci_low, ci_high) belongs to the record's first of these.
-PRINCIPAL = ("mean", "mean_shift", "r", "g", "log_odds_vs_1", "estimate", "value")
 # Free text beside a figure: not a label of it.
-FREE_TEXT = ("warning", "note", "message", "ci_method", "source", "reason")
+FREE_TEXT = ("warning", "note", "message", "ci_method", "source", "reason", "no_interval")
 
 
 class ResultsFileError(BenchError):
@@ -56,44 +55,28 @@ def number(v):
 def figure(record: dict, name: str | None, low: str, high: str, where: list) -> dict:
     """One figure of a metrics record: its estimate, interval, n and warning, and the record's labels."""
     method = record.get(f"{name}_ci_method") if name and f"{name}_ci_method" in record else record.get("ci_method")
-    n = next((record[k] for k in (f"{name}_n", "n", "n_pairs", "n_participants") if number(record.get(k)) is not None), None)
+    n = next((record[k] for k in (f"{name}_n", "n_effective", "n", "n_pairs", "n_participants") if number(record.get(k)) is not None), None)
     warning = record.get(f"{name}_warning", record.get("warning"))
     return {"path": pointer(where + ([name] if name else [])), "section": str(where[0]), "name": name,
-            "labels": {k: v for k, v in record.items() if isinstance(v, str) and k not in FREE_TEXT},
+            "labels": {k: v for k, v in record.items() if isinstance(v, str) and k not in FREE_TEXT
+                       and not k.endswith("_warning")},
             "value": number(record.get(name)) if name else None, "ci_low": number(record.get(low)),
             "ci_high": number(record.get(high)), "ci_method": method if isinstance(method, str) else None,
             "n": n, "warning": warning if isinstance(warning, str) else None}
 
 
 def figures(metrics: dict) -> list[dict]:
-    """Every figure of metrics.json that carries an interval, wherever it sits (any section, any depth):
-    `X` beside `X_ci_low`/`X_ci_high` (or, without an `X`, the record's `X_...` figure), or a record's
-    principal figure (PRINCIPAL) beside `ci_low`/`ci_high`."""
-    out: list[dict] = []
+    """Every figure of metrics.json that carries an interval, wherever it sits (any section, any depth;
+    bench.metrics.uncertainty.interval_records says which)."""
+    return [figure(record, name, low, high, where) for where, record, name, low, high in interval_records(metrics)]
 
-    def walk(node, where: list) -> None:
-        if isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, where + [i])
-            return
-        if not isinstance(node, dict):
-            return
-        if where:
-            for low in node:
-                stem = low.removesuffix("_ci_low") if isinstance(low, str) and low != "ci_low" else None
-                if stem is None or stem == low or f"{stem}_ci_high" not in node:
-                    continue
-                # the interval's figure: `X` itself, else a variant named after it (eta2_ci_low beside eta2_h)
-                name = stem if stem in node else next((k for k in node if isinstance(k, str) and k.startswith(
-                    stem + "_") and not k.startswith(stem + "_ci_")), stem)
-                out.append(figure(node, name, low, f"{stem}_ci_high", where))
-            if "ci_low" in node and "ci_high" in node:
-                out.append(figure(node, next((k for k in PRINCIPAL if k in node), None), "ci_low", "ci_high", where))
-        for k, v in node.items():
-            walk(v, where + [k])
 
-    walk(metrics, [])
-    return out
+def outside(records: list[dict]) -> list[str]:
+    """Each figure record whose estimate lies outside its own interval, named by its path and numbers."""
+    return [f"field '{r['path']}': estimate {r['value']:.6g} outside its interval [{r['ci_low']:.6g}, "
+            f"{r['ci_high']:.6g}]" for r in records
+            if all(isinstance(r.get(k), (int, float)) for k in ("value", "ci_low", "ci_high"))
+            and inside(r["value"], r["ci_low"], r["ci_high"])[2] is not None]
 
 
 def build_results(name: str, kind: str, config: dict, provenance: dict, metrics: dict, files: dict) -> dict:
@@ -154,6 +137,10 @@ def write_results(folder: Path, kind: str, config: dict, provenance: dict, metri
     found = problems(data)
     if found:
         raise RuntimeError(f"bug: {folder / RESULTS} would not follow {SCHEMA_PATH.name}: " + "; ".join(found[:5]))
+    found = outside(data["figures"])
+    if found:  # every interval record is checked where it is built (drop_outside): one left is a bug
+        raise RuntimeError(f"bug: {folder / RESULTS}: {len(found)} estimate(s) outside their own interval: "
+                           + "; ".join(found[:5]))
     atomic_write_json(folder / RESULTS, data)
     return folder / RESULTS
 

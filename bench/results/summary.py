@@ -171,8 +171,9 @@ def norms_text(section: dict, n_participants: int, n_personas: int) -> list[str]
     lines = ["## Against human norms (model minus humans, in human SD units; Welch's t)", markdown_table(shown), ""]
     notes = [f"{r['trait']} / {r['group']}: {r['note']}" for r in section["rows"] if r.get("note")]
     if n_participants > n_personas:
-        notes.append(f"model n counts {n_participants} participants from {n_personas} persona(s): templates, orders, "
-                     "temperatures and repetitions of one persona are not independent people, so p is optimistic")
+        notes.append(f"model n counts personas ({n_personas}), each the mean of its participants ({n_participants} in "
+                     "all): templates, orders, temperatures and repetitions of one persona are repeated measures, not "
+                     "independent people; with fewer than 3 personas no p is given")
     if section.get("source"):
         notes.append("norms: " + "; ".join(section["source"]))
     return lines + [f"- {n}" for n in notes]

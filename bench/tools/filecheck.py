@@ -211,12 +211,15 @@ def check_run_config(data: dict, report: FileReport) -> None:
 def check_results_file(data: dict, report: FileReport, folder: Path) -> None:
     """The schema (every departure, with field and value), then the file index against the folder beside it:
     a listed file that differs from its sha256 is a problem, one that is absent a note."""
-    from bench.results.results_json import problems
+    from bench.results.results_json import figures, outside, problems
     from bench.hashing import sha256_file
 
     report.problems += problems(data)
     if report.problems:
         return
+    # every record, as written and as its metrics give it again: an estimate outside its own interval
+    records = {r["path"]: r for r in [*figures(data["metrics"]), *data["figures"]]}
+    report.problems += outside(list(records.values()))
     for name, entry in data["files"].items():
         path = folder / name
         if not path.is_file():
