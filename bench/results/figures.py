@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from bench.metrics.paper_tables import trait_scores
+from bench.metrics.tables import finite
 from bench.metrics.uncertainty import MIN_CLUSTERS, cluster_bootstrap, clusters_of, wilson_interval
 from bench.results.atomic import atomic_write_bytes
 
@@ -133,18 +134,21 @@ def _panels(traits: list[str], ranges: dict[str, dict]) -> list[tuple[list[str],
 
 def trait_profile(data: RunData) -> Figure | str:
     """Mean trait score per persona (a dot) with its 95% t interval over the persona's conditions, on the
-    scale's range (metrics.json score_range, a small margin either side): an interval running past the axis
-    is drawn to its edge with an arrow there, never stretching the axis. Each persona has its own colour
+    scale's range (metrics.json score_range, a small margin either side; the interval is bounded by it,
+    bench.metrics.paper_tables.trait_scores). Without a score range (an older metrics.json), an interval
+    running past the axis is drawn to its edge with an arrow there, never stretching the axis. Each persona has its own colour
     and marker; a hollow marker at a range end is the persona's target pole."""
     if _is_survey(data):
         return "a survey has no trait scores (see the question distributions)"
     if data.scores is None or data.scores.dropna(subset=["score"]).empty:
         return "the run holds no trait scores"
-    table = trait_scores(data.scores, by=["persona_id"])
+    ranges = {str(r.get("trait")): r for r in data.metrics.get("score_range") or [] if isinstance(r, dict)}
+    bounds = {t: (float(r["min"]), float(r["max"])) for t, r in ranges.items() if finite(r.get("min"))
+              and finite(r.get("max"))}
+    table = trait_scores(data.scores, by=["persona_id"], bounds=bounds or None)  # intervals on the scale
     personas = list(dict.fromkeys(table["persona_id"]))
     shown = personas[:MAX_PERSONAS_DRAWN]
     traits = list(dict.fromkeys(table["trait"]))
-    ranges = {str(r.get("trait")): r for r in data.metrics.get("score_range") or [] if isinstance(r, dict)}
     panels = _panels(traits, ranges)
     targets = (data.scores.drop_duplicates("persona_id").set_index("persona_id")["persona_target"]
                if "persona_target" in data.scores else pd.Series(dtype=object))
@@ -195,7 +199,7 @@ def trait_profile(data: RunData) -> Figure | str:
         ax.set_xlim(-0.5, len(names) - 0.5)
         ax.set_xticks(x, [str(t) for t in names])
     axes[0].set_ylabel("trait score (mean, 95% t interval)")
-    notes = [text for flag, text in ((not np.hstack(intervals).any(), "no interval: one condition per persona"),
+    notes = [text for flag, text in ((not np.hstack(intervals).any(), "no interval: fewer than 3 conditions per persona, or no spread"),
                                      (clipped, "arrow: the interval runs past the axis (drawn to its edge)"),
                                      (targeted, "hollow: the persona's target pole")) if flag]
     if panels[0][1] is None:
