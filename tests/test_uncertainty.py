@@ -221,7 +221,12 @@ def test_position_model_recovers_planted_position_effect_and_preference(orders, 
     fit = fit_position_model(choice_table(responses, inv), K)
     assert fit["mirror_only"] == (orders == "mirror")
     assert fit["log_odds_vs_1"] == pytest.approx(b - b[0], abs=0.03)
-    assert all(lo <= t <= hi for t, (lo, hi) in zip((b - b[0])[1:], fit["b_ci"][1:]))
+    # every persona answers with the same exact distributions: nothing varies between the independent units,
+    # so the cluster-robust interval is a hair wide around the estimate (its coverage of a planted truth, with
+    # personas that differ, is tests/test_coverage.py's)
+    lo, hi = fit["b_ci"][1:, 0], fit["b_ci"][1:, 1]
+    assert np.all((lo <= fit["log_odds_vs_1"][1:]) & (fit["log_odds_vs_1"][1:] <= hi)) and np.all(hi - lo < 0.01)
+    assert fit["effect_ci"][0] <= fit["effect"] <= fit["effect_ci"][1] and fit["n_personas"] == 200
     true_pref = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
     assert np.abs(fit["preference"].loc[[f"i{j}" for j in range(12)]].to_numpy() - true_pref).max() < 0.01
     shares = np.exp(b) / np.exp(b).sum()
