@@ -457,9 +457,11 @@ def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations(name):
 
 
 @needs_all  # about 50 s each
-@pytest.mark.parametrize("name", ["convergent", "discriminant_abs"])
+@pytest.mark.parametrize("name", [pytest.param("convergent", marks=pytest.mark.xfail(strict=True, reason=BIASED_PERCENTILE)),
+                                  "discriminant_abs"])
 def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations_at_60_personas(name):
-    """The same at 60 personas x 3 repetitions (tests/test_validity.py's size), where the bias is small."""
+    """The same at 60 personas x 3 repetitions (tests/test_validity.py's size): the mean |r| holds its level,
+    the mean convergent r (89%) still misses it narrowly."""
     lo, hi = mtmm_coverage(115, 60, 3, name)
     check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (percentile)", "60 personas x 3 reps",
           lo, hi, MTMM_R[name])
