@@ -205,7 +205,9 @@ def fit_position_model(table: pd.DataFrame, k: int) -> dict:
         cov = np.full((m, m), np.nan)
     else:
         meat = scores.T @ scores * n_clusters / (n_clusters - 1)  # small-sample factor G / (G - 1)
-        cov = (bread @ meat @ bread)[n_a:, n_a:]
+        # and t quantiles with G - 1 degrees of freedom for the normal ones: few personas, wider intervals
+        widen = (stats.t.ppf((1 + LEVEL) / 2, n_clusters - 1) / stats.norm.ppf((1 + LEVEL) / 2)) ** 2
+        cov = widen * (bread @ meat @ bread)[n_a:, n_a:]
     a, theta = unpack(params)
     b = basis @ theta
     contrast = basis - basis[0]  # b_j - b_1
