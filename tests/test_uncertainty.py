@@ -69,13 +69,21 @@ def test_alpha_and_icc_intervals_are_pingouins():
     trait = rng.normal(size=40)
     answers = {f"p{j}": {f"e{i}": int(np.clip(np.round(3 + trait[j] + rng.normal(scale=0.8)), 1, 5)) for i in range(4)}
                for j in range(40)}
-    meta = {f"p{j}": {"persona_id": f"persona{j % 10}"} for j in range(40)}
+    meta = {f"p{j}": {"persona_id": f"persona{j}"} for j in range(40)}  # 40 independent respondents
     responses = responses_table(inv, answers, meta)
     rel = reliability(responses, inv).iloc[0]
     wide = pd.DataFrame(answers).T.astype(float)
     a, ci = pg.cronbach_alpha(data=wide)
-    assert (rel["alpha"], rel["alpha_ci_low"], rel["alpha_ci_high"]) == pytest.approx((a, ci[0], ci[1]))
+    # pingouin rounds its interval to 3 decimals; ours is Feldt's unrounded
+    assert (rel["alpha"], rel["alpha_ci_low"], rel["alpha_ci_high"]) == pytest.approx((a, ci[0], ci[1]), abs=5e-4)
     assert rel["omega_ci_low"] < rel["omega"] < rel["omega_ci_high"]
+    # the same 40 answer sets as 10 personas' repetitions, each copied 4 times: Feldt's n is 10, not 40
+    copies = {f"p{j}": answers[f"p{j // 4 * 4}"] for j in range(40)}
+    tied = reliability(responses_table(inv, copies, {f"p{j}": {"persona_id": f"persona{j // 4}"} for j in range(40)}),
+                       inv).iloc[0]
+    wide10 = pd.DataFrame({p: copies[p] for p in list(copies)[::4]}).T.astype(float)
+    a10, ci10 = pg.cronbach_alpha(data=wide10)
+    assert (tied["alpha_ci_low"], tied["alpha_ci_high"]) == pytest.approx(tuple(ci10), abs=5e-4)
 
     mat = np.clip(np.round(3 + rng.normal(size=(12, 1)) + rng.normal(scale=0.5, size=(12, 3))), 1, 5)
     icc = icc_repetitions(repetition_responses(mat, persona_id="x")).iloc[0]
