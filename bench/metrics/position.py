@@ -31,7 +31,7 @@ from scipy import optimize, stats
 
 from bench.instruments import Inventory
 from bench.metrics.tables import finite
-from bench.metrics.uncertainty import LEVEL, cluster_bootstrap
+from bench.metrics.uncertainty import LEVEL, MIN_UNITS, cluster_bootstrap, inside
 
 PRIOR_SD = 5.0  # weak prior on every log-linear parameter: finite estimates for one-option items
 COLLAPSED_SHARE = 0.95  # share of answers on one shown position, in every order, that counts as collapsed
@@ -134,7 +134,12 @@ def fit_position_model(table: pd.DataFrame, k: int) -> dict:
     Returns b (position log-weights), log_odds_vs_1 = b_j - b_1 with 95% intervals (b_ci), the position
     shares softmax(b), the item preferences softmax(a) per item, mirror_only, and `effect`: the total
     variation distance between the position shares and uniform (0: no position preference; 1 - 1/k:
-    one position takes everything), with a percentile interval from draws of theta ~ N(theta_hat, cov)."""
+    one position takes everything), with a percentile interval from draws of theta ~ N(theta_hat, cov).
+
+    `cov` is cluster-robust (a sandwich over personas, `persona_id`): one persona's answers share its own
+    preferences and its repetitions are near copies, so the inverse information alone, which counts every
+    answer as independent, gives intervals far too narrow (48% coverage in tests/test_coverage.py). With
+    fewer than MIN_UNITS personas there is no interval (`no_interval` says why)."""
     cells = table.groupby(["item_id", "order", "option"], sort=True).agg(n=("n", "sum"), position=("position", "first"))
     wide_n = cells["n"].unstack("option").reindex(columns=range(k)).fillna(0.0)
     wide_pos = cells["position"].unstack("option").reindex(columns=range(k))
@@ -192,7 +197,17 @@ def fit_position_model(table: pd.DataFrame, k: int) -> dict:
         info[n_a:, block] = ab[i].T
     info[n_a:, n_a:] = np.einsum("rkm,rkn->mn", b_design, wb)
     info += precision * np.eye(n_a + m)
-    cov = np.linalg.pinv(info)[n_a:, n_a:]
+    scores, n_clusters = cluster_scores(table, wide_n.index, p, codes, b_design, n_items, k)
+    bread = np.linalg.pinv(info)
+    no_interval = None
+    if n_clusters < MIN_UNITS:
+        no_interval = f"no interval: {n_clusters} persona{'s' if n_clusters != 1 else ''} (needs {MIN_UNITS})"
+        cov = np.full((m, m), np.nan)
+    else:
+        meat = scores.T @ scores * n_clusters / (n_clusters - 1)  # small-sample factor G / (G - 1)
+        # and t quantiles with G - 1 degrees of freedom for the normal ones: few personas, wider intervals
+        widen = (stats.t.ppf((1 + LEVEL) / 2, n_clusters - 1) / stats.norm.ppf((1 + LEVEL) / 2)) ** 2
+        cov = widen * (bread @ meat @ bread)[n_a:, n_a:]
     a, theta = unpack(params)
     b = basis @ theta
     contrast = basis - basis[0]  # b_j - b_1
@@ -203,18 +218,46 @@ def fit_position_model(table: pd.DataFrame, k: int) -> dict:
     b_ci[0] = np.nan
     share = np.exp(b - b.max())
     share /= share.sum()
-    draws = np.random.default_rng(0).multivariate_normal(theta, cov, size=N_DRAWS, method="eigh") @ basis.T
-    ds = np.exp(draws - draws.max(axis=1, keepdims=True))
-    ds /= ds.sum(axis=1, keepdims=True)
-    tv = 0.5 * np.abs(ds - 1.0 / k).sum(axis=1)
+    effect = float(0.5 * np.abs(share - 1.0 / k).sum())
+    effect_ci = np.full(2, np.nan)
+    if no_interval is None:
+        draws = np.random.default_rng(0).multivariate_normal(theta, cov, size=N_DRAWS, method="eigh") @ basis.T
+        ds = np.exp(draws - draws.max(axis=1, keepdims=True))
+        ds /= ds.sum(axis=1, keepdims=True)
+        tv = 0.5 * np.abs(ds - 1.0 / k).sum(axis=1)
+        q = [(1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100]
+        low, high, outside = inside(effect, *np.percentile(tv, q))
+        effect_ci = np.array([low, high])
+        no_interval = outside
     pref = np.exp(a - a.max(axis=1, keepdims=True))
     pref /= pref.sum(axis=1, keepdims=True)
-    q = [(1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100]
     return {
         "b": b, "log_odds_vs_1": vs_first, "b_ci": b_ci, "share": share, "mirror_only": bool(mirror_only),
-        "effect": float(0.5 * np.abs(share - 1.0 / k).sum()), "effect_ci": np.percentile(tv, q),
+        "effect": effect, "effect_ci": effect_ci, "no_interval": no_interval, "n_personas": n_clusters,
         "preference": pd.DataFrame(pref, index=list(item.categories)), "converged": bool(res.success),
     }
+
+
+def cluster_scores(table: pd.DataFrame, cells: pd.MultiIndex, p: np.ndarray, codes: np.ndarray,
+                   b_design: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, int]:
+    """Each persona's score vector (the log-likelihood's gradient over its own answers) at the fit, one
+    row per persona, and their number: the meat of the cluster-robust covariance. `cells` are the fit's
+    (item, order) rows, `p` its probabilities there."""
+    persona = table["persona_id"].astype(str) if "persona_id" in table.columns else pd.Series("all", index=table.index)
+    g = table.assign(persona_id=persona).groupby(["persona_id", "item_id", "order", "option"], sort=True)["n"].sum()
+    wide = g.unstack("option").reindex(columns=range(k)).fillna(0.0)
+    where = pd.Series(np.arange(len(cells)), index=cells)
+    row = where.loc[pd.MultiIndex.from_arrays([wide.index.get_level_values("item_id"),
+                                               wide.index.get_level_values("order")])].to_numpy()
+    n = wide.to_numpy(float)
+    resid = n - n.sum(axis=1, keepdims=True) * p[row]
+    who = pd.Categorical(wide.index.get_level_values("persona_id"))
+    n_clusters = len(who.categories)
+    by_item = np.zeros((n_clusters, n_items, k - 1))
+    np.add.at(by_item, (who.codes, codes[row]), resid[:, 1:])
+    by_theta = np.zeros((n_clusters, b_design.shape[2]))
+    np.add.at(by_theta, who.codes, np.einsum("jk,jkm->jm", resid, b_design[row]))
+    return np.hstack([by_item.reshape(n_clusters, -1), by_theta]), n_clusters
 
 
 def corrected_preferences(table: pd.DataFrame, b: np.ndarray, n_iter: int = 200) -> pd.DataFrame:
@@ -274,6 +317,9 @@ def position_bias(responses: pd.DataFrame, scores: pd.DataFrame, inventory: Inve
     out["mirror_only"] = fit["mirror_only"]
     out["effect"] = fit["effect"]
     out["effect_ci_low"], out["effect_ci_high"] = (float(v) for v in fit["effect_ci"])
+    out["n_personas"] = fit["n_personas"]
+    if fit["no_interval"]:
+        out["effect_warning"] = fit["no_interval"]
     out["positions"] = [{"position": j + 1, "log_odds_vs_1": float(fit["log_odds_vs_1"][j]), "ci_low": float(fit["b_ci"][j, 0]),
                          "ci_high": float(fit["b_ci"][j, 1]), "share": float(fit["share"][j])} for j in range(k)]
     if inventory.scoring != "mean":

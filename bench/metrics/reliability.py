@@ -7,11 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pingouin as pg
+from scipy import stats
 from statsmodels.multivariate.factor import Factor
 
 from bench.instruments import Inventory
 from bench.metrics.tables import CONDITION_COLS, finite, nan_if_not_finite, participants, trait_order, valid_scores
-from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
+from bench.metrics.uncertainty import LEVEL, cluster_bootstrap, clusters_of, effective_n
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,12 +58,30 @@ def _omega_total(wide: pd.DataFrame) -> float:
     return nan_if_not_finite(common / (common + psi.sum()))
 
 
-def cronbach_alpha(wide: pd.DataFrame) -> tuple[float, float, float]:
-    """pingouin's alpha and its Feldt 95% CI, NaN when not finite."""
+def feldt_interval(alpha: float, n: float, k: int, level: float = LEVEL) -> tuple[float, float]:
+    """Feldt's interval for Cronbach's alpha of k items over n independent respondents (pingouin's,
+    unrounded): 1 - (1 - alpha) F quantiles with n - 1 and (n - 1)(k - 1) degrees of freedom."""
+    df1 = n - 1
+    if not (finite(alpha) and df1 > 0 and k >= 2):
+        return float("nan"), float("nan")
+    df2 = df1 * (k - 1)
+    return (float(1 - (1 - alpha) * stats.f.ppf((1 + level) / 2, df1, df2)),
+            float(1 - (1 - alpha) * stats.f.ppf((1 - level) / 2, df1, df2)))
+
+
+def cronbach_alpha(wide: pd.DataFrame, clusters=None) -> tuple[float, float, float]:
+    """pingouin's alpha and its Feldt 95% CI, NaN when not finite. With `clusters` (one label per row:
+    its persona), Feldt's n is the effective number of respondents (bench.metrics.uncertainty.effective_n
+    of the rows' mean scores): near-copies of one persona count once, not once per repetition."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        a, ci = pg.cronbach_alpha(data=wide.astype(float))
-    return (float(a), float(ci[0]), float(ci[1])) if finite(a) else (float("nan"),) * 3
+        a, _ = pg.cronbach_alpha(data=wide.astype(float))
+    if not finite(a):
+        return (float("nan"),) * 3
+    n = float(len(wide))
+    if clusters is not None:
+        n = effective_n(wide.astype(float).mean(axis=1).to_numpy(), clusters)
+    return (float(a), *feldt_interval(float(a), n, wide.shape[1]))
 
 
 def trait_matrices(responses: pd.DataFrame, inventory: Inventory) -> dict[str, pd.DataFrame]:
@@ -96,8 +115,8 @@ def trait_matrices(responses: pd.DataFrame, inventory: Inventory) -> dict[str, p
 def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Internal consistency per trait over the participants x items matrix of `score`.
 
-    alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and 95% CI
-    (Feldt). omega: McDonald's omega total from a one-factor ML model (see `_omega_total`), with a
+    alpha: pingouin.cronbach_alpha with its default pairwise-complete covariances and a 95% Feldt CI on
+    the effective number of respondents (repetitions of a persona count as far as they differ). omega: McDonald's omega total from a one-factor ML model (see `_omega_total`), with a
     95% bias-corrected (BCa) interval from a cluster bootstrap over personas (`bench.metrics.uncertainty`).
     Participants with no valid item of the trait are left out. All NaN (not an exception) with
     fewer than 2 participants or items, or no variance.
@@ -109,7 +128,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | Non
         n, k = wide.shape
         alpha = lo = hi = omega = o_lo = o_hi = float("nan")
         if n >= 2 and k >= 2:
-            alpha, lo, hi = cronbach_alpha(wide)
+            alpha, lo, hi = cronbach_alpha(wide, wide.index.map(cluster))
             omega = _omega_total(wide)
             if finite(omega):
                 o_lo, o_hi = cluster_bootstrap(wide.index.map(cluster), lambda ix: _omega_total(wide.iloc[ix]),
