@@ -245,13 +245,17 @@ def keyed_scores(answers: pd.DataFrame, instrument: Inventory) -> pd.DataFrame:
 
 
 def count_split_half_bounds(human: Mapping[str, np.ndarray], scales: Mapping[str, Scale], n_splits: int = 100,
-                            seed: int = 0) -> dict[str, dict[str, float]]:
-    """Split-half bounds when only counts exist: each question's respondents halved at random.
+                            seed: int = 0, n_boot: int | None = None) -> dict[str, dict[str, float]]:
+    """Split-half estimates when only counts exist: each question's respondents halved at random.
 
     Each split draws half of every question's respondents without replacement (a multivariate
     hypergeometric draw, which is exactly a random halving of the people behind the counts) and
-    compares the halves' distributions. No correlations: aggregates hold no joint answers.
+    compares the halves' distributions. No correlations: aggregates hold no joint answers. The 95%
+    interval (ci_low, ci_high) is `split_half_interval`'s: each question's counts redrawn (multinomial:
+    the respondents resampled) and halved again, `n_boot` times (default `n_boot_default()`).
     """
+    from bench.metrics.uncertainty import n_boot_default
+
     rng = np.random.default_rng(seed)
     ints = {}
     for q, c in human.items():
@@ -259,15 +263,68 @@ def count_split_half_bounds(human: Mapping[str, np.ndarray], scales: Mapping[str
         if not np.allclose(c, np.round(c)):
             raise ValueError(f"question {q!r}: counts {c.tolist()} are not whole respondents (weighted?)")
         ints[q] = np.round(c).astype(np.int64)
-    values: dict[str, list[float]] = {"mean_wd": [], "mean_wd_normalized": [], "mean_tv": []}
-    for _ in range(n_splits):
+
+    def halves(counts: Mapping[str, np.ndarray], draw: np.random.Generator) -> list[float]:
         a, b = {}, {}
-        for q, c in ints.items():
-            half = rng.multivariate_hypergeometric(c, int(c.sum()) // 2)
+        for q, c in counts.items():
+            half = draw.multivariate_hypergeometric(c, int(c.sum()) // 2)
             a[q], b[q] = half / half.sum(), (c - half) / (c - half).sum()
         d = question_distances(a, b, scales)
-        values["mean_wd"].append(float(np.nanmean(d["wd"])))
-        values["mean_wd_normalized"].append(float(np.nanmean(d["wd_normalized"])))
-        values["mean_tv"].append(float(np.nanmean(d["tv"])))
-    return {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"),
-                "n": len(v)} for k, v in values.items()}
+        return [float(np.nanmean(d[c])) for c in ("wd", "wd_normalized", "tv")]
+
+    names = ["mean_wd", "mean_wd_normalized", "mean_tv"]
+    splits = np.array([halves(ints, rng) for _ in range(n_splits)], dtype=float).reshape(-1, len(names))
+    boot_rng = np.random.default_rng([seed, 1])  # apart from the splits' own draws, which stay as they were
+    boots = []
+    for _ in range(n_boot_default() if n_boot is None else n_boot):
+        redrawn = {q: boot_rng.multinomial(c.sum(), c / c.sum()) for q, c in ints.items()}
+        boots.append([halves(redrawn, boot_rng) for _ in range(BOOT_SPLITS)])
+    boots = np.array(boots, dtype=float).reshape(-1, BOOT_SPLITS, len(names))
+    return split_half_summary(names, splits, boots)
+
+
+BOOT_SPLITS = 2  # splits of each resample of the respondents: their spread is taken out of the resamples'
+
+
+def split_half_summary(names: Sequence[str], splits: np.ndarray, boots: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per metric: mean and sd over the splits (split x metric), n finite splits, and the 95% interval of
+    `split_half_interval` from the resamples (resample x split x metric)."""
+    out = {}
+    for j, k in enumerate(names):
+        arr = splits[:, j][np.isfinite(splits[:, j])]
+        mean = float(arr.mean()) if len(arr) else float("nan")
+        sd = float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
+        lo, hi = split_half_interval(mean, sd, len(arr), boots[:, :, j])
+        out[k] = {"mean": mean, "sd": sd, "n": int(len(arr)), "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def split_half_interval(estimate: float, split_sd: float, n_splits: int, boot: np.ndarray,
+                        level: float = 0.95) -> tuple[float, float]:
+    """95% interval of a split-half estimate (the mean over `n_splits` random splits) over both of its
+    noises: which respondents were drawn, and which splits.
+
+    `boot` (resample x split) holds the figure for a few splits of each bootstrap resample of the
+    respondents. The spread of the resamples' means is the respondents' variance plus the splits' own
+    variance over the splits per resample; the latter, the pooled within-resample variance, is taken out
+    (the method of moments of a one-way random-effects model; at 0 at least), and the variance of the
+    estimate's own splits (split_sd^2 / n_splits) added. The interval is normal on the log scale when
+    every figure is positive (a distance: the interval stays above 0), else on the figure's own scale; the
+    estimate is inside it either way. NaN when there is no spread or fewer than 3 resamples.
+    """
+    from scipy.stats import norm
+
+    boot = np.asarray(boot, dtype=float)
+    boot = boot[np.isfinite(boot).all(axis=1)] if boot.ndim == 2 else boot.reshape(0, 1)
+    nan = (float("nan"), float("nan"))
+    if len(boot) < 3 or boot.shape[1] < 2 or not np.isfinite(estimate) or n_splits < 2:
+        return nan
+    within = float(boot.var(axis=1, ddof=1).mean())
+    between = float(boot.mean(axis=1).var(ddof=1))
+    var = max(between - within / boot.shape[1], 0.0) + (split_sd ** 2 / n_splits if np.isfinite(split_sd) else 0.0)
+    if not np.sqrt(var) > 1e-12 * max(abs(estimate), 1.0):  # no spread beyond rounding
+        return nan
+    z = float(norm.ppf(0.5 + level / 2)) * np.sqrt(var)
+    if estimate > 0 and (boot > 0).all():
+        return float(estimate * np.exp(-z / estimate)), float(estimate * np.exp(z / estimate))
+    return float(estimate - z), float(estimate + z)

@@ -58,6 +58,16 @@ def _omega_total(wide: pd.DataFrame) -> float:
     return nan_if_not_finite(common / (common + psi.sum()))
 
 
+def omega_with_ci(wide: pd.DataFrame, clusters, n_boot: int | None = None, seed: int = 0) -> tuple[float, float, float]:
+    """McDonald's omega total of `wide` (`_omega_total`) and its 95% bias-corrected (BCa) interval from a
+    bootstrap of `clusters` (one label per row: personas for a run, each respondent for human data)."""
+    omega, lo, hi = _omega_total(wide), float("nan"), float("nan")
+    if finite(omega):
+        lo, hi = cluster_bootstrap(clusters, lambda ix: _omega_total(wide.iloc[ix]), n_boot=n_boot, seed=seed,
+                                   method="BCa")
+    return omega, lo, hi
+
+
 def feldt_interval(alpha: float, n: float, k: int, level: float = LEVEL) -> tuple[float, float]:
     """Feldt's interval for Cronbach's alpha of k items over n independent respondents (pingouin's,
     unrounded): 1 - (1 - alpha) F quantiles with n - 1 and (n - 1)(k - 1) degrees of freedom."""
@@ -129,10 +139,7 @@ def reliability(responses: pd.DataFrame, inventory: Inventory, n_boot: int | Non
         alpha = lo = hi = omega = o_lo = o_hi = float("nan")
         if n >= 2 and k >= 2:
             alpha, lo, hi = cronbach_alpha(wide, wide.index.map(cluster))
-            omega = _omega_total(wide)
-            if finite(omega):
-                o_lo, o_hi = cluster_bootstrap(wide.index.map(cluster), lambda ix: _omega_total(wide.iloc[ix]),
-                                               n_boot=n_boot, seed=seed, method="BCa")
+            omega, o_lo, o_hi = omega_with_ci(wide, wide.index.map(cluster), n_boot=n_boot, seed=seed)
         rows.append([trait, alpha, lo, hi, omega, o_lo, o_hi, int(n), int(k)])
     return pd.DataFrame(
         rows, columns=["trait", "alpha", "alpha_ci_low", "alpha_ci_high", "omega", "omega_ci_low", "omega_ci_high",

@@ -2,7 +2,7 @@
 
 Runs the instrument once per conditioning method (no persona; demographic personas in the qa, bio
 and portray styles; backstories, matched greedily and one-to-one) against one human population, and
-writes one row per method with the human split-half lower bound beneath, as CSV and Markdown, to
+writes one row per method with the human split-half estimate (and its 95% interval) beneath, as CSV and Markdown, to
 results/fidelity-<instrument>-<population>-<hash>/. Each method's own run folder keeps its responses,
 so a rerun resumes instead of starting over.
 """
@@ -22,6 +22,7 @@ from bench.resources import CONF_DIR
 from bench.results.atomic import atomic_write_text
 from bench.userfiles import load_yaml
 
+SPLIT_HALF_ROW = "human split-half estimate"
 COLUMNS = ["mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized"]
 
 
@@ -49,7 +50,8 @@ def _alpha_mean(x) -> float:
 
 
 def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
-    """One row per method, then the human lower bound (mean and sd over split-halves)."""
+    """One row per method, then the human split-half estimate (mean over split-halves, their sd, and the
+    estimate's 95% interval over respondents and splits)."""
     rows, bound = [], None
     for name, s in sections.items():
         rows.append({"method": name, **{c: s.get(c) for c in COLUMNS},
@@ -59,11 +61,12 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
         bound = bound or s.get("human_lower_bound")
     frame = pd.DataFrame(rows)
     if bound:
-        row = {"method": "human split-half (lower bound)"}
+        row = {"method": SPLIT_HALF_ROW}
         for c in COLUMNS:
             b = bound.get(c) or {}
             row[c] = b.get("mean")
             row[c + "_sd"] = b.get("sd")
+            row[c + "_ci_low"], row[c + "_ci_high"] = b.get("ci_low"), b.get("ci_high")
         frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
     return frame
 
@@ -102,7 +105,9 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     md = [f"# Fidelity to {ref}: {inv}, model {cfg['model']['id']}", "",
           "Lower is closer for WD, TV and Frobenius; alpha is the mean over traits (alpha_human on the items the "
           "model answered; alpha_human_all_items, when fewer were asked, on the whole instrument). The last row is "
-          "the floor: two random halves of the human sample compared with each other (with its sd).", "",
+          "the human split-half estimate: two random halves of the human sample compared with each other (its sd "
+          "over splits, and its 95% interval over respondents and splits). It is an estimate, not a floor: each "
+          "half holds half the people, and the model is compared with all of them.", "",
           frame.to_markdown(index=False, floatfmt=".4f"), "", "Run folders:", ""]
     md += [f"- {m}: `{f}`" for m, f in folders.items()]
     atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")

@@ -26,7 +26,9 @@ from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.metrics.uncertainty import drop_outside
 from bench.personas import build_personas
 from bench.populations.fidelity import fidelity_for_run
-from bench.populations.reference import expand_population, human_norms, load_human, resolve_population
+from bench.populations.reference_fidelity import split_half_warnings
+from bench.populations.reference import expand_population, human_norms, load_human, norms_group, \
+    population_instrument, resolve_population
 from bench.results.atomic import atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
 from bench.results.layout import CONFIG, FIDELITY, METRICS, PROVENANCE, RESPONSES, SCORES, SUMMARY
 from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
@@ -166,8 +168,10 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / SCORES, scores)
     pop = resolve_population(cfg)
-    if pop and not inventory.norms and pop.get("instrument") == inventory.id:  # psych::bfi for ipip25
-        inventory = dataclasses.replace(inventory, norms=human_norms(load_human(pop), inventory))
+    if pop and not inventory.norms and population_instrument(pop) == inventory.id:  # psych::bfi for ipip25
+        human = load_human(pop)  # scored on the items the model answered (max_items), as the model is
+        inventory = dataclasses.replace(inventory, norms=human_norms(human, inventory, [it.id for it in plan.items],
+                                                                     norms_group(human, pop)))
     metrics = compute_metrics(responses, scores, inventory, seed=int(cfg["seed"]), n_boot=prov["n_boot"])
     # backstories are matched to respondents through the population's demographic survey; group counts
     # (OpinionQA) have no respondents, and the backstory population is compared unweighted
@@ -179,6 +183,8 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
         for name, section in sections.items():
             metrics["fidelity" if len(sections) == 1 or name.endswith("maxweight") else f"fidelity_{name}"] = \
                 jsonable(section)
+            if split_half_warnings(section):
+                metrics["warnings"] = [*(metrics.get("warnings") or []), *split_half_warnings(section)]
         atomic_write_text(run_dir / FIDELITY, table.to_csv(index=False))
         metrics["warnings"] = [*metrics.get("warnings", []), *drop_outside(metrics)]  # the fidelity sections' intervals
     atomic_write_json(run_dir / METRICS, metrics)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.instruments import Inventory, load_inventory
+from bench.instruments import Inventory
 from bench.metrics.distances import (answer_distribution, frobenius, ordinal_frame, question_distances,
                                      weighted_correlation)
 from bench.metrics.tables import finite
 from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
-from bench.populations.reference import PopulationError, load_human, resolve_population
+from bench.populations.reference import PopulationError, load_human, population_instrument, resolve_population
 from bench.populations.reference_fidelity import aligned_counts, group_fidelity, population_fidelity
 
 
@@ -139,7 +139,7 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
     if pop is None:
         return None
     if pop.get("instrument"):
-        wanted = load_inventory(pop["instrument"]).id  # an inventory id or the path of one
+        wanted = population_instrument(pop)  # an inventory id or the path of one
         if wanted != inventory.id:
             choose = (f"inventory={pop['instrument']}" if wanted == pop["instrument"]
                       else f"inventory=custom inventory.path={pop['instrument']}")

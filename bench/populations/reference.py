@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.hashing import stable_int
-from bench.instruments import Inventory, Norm
+from bench.instruments import Inventory, Norm, load_inventory
 from bench.populations.human import load_reference
 from bench.resources import CONF_DIR
 from bench.userfiles import load_yaml
@@ -83,25 +83,42 @@ def resolve_population(cfg: dict) -> dict | None:
     return pop
 
 
-def human_norms(human, inventory: Inventory) -> tuple[Norm, ...]:
+def population_instrument(pop: dict) -> str | None:
+    """The id of the inventory a population lines up with, its `instrument` named by id or by path (as the
+    run loads it); None when it names none."""
+    return load_inventory(pop["instrument"]).id if pop.get("instrument") else None
+
+
+def norms_group(human, pop: dict) -> str:
+    """The human group its norms are named by: the reference's own name (psych::bfi), or the population's
+    name where the reference is a user's file, whose path says nothing about who answered."""
+    return str(pop["name"]) if (pop.get("reference") or {}).get("kind") in ("csv", "sav") else human.source
+
+
+def human_norms(human, inventory: Inventory, items=None, group: str | None = None) -> tuple[Norm, ...]:
     """Each trait's mean, SD and n over the reference's respondents, scored with the inventory's own keying
     (reverse items as low + high - answer, mean of a respondent's answered items): norms for inventories
-    whose human reference is individual answers (psych::bfi for ipip25). Unweighted references only."""
+    whose human reference is individual answers (psych::bfi for ipip25). Unweighted references only.
+    `items`: the item ids the model answered (max_items), so both sides are scored on the same items;
+    `group` names the human group (default: the reference's source)."""
     if getattr(human, "weights", None) is not None or not hasattr(human, "answers") or inventory.scoring != "mean":
         return ()
     answers = human.answers
+    asked = None if items is None else set(items)
     out = []
     for code, _ in inventory.traits:
-        items = [it for it in inventory.items if it.trait == code and it.id in answers.columns]
-        if not items:
+        items_of = [it for it in inventory.items if it.trait == code and it.id in answers.columns
+                    and (asked is None or it.id in asked)]
+        if not items_of:
             continue
         scale = inventory.scale
         keyed = pd.DataFrame({it.id: answers[it.id] if it.keyed > 0 else scale.low + scale.high - answers[it.id]
-                              for it in items})
+                              for it in items_of})
         score = keyed.mean(axis=1, skipna=True).dropna()
         if len(score) >= 2:
-            out.append(Norm(trait=code, group=human.source, mean=float(score.mean()), sd=float(score.std(ddof=1)),
-                            n=int(len(score)), source=f"{human.source}, scored with {inventory.id}'s keys"))
+            out.append(Norm(trait=code, group=group or human.source, mean=float(score.mean()),
+                            sd=float(score.std(ddof=1)), n=int(len(score)),
+                            source=f"{human.source}, scored with {inventory.id}'s keys"))
     return tuple(out)
 
 

@@ -1,6 +1,6 @@
 """A persona population's answers against a human reference: the distances of `bench.metrics.distances`
-applied to both, Cronbach's alpha per trait, and the human split halves that give the lower bound a
-perfect simulator of the population could reach. `fidelity.py` calls these for a run.
+applied to both, Cronbach's alpha per trait, and the human split halves: an estimate, with its 95%
+interval, of how far two samples of the population lie apart. `fidelity.py` calls these for a run.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory, Scale
-from bench.metrics.distances import (alpha_with_ci, answer_distributions, answer_table_distances,
-                                     count_split_half_bounds, keyed_scores, question_distances, representativeness)
+from bench.metrics.distances import (BOOT_SPLITS, alpha_with_ci, answer_distributions, answer_table_distances,
+                                     count_split_half_bounds, keyed_scores, question_distances, representativeness,
+                                     split_half_summary)
 from bench.populations.human import GroupCounts, HumanResponses
 from bench.populations.human.model import plain_value
 
@@ -22,30 +23,38 @@ from bench.populations.human.model import plain_value
 
 
 def split_half_bounds(human: HumanResponses, metric: Callable[[HumanResponses, HumanResponses], Mapping[str, float]],
-                      n_splits: int = 100, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Each metric between two random halves of the human respondents, over n_splits splits.
+                      n_splits: int = 100, seed: int = 0, n_boot: int | None = None) -> dict[str, dict[str, float]]:
+    """Each metric between two random halves of the human respondents, over n_splits splits: an estimate
+    of what two samples of the population differ by at half its size, with the noise of one.
 
-    What the metric reaches between two samples of the same population: a model population can do
-    no better except by chance. sd is the spread over splits (ddof 1).
+    mean over splits, sd the spread over splits (ddof 1), n the finite splits; ci_low/ci_high its 95%
+    interval over the splits and the respondents (`split_half_interval`): the respondents resampled
+    min(n_boot, n_splits) times (n_boot default `n_boot_default()`), each resample split BOOT_SPLITS
+    times, from a generator apart from the splits' own (their figures stay as they were).
     """
+    from bench.metrics.uncertainty import n_boot_default
+
     rng = np.random.default_rng(seed)
     ids = np.asarray(human.answers.index)
     half = len(ids) // 2
     if half < 1:
         raise ValueError(f"{human.source}: {len(ids)} respondents cannot be split in halves")
-    values: dict[str, list[float]] = {}
-    for _ in range(n_splits):
-        perm = rng.permutation(len(ids))
-        res = metric(human.subset(ids[perm[:half]]), human.subset(ids[perm[half:2 * half]]))
-        for k, v in res.items():
-            values.setdefault(k, []).append(float(v))
-    out = {}
-    for k, vs in values.items():
-        arr = np.asarray(vs, dtype=float)
-        arr = arr[np.isfinite(arr)]
-        out[k] = {"mean": float(arr.mean()) if len(arr) else float("nan"),
-                  "sd": float(arr.std(ddof=1)) if len(arr) > 1 else float("nan"), "n": int(len(arr))}
-    return out
+
+    def one_split(sample: HumanResponses, draw: np.random.Generator) -> dict[str, float]:
+        perm = draw.permutation(len(ids))
+        where = np.asarray(sample.answers.index)
+        return metric(sample.subset(where[perm[:half]]), sample.subset(where[perm[half:2 * half]]))
+
+    splits = [one_split(human, rng) for _ in range(n_splits)]
+    names = list(dict.fromkeys(k for res in splits for k in res))
+    boot_rng = np.random.default_rng([seed, 1])
+    boots = []
+    for _ in range(min(n_boot_default() if n_boot is None else n_boot, n_splits)):
+        sample = human.resample(boot_rng.integers(0, len(ids), len(ids)))
+        boots.append([one_split(sample, boot_rng) for _ in range(BOOT_SPLITS)])
+    as_array = lambda rows: np.array([[float(r.get(k, np.nan)) for k in names] for r in rows], dtype=float)
+    return split_half_summary(names, as_array(splits).reshape(-1, len(names)),
+                              np.array([as_array(b) for b in boots]).reshape(-1, BOOT_SPLITS, len(names)))
 
 
 def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, instrument: Inventory,
@@ -94,7 +103,7 @@ def population_fidelity(model_answers: pd.DataFrame, human: HumanResponses, inst
         **{f"alpha_{k}_ci95": {t: [v[1], v[2]] for t, v in a.items()} for k, a in alphas.items()},
         "alpha_n_items": {t: sum(1 for q in questions if instrument.item(q).trait == t) for t in alpha_model},
         "alpha_n_items_full": {t: sum(1 for q in items_full if instrument.item(q).trait == t) for t in alpha_human_full},
-        "human_lower_bound": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in bounds.items()},
+        "human_lower_bound": split_half_section(bounds),
     }
     return section, per_q
 
@@ -159,7 +168,7 @@ def group_fidelity(model_answers: pd.DataFrame, counts: GroupCounts, instrument:
         "mean_model_refusal": float(np.nanmean(per_q["model_refusal"])),
         "mean_human_refusal": float(np.nanmean(per_q["human_refusal"])),
         "alpha_model": {}, "alpha_human": {},
-        "human_lower_bound": {k: {"mean": v["mean"], "sd": v["sd"]} for k, v in bounds.items()},
+        "human_lower_bound": split_half_section(bounds),
     }
     return section, per_q, groups
 
@@ -167,3 +176,30 @@ def group_fidelity(model_answers: pd.DataFrame, counts: GroupCounts, instrument:
 def _has(counts: GroupCounts, question: str, attribute: str, group: str) -> bool:
     c = counts.counts
     return bool(((c["question"] == question) & (c["attribute"] == attribute) & (c["group"] == group)).any())
+
+
+def split_half_section(bounds: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The fidelity section's human split-half estimates (kept under `human_lower_bound`, the name results
+    were first written with): mean and sd over the splits, and the 95% interval."""
+    return {k: {"mean": v["mean"], "sd": v["sd"], "ci_low": v["ci_low"], "ci_high": v["ci_high"]}
+            for k, v in bounds.items()}
+
+
+SPLIT_HALF_FIGURES = ("mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized")
+
+
+def split_half_warnings(section: dict) -> list[dict]:
+    """A warning for each distance of a fidelity section that lies inside the human split-half estimate's
+    95% interval: at this human sample size the reference cannot tell the model from two halves of itself
+    (the interval is wider than the difference it is meant to judge)."""
+    bound, found = section.get("human_lower_bound") or {}, []
+    n = f"{section['n_human']} respondents" if section.get("n_human") else "the reference's respondents"
+    for figure in SPLIT_HALF_FIGURES:
+        b, v = bound.get(figure) or {}, section.get(figure)
+        lo, hi = b.get("ci_low"), b.get("ci_high")
+        if all(isinstance(x, (int, float)) and np.isfinite(x) for x in (v, lo, hi)) and lo <= v <= hi:
+            found.append({"figure": f"fidelity[{section.get('method')}].{figure}",
+                          "reason": f"{v:.3f} lies inside the human split-half estimate's 95% interval "
+                                    f"[{lo:.3f}, {hi:.3f}] from {n}: too few people to tell the model from two "
+                                    "halves of themselves; more respondents narrow it"})
+    return found

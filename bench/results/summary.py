@@ -215,8 +215,8 @@ def warnings_text(found: list[dict]) -> list[str]:
 
 
 def fidelity_text(metrics: dict) -> str:
-    """The fidelity sections of metrics.json: distances (model rows over the human split-half floor, with
-    its spread), then human vs model reliability, and what the human data's reading did (blanked codes,
+    """The fidelity sections of metrics.json: distances (model rows over the human split-half estimate, with
+    its 95% interval and its spread over splits), then human vs model reliability, and what the human data's reading did (blanked codes,
     columns paired by wording)."""
     sections = {k: v for k, v in metrics.items() if k == "fidelity" or k.startswith("fidelity_")}
     if not sections:
@@ -225,11 +225,13 @@ def fidelity_text(metrics: dict) -> str:
     rows = [{"population": s.get("method"), **{c: with_ci(s.get(c), s.get(f"{c}_ci_low"), s.get(f"{c}_ci_high"))
                                                for c in cols}} for s in sections.values()]
     bound = next(iter(sections.values())).get("human_lower_bound") or {}
-    rows.append({"population": "human split-half (mean)", **{c: _fmt((bound.get(c) or {}).get("mean")) for c in cols}})
+    rows.append({"population": "human split-half estimate", **{c: with_ci(*((bound.get(c) or {}).get(k) for k in
+                                                                             ("mean", "ci_low", "ci_high")))
+                                                                for c in cols}})
     rows.append({"population": "human split-half (sd)", **{c: _fmt((bound.get(c) or {}).get("sd")) for c in cols}})
     first = next(iter(sections.values()))
     out = ["", f"## Fidelity to {first.get('reference')} (population {first.get('population')}, temperature "
-               f"{first.get('temperature')})", markdown_table(pd.DataFrame(rows))]
+               f"{first.get('temperature')})", markdown_table(pd.DataFrame(rows)), "", SPLIT_HALF_NOTE]
     out += alpha_lines(sections)
     if first.get("missing_codes"):
         out += ["", f"missing-answer codes {first['missing_codes']}: {first.get('human_missing_cells', 0):,} human cells "
@@ -242,6 +244,9 @@ def fidelity_text(metrics: dict) -> str:
     return "\n".join(out + [""])
 
 
+SPLIT_HALF_NOTE = ("The human split-half estimate [95% interval over respondents and splits] is how far two random "
+                   "halves of the humans lie apart: an estimate with its own noise, not a floor (each half holds half "
+                   "the people, while the model is compared with all of them).")
 MIN_ALPHA_PARTICIPANTS = 30  # below this an alpha's CI spans most of its range: said in the caption
 
 

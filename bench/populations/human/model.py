@@ -70,6 +70,13 @@ class HumanResponses:
             demographics=self.demographics.reindex(ids), blanked=self.blanked, pairing=self.pairing,
         )
 
+    def resample(self, positions: Sequence[int]) -> "HumanResponses":
+        """The respondents at these positions, a position given k times counted as k respondents (renamed
+        0..n-1 so they stay distinct): a bootstrap resample of the reference."""
+        ids = pd.Index([str(i) for i in range(len(positions))])
+        return HumanResponses(source=self.source, answers=self.answers.iloc[list(positions)].set_axis(ids),
+                              weights=None if self.weights is None else self.weights.iloc[list(positions)].set_axis(ids))
+
 
 
 @dataclass(frozen=True)
