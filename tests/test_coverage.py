@@ -158,7 +158,7 @@ def test_prompt_sensitivity_eta2_cluster_bootstrap_covers_the_population_eta2():
     assert len(big) == PERSONAS * TEMPLATES * ORDERS * REPS
     rows = by_set(prompt_sensitivity(planted_scores(np.random.default_rng(104), N_SETS, template_effect=effect),
                                      seed=7))
-    check("prompt sensitivity eta²_H", "cluster bootstrap (percentile)", HEADLINE, rows["eta2_ci_low"],
+    check("prompt sensitivity eta²_H", "cluster bootstrap (expanded percentile)", HEADLINE, rows["eta2_ci_low"],
           rows["eta2_ci_high"], truth)
 
 
@@ -203,8 +203,6 @@ def test_type_accuracy_wilson_covers_the_hit_rate_with_repeated_answers():
           truth)
 
 
-@pytest.mark.xfail(strict=True, reason="percentile bootstrap over 10 personas is too narrow (no small-sample "
-                                      "correction); issue 24 item 2")
 def test_survey_shares_cluster_bootstrap_covers_the_population_shares():
     """question_distributions: each option's share with a cluster bootstrap over personas (headline design,
     sampled answers). Each persona answers from its own distribution (Dirichlet around the population's);
@@ -224,7 +222,7 @@ def test_survey_shares_cluster_bootstrap_covers_the_population_shares():
         table = question_distributions(r, inv, seed=k)
         lo.append(table["share_ci_low"].to_numpy())
         hi.append(table["share_ci_high"].to_numpy())
-    check("survey answer share", "cluster bootstrap (percentile)", HEADLINE + ", sampled answers", lo, hi,
+    check("survey answer share", "cluster bootstrap (expanded percentile)", HEADLINE + ", sampled answers", lo, hi,
           np.broadcast_to(base, (N_SETS, 5)))
 
 
@@ -284,7 +282,6 @@ def one_factor_omega(loadings: np.ndarray, unique: np.ndarray) -> float:
 
 
 @needs_all  # about 11 min: a maximum-likelihood factor fit per resample
-@pytest.mark.xfail(strict=True, reason=BIASED_PERCENTILE)
 def test_omega_cluster_bootstrap_covers_the_population_omega():
     """reliability: omega with a cluster bootstrap over personas, the headline design's 200 participants
     (80% of each part the persona's). Truth: omega of the participants' population one-factor model."""
@@ -305,7 +302,7 @@ def test_omega_cluster_bootstrap_covers_the_population_omega():
         row = reliability(long, inv, seed=k).iloc[0]
         lo.append(row["omega_ci_low"])
         hi.append(row["omega_ci_high"])
-    check("McDonald's omega", "cluster bootstrap (percentile)", HEADLINE, lo, hi, one_factor_omega(LOADINGS, UNIQUE))
+    check("McDonald's omega", "cluster bootstrap (BCa, expanded)", HEADLINE, lo, hi, one_factor_omega(LOADINGS, UNIQUE))
 
 
 ICC_ITEMS = 44  # BFI-44 answered in one condition
@@ -369,7 +366,7 @@ def test_pooled_icc_cluster_bootstrap_covers_the_mean_icc_over_conditions():
         out = pooled_icc(table, seed=k)
         lo.append(out["icc2_mean_ci_low"])
         hi.append(out["icc2_mean_ci_high"])
-    check("mean ICC(A,1) over conditions", "cluster bootstrap (percentile)", HEADLINE + ", 44 items", lo, hi, truth)
+    check("mean ICC(A,1) over conditions", "cluster bootstrap (expanded percentile)", HEADLINE + ", 44 items", lo, hi, truth)
 
 
 # ------------------------------------------------------------------------------------------
@@ -451,7 +448,6 @@ VALIDITY = "the README's validity run: 10 personas x 2 reps"
 
 
 @needs_all  # about 30 s each
-@pytest.mark.xfail(strict=True, reason=BIASED_PERCENTILE)
 @pytest.mark.parametrize("name", ["convergent", "discriminant_abs"])
 def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations(name):
     """mean_r_intervals at the README's validity example (persona=traits, repetitions=2: 10 personas x 2
@@ -459,18 +455,18 @@ def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations(name):
     variance) for the same trait in two methods, MTMM_RHO times that for two traits; both are biased at 10
     personas (a correlation, an absolute value)."""
     lo, hi = mtmm_coverage(114, PERSONAS, 2, name)
-    check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (percentile)", VALIDITY, lo, hi,
+    check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (BCa, expanded)", VALIDITY, lo, hi,
           MTMM_R[name])
 
 
 @needs_all  # about 50 s each
-@pytest.mark.parametrize("name", [pytest.param("convergent", marks=pytest.mark.xfail(strict=True, reason=BIASED_PERCENTILE)),
+@pytest.mark.parametrize("name", ["convergent",
                                   "discriminant_abs"])
 def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations_at_60_personas(name):
     """The same at 60 personas x 3 repetitions (tests/test_validity.py's size): the mean |r| holds its level,
     the mean convergent r (89%) still misses it narrowly."""
     lo, hi = mtmm_coverage(115, 60, 3, name)
-    check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (percentile)", "60 personas x 3 reps",
+    check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (BCa, expanded)", "60 personas x 3 reps",
           lo, hi, MTMM_R[name])
 
 
@@ -543,7 +539,6 @@ def one_factor_like(rng, n_personas: int, per_persona: int, n: int) -> np.ndarra
 
 
 @needs_all  # about 4 min: a per-question table per resample
-@pytest.mark.xfail(strict=True, reason=BIASED_PERCENTILE)
 def test_fidelity_distances_cluster_bootstrap_cover_the_population_distances():
     """distance_intervals on the issue's case: the headline design's 200 participants (10 personas) against a
     fixed human reference (uniform answers, uncorrelated questions). Truth: each distance between the
@@ -579,7 +574,7 @@ def test_fidelity_distances_cluster_bootstrap_cover_the_population_distances():
     failures = []
     for n in names:
         try:
-            check(f"fidelity {n}", "cluster bootstrap (percentile), humans fixed", HEADLINE, lo[n], hi[n], truth[n])
+            check(f"fidelity {n}", "cluster bootstrap (BCa, expanded), humans fixed", HEADLINE, lo[n], hi[n], truth[n])
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, failures

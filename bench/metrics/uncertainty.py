@@ -171,6 +171,18 @@ def clusters_of(frame: pd.DataFrame) -> pd.Series:
     return persona + "|" + frame["template_id"].astype(str)
 
 
+def expanded_level(level: float, n_clusters: int) -> float:
+    """The percentile level a bootstrap over `n_clusters` clusters reads its interval at so it covers at
+    `level` (Hesterberg's expanded percentile interval): a bootstrap distribution is as narrow as the
+    plug-in SE, sqrt((G-1)/G) of the unbiased one, and normal where Student's t applies. At 10 personas
+    a 95% interval reads the 0.85% and 99.15% points; at 200 clusters, almost 2.5% and 97.5%.
+    Measured: survey shares at 10 personas covered 89.1% with plain percentiles (tests/test_coverage.py)."""
+    if n_clusters < 2:
+        return level
+    z = np.sqrt(n_clusters / (n_clusters - 1)) * stats.t.ppf((1 + level) / 2, n_clusters - 1)
+    return float(2 * stats.norm.cdf(z) - 1)
+
+
 def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], float | np.ndarray],
                       n_boot: int | None = None, seed: int = 0, level: float = LEVEL, method: str = "percentile"):
     """Interval of `statistic(rows)` with whole clusters resampled (scipy.stats.bootstrap).
@@ -182,7 +194,8 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
     percentile interval of the same resamples; above BCA_MAX_CLUSTERS clusters, percentile. Returns (low,
     high), arrays for an array statistic; NaN
     with fewer than MIN_CLUSTERS clusters or when a resample's statistic is not finite. `n_boot` None:
-    `n_boot_default()`. The caller checks its estimate lies inside (`inside`, `drop_outside`).
+    `n_boot_default()`. The percentiles are read at `expanded_level` (few clusters: wider). The caller
+    checks its estimate lies inside (`inside`, `drop_outside`).
     """
     if method not in BOOTSTRAP_METHODS:
         raise ValueError(f"cluster_bootstrap: method {method!r}, expected one of {BOOTSTRAP_METHODS}")
@@ -195,6 +208,7 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
         return (float("nan"), float("nan")) if probe.ndim == 0 else (nan, nan.copy())
     if method == "BCa" and len(groups) > BCA_MAX_CLUSTERS:
         method = "percentile"
+    wide = expanded_level(level, len(groups))
 
     def on_clusters(picked):
         return np.asarray(statistic(np.concatenate([groups[int(i)] for i in picked])), float)
@@ -202,14 +216,14 @@ def cluster_bootstrap(clusters: Sequence, statistic: Callable[[np.ndarray], floa
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples give NaN, handled below and by the caller
         res = stats.bootstrap((np.arange(len(groups)),), on_clusters, n_resamples=int(n_boot), vectorized=False,
-                              confidence_level=level, method=method, rng=np.random.default_rng(seed))
+                              confidence_level=wide, method=method, rng=np.random.default_rng(seed))
     lo, hi = np.asarray(res.confidence_interval.low, float), np.asarray(res.confidence_interval.high, float)
     if method == "BCa":
         draws = np.asarray(res.bootstrap_distribution, float).reshape(probe.size, -1)
         ok = np.isfinite(draws).all(axis=1).reshape(probe.shape)
         lost = ~(np.isfinite(lo) & np.isfinite(hi)) & ok
         if lost.any():
-            q = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)], axis=1).reshape((2, *probe.shape))
+            q = np.percentile(draws, [50 * (1 - wide), 50 * (1 + wide)], axis=1).reshape((2, *probe.shape))
             lo, hi = np.where(lost, q[0], lo), np.where(lost, q[1], hi)
     if probe.ndim == 0:
         return float(lo), float(hi)
