@@ -97,7 +97,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True, com
     and not at all with finalise=False (the workers `workers=N` starts here: it finalises itself)."""
     called = time.time()
     cfg = validate("config", cfg)  # frozen from here on: nothing below changes it
-    workers, worker = cfg.get("workers"), cfg.get("worker")
+    given, workers, worker = cfg, cfg.get("workers"), cfg.get("worker")
     if any(k in cfg for k in SPLIT_KEYS):  # how many processes compute it is not part of the run
         cfg = freeze({k: v for k, v in thaw(cfg).items() if k not in SPLIT_KEYS}, "config")
     expanded = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
@@ -124,7 +124,7 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True, com
     if worker is not None:
         return work_share(*args, workers, worker, finalise)
     if compute and (workers or 1) > 1:
-        return start_workers(cfg, workers, *args)
+        return start_workers(given, workers, *args)
     # One process per folder: a second one stops at once, naming the holder, rather than waiting hours
     # on a GPU allocation to redo (or sit through) the same model work; rerunning afterwards reuses its parts.
     with folder_lock(run_dir, wait_s=0):
@@ -178,15 +178,15 @@ def worker_process(cfg: dict) -> None:
         sys.exit(2)
 
 
-def start_workers(whole: dict, workers: int, cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan,
+def start_workers(given: dict, workers: int, cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan,
                   spec: ModelSpec, admin: Administrator, prov: dict, progress: bool | None,
                   print_summary: bool) -> Path:
-    """`workers=N` without `worker`: the N workers as local processes (each loads its own engine), then the
-    finaliser, which refuses, naming the units, when a worker failed."""
+    """`workers=N` without `worker`: the N workers as local processes, each given the config as the user gave it
+    (each loads its own engine), then the finaliser, which refuses, naming the units, when a worker failed."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no forked torch or engine state
-    procs = [ctx.Process(target=worker_process, args=({**thaw(whole), "workers": workers, "worker": i},))
+    procs = [ctx.Process(target=worker_process, args=({**thaw(given), "workers": workers, "worker": i},))
              for i in range(workers)]
     print(f"{run_dir}: {workers} workers as local processes", file=sys.stderr)
     try:
