@@ -80,6 +80,10 @@ CLI_BAD = [
     (["fidelity_table.methods=[qa]"], "fidelity_table", None),
     (["-m", "temperatures=[0.5],[nan]"], "temperatures", "nan"),
     (["-m", "batch_size=1,0"], "batch_size", "0"),
+    (["workers=0"], "workers", "0"),
+    (["workers=2", "worker=2"], "worker", "2"),
+    (["workers=2", "worker=-1"], "worker", "-1"),
+    (["worker=0"], "worker", "0"),
 ]
 
 
@@ -116,6 +120,13 @@ def test_cli_refuses_bad_values_before_any_work(tmp_path, overrides, field, valu
     if tuple(overrides) in IN_A_SUBPROCESS:
         assert_refused(bench_subprocess(*overrides, f"results_dir={results}"), field, value)
         assert not results.exists()
+
+
+def test_a_tool_refuses_to_split_its_runs(tmp_path):
+    """workers/worker split one run over processes: `persona-bench run`'s alone (a tool reads its runs back whole)."""
+    results = tmp_path / "r"
+    line = assert_refused(bench_cli("fidelity-table", "workers=2", f"results_dir={results}"), "workers", "2")
+    assert "persona-bench run" in line and not results.exists()
 
 
 def test_cli_refuses_a_results_dir_that_is_a_file(tmp_path):

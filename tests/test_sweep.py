@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.pipelines.run import rerun
+from bench.pipelines.run import rerun, run
 from bench.results.sweep import is_finished, merge, run_folders
 from bench.tools import local_slurm
-from tests.conftest import REPO
+from tests.conftest import REPO, compose
 
 TINY = ("inventory=bfi", "max_items=3", "repetitions=1", "temperatures=[0.0]", "templates=[describe]",
         "progress=false")
@@ -124,3 +124,21 @@ def test_local_slurm_reports_missing_programs(monkeypatch, tmp_path):
     monkeypatch.setattr(local_slurm, "which", lambda name: None)
     with pytest.raises(local_slurm.SlurmError, match="apt-get install"):
         local_slurm.start(tmp_path)
+
+
+def test_one_run_split_over_a_slurm_array_equals_the_run_in_one_process(cluster, tmp_path):
+    """`workers=2 worker=0,1` through the Slurm launcher: one array of two jobs writing into one run folder; the
+    job that ends last finalises, and the run equals the same run made in one process."""
+    from tests.test_workers import assert_same_run
+
+    split = tmp_path / "split"
+    cmd = [sys.executable, "-m", "bench", "-m", "hydra/launcher=slurm_cpu", f"results_dir={split}", *TINY,
+           "batch_size=1", "workers=2", "worker=0,1"]
+    done = subprocess.run(cmd, cwd=REPO, env=cluster, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len([p for p in split.glob("multirun/*/.submitit/*_*") if p.is_dir()]) == 2  # two jobs of one array
+    runs = run_folders([split])
+    assert len(runs) == 1 and is_finished(runs[0])
+    whole = run(compose(*TINY, "batch_size=1", f"results_dir={tmp_path / 'whole'}"), print_summary=False)
+    assert whole.name == runs[0].name
+    assert_same_run(runs[0], whole)

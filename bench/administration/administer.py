@@ -110,6 +110,16 @@ class Administrator:
         chunks = [tuple(run[s:s + b]) for run in people for s in range(0, len(run), b)]
         return [Unit(i * len(chunks) + c, i, chunk) for i in range(n_items) for c, chunk in enumerate(chunks)]
 
+    def share(self, workers: int, worker: int) -> list[Unit]:
+        """The units worker `worker` of `workers` computes when a run is split over processes: every N-th unit
+        in single mode; in conversation mode every N-th chunk of participants with all its items (a chunk's item
+        needs the same chunk's earlier answers, and no other chunk's)."""
+        units = self.units()
+        if not units or units[0].item_index is None:
+            return [u for u in units if u.index % workers == worker]
+        chunks = len(units) // len(self.plan.items)
+        return [u for u in units if u.index % chunks % workers == worker]
+
     def by_persona(self, keys: list, persona_of: Callable) -> list[list]:
         """The keys in one run, or (group_by_persona) in consecutive runs of one persona each."""
         if not self.group_by_persona:
@@ -148,10 +158,10 @@ class Administrator:
         return longest
 
     def run(self, engine: Engine, store: RunStore, progress: bool = True,
-            after_unit: Callable[[int], None] | None = None) -> None:
-        """Answer every unit the store has no part for, each written as its part as soon as it is done, so an
-        interrupted run resumes where it stopped."""
-        units = self.units()
+            after_unit: Callable[[int], None] | None = None, units: list[Unit] | None = None) -> None:
+        """Answer every unit (of `units`, a worker's share, or of the plan) the store has no part for, each
+        written as its part as soon as it is done, so an interrupted run resumes where it stopped."""
+        units = self.units() if units is None else units
         done = store.done_units()
         history = self.history(store) if self.plan.administration == "conversation" and done else {}
         todo = self.in_work_order([u for u in units if u.index not in done])

@@ -1,4 +1,5 @@
-"""`persona-bench sweep status|rerun|merge`: the run folders of a sweep: which finished, finish one, merge them."""
+"""`persona-bench sweep status|rerun|finalize|merge`: the run folders of a sweep: which finished, finish one,
+finalise one its workers computed, merge them."""
 
 import sys
 
@@ -28,6 +29,18 @@ def sweep_rerun(args: list[str]) -> int:
     from bench.pipelines.run import rerun
 
     print(rerun(args[0], progress=True))
+    return 0
+
+
+@command("sweep finalize", "RUN_FOLDER", "finalise a run split over workers (no model work; refuses, naming "
+         "the units, while any is not done)")
+def sweep_finalize(args: list[str]) -> int:
+    """The handler of `persona-bench sweep finalize`: a split run's tables, metrics and summary from its parts."""
+    if len(args) != 1:
+        raise BenchError("sweep finalize: give exactly one run folder")
+    from bench.pipelines.run import finalize
+
+    print(finalize(args[0]))
     return 0
 
 

@@ -40,7 +40,23 @@ def check_run(cfg: dict) -> None:
     check_population_field(cfg)
     output_folder(cfg, "results_dir")
     folder_name(cfg, "run_name")
+    check_split(cfg)
     check_plan_size(cfg)
+
+
+def check_split(cfg: dict) -> None:
+    """workers=N (N >= 1) splits the run's units over N processes; worker=i (0 <= i < N) is one of them."""
+    workers, worker = cfg.get("workers"), cfg.get("worker")
+    for key, low in (("workers", 1), ("worker", 0)):
+        if key in cfg:  # absent from tools' run configs and older saved ones: one process
+            integer(cfg, key, low, optional=True)
+    if worker is None:
+        return
+    if workers is None:
+        raise field_error("worker", worker, "needs workers=N, the number of processes the run is split over "
+                          "(e.g. workers=2 worker=0); without worker, workers=N starts all N here")
+    if worker >= workers:
+        raise field_error("worker", worker, f"must be < workers={workers}: the workers are numbered 0 to {workers - 1}")
 
 
 def check_plan_size(cfg: dict) -> None:

@@ -84,7 +84,8 @@ class RespondentsPopulationSchema(CountsPopulationSchema):
 
 @dataclass
 class RunSchema:
-    """`persona-bench run`: what a run computes, and where it writes (results_dir, run_name, progress)."""
+    """`persona-bench run`: what a run computes, where it writes (results_dir, run_name, progress), and over how
+    many processes (workers, worker; added later, so a saved config without them is still a run config)."""
     model: Any = MISSING
     inventory: Any = MISSING  # typed by its shape (INVENTORY_SCHEMAS) when validated
     persona: Dict[str, Any] = MISSING
@@ -105,6 +106,8 @@ class RunSchema:
     results_dir: str = MISSING
     run_name: Optional[str] = MISSING
     progress: bool = MISSING
+    workers: Optional[int] = None
+    worker: Optional[int] = None
 
 
 @dataclass

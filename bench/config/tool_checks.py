@@ -11,8 +11,18 @@ from bench.errors import ConfigError, cli_value
 
 
 def run_part(cfg: dict, section: str) -> dict:
-    """The run config a tool passes on: everything but its own section."""
+    """The run config a tool passes on: everything but its own section. A tool's runs are whole: splitting one
+    over processes (workers, worker) is `persona-bench run`'s alone."""
+    whole_runs(cfg)
     return {k: v for k, v in cfg.items() if k != section}
+
+
+def whole_runs(cfg: dict) -> None:
+    """Refuse workers/worker in a tool's config: its runs are read back whole right after they are made."""
+    for key in ("workers", "worker"):
+        if cfg.get(key) is not None:
+            raise field_error(key, cfg[key], "splits one run over processes, a setting of `persona-bench run` "
+                              "only; a tool reads its runs back whole")
 
 
 def check_fidelity_table(cfg: dict) -> None:
@@ -110,6 +120,7 @@ BEHAVIOUR_KEYS = ("behaviour", "rater", "rater2")  # what `persona-bench behavio
 
 def behaviour_run_part(cfg: dict) -> dict:
     """The run config of a behaviour config: the plan its participants come from."""
+    whole_runs(cfg)
     return {k: v for k, v in cfg.items() if k not in BEHAVIOUR_KEYS}
 
 

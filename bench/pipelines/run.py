@@ -3,6 +3,11 @@
 
 `run(cfg)` takes the resolved config as a plain dict, so Hydra, tests and other tools call the
 same function. The run folder is named by a hash of the config: the same command resumes.
+
+A run splits over processes with `workers=N`: `worker=i` computes worker i's share of the units into the one
+run folder (the split keys are not in the hash), and the worker that finds every unit done finalises, exactly
+as a run in one process does; `workers=N` alone starts the N workers here, then finalises; `finalize`
+(`persona-bench sweep finalize`) only finalises, refusing while units are missing.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench.administration import Administrator, Plan, PromptRenderer, build_plan, select_templates
-from bench.config import freeze, validate
+from bench.config import freeze, thaw, validate
 from bench.engines import Engine, ModelSpec, engine_for, load_tokenizer, resolve_model
 from bench.errors import BenchError
 from bench.instruments import Inventory, inventory_from_config
@@ -29,9 +35,10 @@ from bench.populations.fidelity import fidelity_for_run
 from bench.populations.reference_fidelity import split_half_warnings
 from bench.populations.reference import expand_population, human_norms, load_human, norms_group, \
     population_instrument, resolve_population
-from bench.results.atomic import atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock
+from bench.results.atomic import (FolderBusy, atomic_write_json, atomic_write_parquet, atomic_write_text, folder_lock,
+                                  shared_folder_lock, worker_lock_name)
 from bench.results.layout import CONFIG, FIDELITY, METRICS, PROVENANCE, RESPONSES, SCORES, SUMMARY
-from bench.results.provenance import LEGACY_TOOL_KEYS, collect, row_columns
+from bench.results.provenance import LEGACY_TOOL_KEYS, SPLIT_KEYS, collect, row_columns
 from bench.results.results_json import run_files, write_results
 from bench.results.run_folder import RunFolderError, claim_run_dir, make_run_dir, run_dir_for, saved_config
 from bench.results.schema import RESPONSE_SCHEMA
@@ -39,6 +46,7 @@ from bench.results.store import RunStore
 from bench.results.figures import RunData, write_figures
 from bench.results.paper_tables import paper_tables_text
 from bench.results.summary import figures_text, fidelity_text, summary_text
+from bench.results.workers import UnitsMissing, merged_facts, read_records, write_record
 
 
 class RunError(BenchError):
@@ -85,10 +93,16 @@ def by_author(cfg: dict) -> bool:
     return (cfg.get("persona") or {}).get("kind") in KINDS
 
 
-def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> Path:
-    """Run a resolved run config; every value is checked first, as on the command line."""
+def run(cfg: dict, progress: bool | None = None, print_summary: bool = True, compute: bool = True,
+        finalise: bool = True) -> Path:
+    """Run a resolved run config; every value is checked first, as on the command line. compute=False only
+    finalises (every unit must be done); a worker (`worker=i`) finalises only when it finds every unit done,
+    and not at all with finalise=False (the workers `workers=N` starts here: it finalises itself)."""
     called = time.time()
     cfg = validate("config", cfg)  # frozen from here on: nothing below changes it
+    given, workers, worker = cfg, cfg.get("workers"), cfg.get("worker")
+    if any(k in cfg for k in SPLIT_KEYS):  # how many processes compute it is not part of the run
+        cfg = freeze({k: v for k, v in thaw(cfg).items() if k not in SPLIT_KEYS}, "config")
     expanded = expand_population(cfg)  # a population file's content is part of the run: in config.yaml and its hash
     if expanded is not cfg:
         cfg = freeze(expanded, "config")  # derived from a validated config: valid as it stands
@@ -109,10 +123,88 @@ def run(cfg: dict, progress: bool | None = None, print_summary: bool = True) -> 
     prov["run_started_at"] = round(called, 3)  # when run() was called, and (below) when the first batch went
     run_dir = run_dir_for(cfg, prov["personas_sha256"])
     make_run_dir(run_dir)
+    args = (cfg, run_dir, inventory, plan, spec, admin, prov, progress, print_summary)
+    if worker is not None:
+        return work_share(*args, workers, worker, finalise)
+    if compute and (workers or 1) > 1:
+        return start_workers(given, workers, *args)
     # One process per folder: a second one stops at once, naming the holder, rather than waiting hours
     # on a GPU allocation to redo (or sit through) the same model work; rerunning afterwards reuses its parts.
     with folder_lock(run_dir, wait_s=0):
-        return administer_and_score(cfg, run_dir, inventory, plan, spec, admin, prov, progress, print_summary)
+        return administer_and_score(*args, compute=compute)
+
+
+def work_share(cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan, spec: ModelSpec, admin: Administrator,
+               prov: dict, progress: bool | None, print_summary: bool, workers: int, worker: int,
+               finalise: bool) -> Path:
+    """Worker `worker` of `workers`: its share of the units into the run folder, holding its own lock and the run
+    lock shared (no whole-run process meanwhile), then its record; it finalises when, holding the run lock alone,
+    it finds every unit done (whichever worker ends last does)."""
+    share = admin.share(workers, worker)
+    mine, before = {u.index for u in share}, dict(prov)  # the finaliser takes every worker's facts from the records
+    with folder_lock(run_dir, wait_s=0, name=worker_lock_name(worker)), shared_folder_lock(run_dir):
+        claim(cfg, run_dir, inventory, spec, prov)
+        store = RunStore(run_dir)
+        store.recover({u.index: admin.unit_keys(u) for u in share}, RESPONSE_SCHEMA, units=mine)
+        todo = [u for u in share if u.index not in store.done_units()]
+        started = time.time()
+        if todo:
+            administer(cfg, spec, admin, store, prov, progress, share)
+        write_record(run_dir, worker, workers, {
+            "units": len(share), "computed": len(todo), "administration_seconds": round(time.time() - started, 2),
+            **{k: prov[k] for k in ("first_batch_at", "model_seconds", *ENGINE_FACTS) if k in prov}})
+    left = len(admin.units()) - len(RunStore(run_dir).done_units() & {u.index for u in admin.units()})
+    if finalise and not left:
+        try:
+            with folder_lock(run_dir, wait_s=0):  # alone: every worker has let go of the run lock
+                return administer_and_score(cfg, run_dir, inventory, plan, spec, admin, before, progress,
+                                            print_summary, compute=False)
+        except (FolderBusy, UnitsMissing):
+            pass  # another worker holds it, and finalises when it lets go
+    print(f"{run_dir}: worker {worker} of {workers}: its {len(share)} units done ({len(todo)} computed now); "
+          f"{left} of the run's {len(admin.units())} units are not done yet", file=sys.stderr)
+    return run_dir
+
+
+def worker_process(cfg: dict) -> None:
+    """One of the workers `workers=N` starts as a local process: its share, no finalising, an error as one line.
+    Each computes on its share of the machine's cores (unless OMP_NUM_THREADS says otherwise): N processes each
+    using every core run ~3x slower than N on their own share."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // int(cfg["workers"])))
+    try:
+        run(cfg, progress=False, print_summary=False, finalise=False)
+    except BenchError as err:
+        print(f"error: worker {cfg['worker']}: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def start_workers(given: dict, workers: int, cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan,
+                  spec: ModelSpec, admin: Administrator, prov: dict, progress: bool | None,
+                  print_summary: bool) -> Path:
+    """`workers=N` without `worker`: the N workers as local processes, each given the config as the user gave it
+    (each loads its own engine), then the finaliser, which refuses, naming the units, when a worker failed."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no forked torch or engine state
+    procs = [ctx.Process(target=worker_process, args=({**thaw(given), "workers": workers, "worker": i},))
+             for i in range(workers)]
+    print(f"{run_dir}: {workers} workers as local processes", file=sys.stderr)
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+    with folder_lock(run_dir, wait_s=0):
+        return administer_and_score(cfg, run_dir, inventory, plan, spec, admin, prov, progress, print_summary,
+                                    compute=False)
 
 
 ENGINE_FACTS = ("engine_scoring", "engine_server", "engine_model", "scoring")  # from Engine.provenance and the fallback
@@ -131,28 +223,46 @@ def adopt_engine_scoring(admin: Administrator, engine: Engine, prov: dict) -> No
     prov.update(facts)
 
 
-def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan, spec: ModelSpec,
-                         admin: Administrator, prov: dict, progress: bool | None, print_summary: bool) -> Path:
-    """Everything that writes into the run folder; called with its lock held."""
+def claim(cfg: dict, run_dir: Path, inventory: Inventory, spec: ModelSpec, prov: dict) -> None:
+    """The run folder claimed for this config and fingerprint (weights, instrument, packages, personas)."""
     claim_run_dir(run_dir, cfg, {"model_sha256": spec.sha256, "adapter_sha256": spec.adapter_sha256,
                                   "dtype": spec.dtype,  # model.dtype=auto differs between machines
                                   "inventory_sha256": inventory.sha256, "env_hash": prov["env_hash"],
                                   "personas_sha256": prov["personas_sha256"]})
+
+
+def administer(cfg: dict, spec: ModelSpec, admin: Administrator, store: RunStore, prov: dict,
+               progress: bool | None, units=None) -> None:
+    """The model work: the units (of `units`, a worker's share, or of the plan) the store has no part for."""
+    with engine_for(cfg, spec) as engine:
+        first = time.time()  # start-up cost: this less run_started_at (docs/performance.md)
+        prov["first_batch_at"] = round(first, 3)
+        adopt_engine_scoring(admin, engine, prov)
+        admin.run(engine, store, progress=cfg.get("progress", True) if progress is None else progress, units=units)
+        prov["model_seconds"] = round(time.time() - first, 2)  # the batches themselves
+
+
+def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: Plan, spec: ModelSpec,
+                         admin: Administrator, prov: dict, progress: bool | None, print_summary: bool,
+                         compute: bool = True) -> Path:
+    """Everything that writes into the run folder; called with its lock held. compute=False: the finaliser,
+    which computes no unit and refuses (UnitsMissing) while any is not done."""
+    claim(cfg, run_dir, inventory, spec, prov)
     store = RunStore(run_dir)
     store.recover({u.index: admin.unit_keys(u) for u in admin.units()}, RESPONSE_SCHEMA)
     done = store.done_units()
     todo = [u for u in admin.units() if u.index not in done]
+    if todo and not compute:
+        raise UnitsMissing(run_dir, [u.index for u in todo], len(admin.units()))
     started = time.time()
     if todo:
-        with engine_for(cfg, spec) as engine:
-            first = time.time()  # start-up cost: this less run_started_at (docs/performance.md)
-            prov["first_batch_at"] = round(first, 3)
-            adopt_engine_scoring(admin, engine, prov)
-            admin.run(engine, store, progress=cfg.get("progress", True) if progress is None else progress)
-            prov["model_seconds"] = round(time.time() - first, 2)  # the batches themselves
+        administer(cfg, spec, admin, store, prov, progress)
     if not todo and (run_dir / PROVENANCE).is_file():  # a finished run: what its engine said then
         old = json.loads((run_dir / PROVENANCE).read_text())
         prov.update({k: v for k, v in old.items() if k in ENGINE_FACTS})
+    records = read_records(run_dir)
+    if records:  # a split run: what its workers' engines said, and their timings
+        prov.update({k: v for k, v in merged_facts(records, ENGINE_FACTS).items() if k == "workers" or k not in prov})
     prov["administration_seconds"] = round(time.time() - started, 2)
     prov["n_units"] = len(admin.units())
     atomic_write_json(run_dir / PROVENANCE, prov)
@@ -212,8 +322,8 @@ def keep_prompts(store: RunStore, admin: Administrator) -> None:
         store.write_vouched(store.prompts_path(k), k, admin.unit_prompts(units[k], history))
 
 
-def rerun(run_dir: Path | str, progress: bool = False) -> Path:
-    """Run one job again from its saved config: same hash, same folder, so only missing parts are computed."""
+def saved_run(run_dir: Path | str, progress: bool) -> dict:
+    """A run folder's saved config, checked, pointing back at that folder (same hash, same folder)."""
     run_dir = Path(run_dir).resolve()
     saved = run_dir / CONFIG
     if not saved.is_file():
@@ -222,4 +332,15 @@ def rerun(run_dir: Path | str, progress: bool = False) -> Path:
     for key in LEGACY_TOOL_KEYS:  # saved by runs made before the tools had their own configs
         cfg.pop(key, None)
     cfg.update(results_dir=str(run_dir.parent), run_name=run_dir.name, progress=progress)
-    return run(validate("config", cfg, source=saved), print_summary=False)
+    return validate("config", cfg, source=saved)
+
+
+def rerun(run_dir: Path | str, progress: bool = False) -> Path:
+    """Run one job again from its saved config: same hash, same folder, so only missing parts are computed."""
+    return run(saved_run(run_dir, progress), print_summary=False)
+
+
+def finalize(run_dir: Path | str) -> Path:
+    """Finalise a run whose units its workers computed: the tables, metrics and summary a run in one process
+    writes, with no model work; UnitsMissing names the units not done."""
+    return run(saved_run(run_dir, False), print_summary=False, compute=False)

@@ -4,12 +4,15 @@ A file is written to a temp file beside it (`.<name>.XXXXXXXX.tmp`, a name `stal
 and fsynced, then moved over its target with os.replace, so a reader or a kill never sees half a file.
 Files are written with the user's umask (0644 under umask 022), not mkstemp's 0600, so a group on a shared
 filesystem can read results. `folder_lock` is an OS lock on folder/run.lock (released by the kernel when its
-holder dies), with the holder's pid and host written beside it for the message of whoever waits.
+holder dies), with the holder's pid and host written beside it for the message of whoever waits. The workers of
+one run split over processes share it (`shared_folder_lock`), each holding its own lock besides
+(`folder_lock(..., name=worker_lock_name(i))`), so no whole-run process starts while one of them works.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
@@ -32,6 +35,7 @@ from bench.errors import BenchError
 # mkstemp's names: "." + the target's name + "." + 8 of [a-z0-9_] + ".tmp" (see new_temp)
 TEMP = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
 LOCK_NAME, HOLDER_NAME = "run.lock", "run.lock.json"
+WORKER_LOCK = re.compile(r"run\.worker-(\d+)")  # a worker's own lock: run.worker-<i>.lock (+ .json: its holder)
 _umask_lock = threading.Lock()
 
 
@@ -182,38 +186,56 @@ def atomic_write_parquet_tables(path: Path, tables: Iterable[pa.Table],
     return n
 
 
-def lock_holder(folder: Path) -> str:
-    """Who holds the folder's lock, as its holder wrote it (pid, host, since), for the message."""
+def worker_lock_name(worker: int) -> str:
+    """The name of worker `worker`'s own lock in a run folder split over processes (`run.worker-<i>`)."""
+    return f"run.worker-{worker}"
+
+
+def read_holder(path: Path) -> str | None:
+    """A holder record (pid, host, since) as words, or None when it is absent or unreadable."""
     try:
-        h = json.loads((folder / HOLDER_NAME).read_text())
+        h = json.loads(path.read_text())
         return f"pid {h['pid']} on host {h['host']} (since {h['since']})"
     except (OSError, ValueError, KeyError, TypeError):
-        return "another process (it has not written its pid yet)"
+        return None
+
+
+def lock_holder(folder: Path, name: str = "run") -> str:
+    """Who holds the folder's lock, as its holder wrote it (pid, host, since), for the message; the run lock
+    shared by a split run's workers names each worker."""
+    holder = read_holder(folder / f"{name}.lock.json")
+    if holder:
+        return holder
+    workers = [] if name != "run" else sorted(
+        (int(m[1]), p) for p in folder.glob("run.worker-*.lock.json") if (m := WORKER_LOCK.fullmatch(p.name[:-10])))
+    named = [f"worker {i} ({h})" for i, p in workers if (h := read_holder(p))]
+    return "; ".join(named) if named else "another process (it has not written its pid yet)"
 
 
 @contextmanager
-def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
-    """Hold `folder`'s lock (an OS lock on folder/run.lock, so a process killed with -9 holds nothing)
-    and record who holds it. wait_s=0 stops at once, None waits as long as it takes; either way the
-    message names the holder's pid and host."""
-    refuse_links(folder, (LOCK_NAME, HOLDER_NAME))  # the lock opens its file with O_TRUNC: never through a link
-    lock = FileLock(str(folder / LOCK_NAME), fallback_to_soft=False)  # a soft lock would outlive a kill -9
+def folder_lock(folder: Path, wait_s: float | None = 0, name: str = "run") -> Iterator[None]:
+    """Hold `folder`'s lock (an OS lock on folder/<name>.lock, so a process killed with -9 holds nothing)
+    and record who holds it (<name>.lock.json). wait_s=0 stops at once, None waits as long as it takes;
+    either way the message names the holder's pid and host."""
+    lock_name, holder_name = f"{name}.lock", f"{name}.lock.json"
+    refuse_links(folder, (lock_name, holder_name))  # the lock opens its file with O_TRUNC: never through a link
+    lock = FileLock(str(folder / lock_name), fallback_to_soft=False)  # a soft lock would outlive a kill -9
     try:
         lock.acquire(timeout=0)
     except Timeout:
         if wait_s == 0:
-            raise FolderBusy(f"{folder}: in use by {lock_holder(folder)}; two processes on one folder would do "
+            raise FolderBusy(f"{folder}: in use by {lock_holder(folder, name)}; two processes on one folder would do "
                              "the same model work. Let it finish and run the same command again (its parts are "
                              "reused), or stop it (a killed process holds no lock)") from None
-        print(f"{folder}: waiting for {lock_holder(folder)} to finish", file=sys.stderr, flush=True)
+        print(f"{folder}: waiting for {lock_holder(folder, name)} to finish", file=sys.stderr, flush=True)
         try:
             lock.acquire(timeout=-1 if wait_s is None else wait_s)
         except Timeout:
-            raise FolderBusy(f"{folder}: still in use by {lock_holder(folder)} after {wait_s:g} s") from None
+            raise FolderBusy(f"{folder}: still in use by {lock_holder(folder, name)} after {wait_s:g} s") from None
     except OSError as err:
-        raise FolderBusy(f"{folder / LOCK_NAME}: cannot take an OS lock there ({err}); a run folder needs a "
+        raise FolderBusy(f"{folder / lock_name}: cannot take an OS lock there ({err}); a run folder needs a "
                          "filesystem with flock (local disk, NFSv4, Lustre, GPFS)") from None
-    holder = folder / HOLDER_NAME
+    holder = folder / holder_name
     try:
         atomic_write_json(holder, {"pid": os.getpid(), "host": socket.gethostname(),
                                    "since": time.strftime("%Y-%m-%d %H:%M:%S %z")})
@@ -221,6 +243,31 @@ def folder_lock(folder: Path, wait_s: float | None = 0) -> Iterator[None]:
     finally:
         holder.unlink(missing_ok=True)
         lock.release()
+
+
+@contextmanager
+def shared_folder_lock(folder: Path) -> Iterator[None]:
+    """Share `folder`'s run lock with the other workers of a split run (a shared OS lock on folder/run.lock):
+    they work side by side, while a whole-run process (which holds it alone) and they exclude each other.
+    Taken at once or not at all: FolderBusy names the whole-run holder."""
+    refuse_links(folder, (LOCK_NAME,))
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, file_mode())
+    except OSError as err:
+        raise FolderBusy(f"{folder / LOCK_NAME}: cannot open the run lock ({err.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"{folder}: in use by {lock_holder(folder)}, a process that runs it whole; a worker "
+                             "would do the same model work. Let it finish (or stop it), then start the "
+                             "workers again") from None
+        except OSError as err:
+            raise FolderBusy(f"{folder / LOCK_NAME}: cannot take an OS lock there ({err}); a run folder needs a "
+                             "filesystem with flock (local disk, NFSv4, Lustre, GPFS)") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor drops the lock
 
 
 def stale_temps(folder: Path, targets: re.Pattern) -> list[Path]:

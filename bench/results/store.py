@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 
 from bench.errors import BenchError
 from bench.hashing import sha256_file
-from bench.results.atomic import (atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables, refuse_links,
-                                  stale_temps)
+from bench.results.atomic import (TEMP, atomic_write_bytes, atomic_write_json, atomic_write_parquet_tables,
+                                  refuse_links, stale_temps)
 from bench.results.layout import PARTS, PROMPTS, RESPONSES, RUN_FILES
 from bench.results.schema import PROMPT_SCHEMA, prompt_hash
 
@@ -139,18 +139,23 @@ class RunStore:
         return None
 
     def recover(self, expected: dict[int, set[tuple]] | None = None, schema: pa.Schema | None = None,
-                key: tuple[str, ...] = ("participant_id", "item_id")) -> list[Path]:
+                key: tuple[str, ...] = ("participant_id", "item_id"), units: set[int] | None = None) -> list[Path]:
         """Make a resumed folder safe to continue: remove our stale temp files, check every part and move a
         bad one (with its record) to parts/quarantine/, named in a warning. `expected` maps each unit of
         the plan to its keys and `schema` gives the parts' columns; a part of a unit outside the plan, with
-        other keys or other columns, is quarantined too.
-        Call with the run folder's lock held. Returns the quarantined paths."""
+        other keys or other columns, is quarantined too. `units`: only these units' parts and temp files (a
+        worker of a split run leaves the others' alone, as their workers may be writing them).
+        Call with the run folder's lock held (a worker: its own). Returns the quarantined paths."""
         ours = re.compile(f"({PART.pattern}|{PROMPTS_PART.pattern})" + r"(\.json)?")
-        for stale in stale_temps(self.dir, RUN_FILE) + stale_temps(self.parts, ours):
-            stale.unlink(missing_ok=True)
+        stale = stale_temps(self.parts, ours) + (stale_temps(self.dir, RUN_FILE) if units is None else [])
+        for path in stale:
+            if units is None or self.unit_of(TEMP.fullmatch(path.name)["target"]) in units:
+                path.unlink(missing_ok=True)
         moved, reasons = [], []
         for part in self.part_files():
             unit = int(PART.fullmatch(part.name)[1])
+            if units is not None and unit not in units:
+                continue
             want = None if expected is None else expected.get(unit, set())
             reason = self.check_part(part, key, want, schema)
             if reason is None:
@@ -164,6 +169,11 @@ class RunStore:
             warnings.warn(f"{self.parts}: {len(moved)} part(s) failed their check and were moved to "
                           f"{self.quarantine} to be recomputed: {'; '.join(reasons)}", PartQuarantined, stacklevel=2)
         return moved
+
+    @staticmethod
+    def unit_of(name: str) -> int:
+        """The unit a part, prompts file or record of one belongs to, from its name."""
+        return int(re.match(r"(?:part|prompts)-(\d+)", name)[1])
 
     def prompts_problem(self, unit: int) -> str | None:
         """Why a done unit's prompts file cannot be trusted (or None): its record, checksum, columns, a text
