@@ -51,8 +51,6 @@ needs_all = pytest.mark.skipif(not RUN_ALL, reason="20 s to 11 min per 200 sets 
 
 COVERAGE: dict[tuple[str, str, str], tuple[int, float]] = {}  # (figure, interval, design) -> (intervals, rate)
 
-COUNTS_REPETITIONS = "counts each repetition as an independent observation; issue 24 item 1"
-BIASED_PERCENTILE = "percentile bootstrap of a biased statistic; issue 24 item 2"
 
 
 def check(figure: str, method: str, design: str, lo, hi, truth) -> None:
@@ -447,8 +445,15 @@ MTMM_R = {"convergent": 1 / (1 + sum(MTMM_NOISE.values())), "discriminant_abs": 
 VALIDITY = "the README's validity run: 10 personas x 2 reps"
 
 
+ABS_BIAS = ("a mean |r| of small correlations is biased away from 0 by the absolute value, and no bootstrap of "
+            "it recovers mean |rho| (BCa: 8.5% at 10 personas, 81% at 60); issue 24 item 2, open")
+BIASED_DISTANCE = ("WD and TV of a 10-persona population are biased upward (sampling noise adds distance) "
+                   "and BCa does not undo it (WD 69%, TV 45.5%, Frobenius 87.5%); issue 24 item 2, open")
+
+
 @needs_all  # about 30 s each
-@pytest.mark.parametrize("name", ["convergent", "discriminant_abs"])
+@pytest.mark.parametrize("name", ["convergent",
+                                  pytest.param("discriminant_abs", marks=pytest.mark.xfail(strict=True, reason=ABS_BIAS))])
 def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations(name):
     """mean_r_intervals at the README's validity example (persona=traits, repetitions=2: 10 personas x 2
     participants, 2 methods x 5 traits). Truth: the participants' population correlations, 1 / (1 + method
@@ -461,10 +466,10 @@ def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations(name):
 
 @needs_all  # about 50 s each
 @pytest.mark.parametrize("name", ["convergent",
-                                  "discriminant_abs"])
+                                  pytest.param("discriminant_abs", marks=pytest.mark.xfail(strict=True, reason=ABS_BIAS))])
 def test_mtmm_mean_r_cluster_bootstrap_covers_the_population_correlations_at_60_personas(name):
     """The same at 60 personas x 3 repetitions (tests/test_validity.py's size): the mean |r| holds its level,
-    the mean convergent r (89%) still misses it narrowly."""
+    the mean convergent r covers on BCa (91%; 89% on percentiles)."""
     lo, hi = mtmm_coverage(115, 60, 3, name)
     check(f"MTMM mean {name.replace('_abs', ' |r|')} r", "cluster bootstrap (BCa, expanded)", "60 personas x 3 reps",
           lo, hi, MTMM_R[name])
@@ -539,6 +544,7 @@ def one_factor_like(rng, n_personas: int, per_persona: int, n: int) -> np.ndarra
 
 
 @needs_all  # about 4 min: a per-question table per resample
+@pytest.mark.xfail(strict=True, reason=BIASED_DISTANCE)
 def test_fidelity_distances_cluster_bootstrap_cover_the_population_distances():
     """distance_intervals on the issue's case: the headline design's 200 participants (10 personas) against a
     fixed human reference (uniform answers, uncorrelated questions). Truth: each distance between the
@@ -578,3 +584,45 @@ def test_fidelity_distances_cluster_bootstrap_cover_the_population_distances():
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, failures
+
+
+# ------------------------------------------------------------------------------------------
+# the human split-half estimate (its interval over the splits and the respondents)
+
+
+SPLIT_QUESTIONS, SPLIT_OPTIONS, SPLIT_N = 10, 6, 60  # the issue's case: 60 respondents
+
+
+@needs_all  # about 8 min: 500 halvings per set
+def test_split_half_interval_covers_the_expected_split_half_tv():
+    """count_split_half_bounds at 60 respondents answering 10 six-option questions from planted
+    distributions (a group-count reference). Truth: the split-half TV expected at that size, E over
+    samples of 60 and their splits, from 5,000 planted samples with one split each."""
+    from bench.instruments.model import Scale
+    from bench.metrics.distances import count_split_half_bounds, question_distances
+
+    rng = np.random.default_rng(118)
+    probs = rng.dirichlet(np.full(SPLIT_OPTIONS, 2.0), SPLIT_QUESTIONS)
+    scale = Scale(values=tuple(range(1, SPLIT_OPTIONS + 1)), labels=tuple(str(v) for v in range(1, SPLIT_OPTIONS + 1)))
+    scales = {f"q{j}": scale for j in range(SPLIT_QUESTIONS)}
+
+    def sample(draw):
+        return {f"q{j}": draw.multinomial(SPLIT_N, probs[j]) for j in range(SPLIT_QUESTIONS)}
+
+    truth_rng = np.random.default_rng(119)
+    tvs = []
+    for _ in range(5_000):
+        counts = sample(truth_rng)
+        a, b = {}, {}
+        for q, c in counts.items():
+            half = truth_rng.multivariate_hypergeometric(c, SPLIT_N // 2)
+            a[q], b[q] = half / half.sum(), (c - half) / (c - half).sum()
+        tvs.append(float(np.nanmean(question_distances(a, b, scales)["tv"])))
+    truth = float(np.mean(tvs))
+    lo, hi = [], []
+    for k in range(N_SETS):
+        out = count_split_half_bounds(sample(rng), scales, n_splits=100, seed=k)["mean_tv"]
+        lo.append(out["ci_low"])
+        hi.append(out["ci_high"])
+    check("human split-half TV", "respondents resampled x splits, log-normal", "60 respondents x 10 questions (counts)",
+          lo, hi, truth)

@@ -32,7 +32,11 @@ from tests.test_uncertainty import factor_population
 
 
 def percentile_instead(module, monkeypatch):
-    """The module's bootstrap as it was before issue #24: percentile, whatever the caller asks."""
+    """The module's bootstrap as it was before issue #24: percentile at the nominal level, whatever the
+    caller asks."""
+    import bench.metrics.uncertainty as uncertainty
+
+    monkeypatch.setattr(uncertainty, "expanded_level", lambda level, n_clusters: level)
     monkeypatch.setattr(module, "cluster_bootstrap", lambda *a, **k: cluster_bootstrap(*a, **{**k, "method": "percentile"}))
 
 
