@@ -138,24 +138,17 @@ def normalised_fidelity_interval(model: float, floor: float, ceiling: float, mod
         out["reason"] = (f"undefined: the floor ({floor:.4g}) is not above the ceiling ({ceiling:.4g})"
                          if np.isfinite(floor) and np.isfinite(ceiling) else "undefined: floor or ceiling missing")
         return out
-    sides = []
-    for est, d, ci, s in ((model, model_draws, model_ci, seed), (ceiling, ceiling_draws, ceiling_ci, seed + 1)):
-        sides.append(None if d is None and ci is None else
-                     np.asarray(d, float) if d is not None else (est, *ci, s))
-    n = next((len(s) for s in sides if isinstance(s, np.ndarray)), n_boot_default())
-    arrays = []
-    for est, side in zip((model, ceiling), sides):
-        if side is None:
-            arrays.append(np.full(n, float(est)))
-        elif isinstance(side, tuple):
-            arrays.append(draws_from_interval(side[0], side[1], side[2], n, seed=side[3], level=level))
-        else:
-            arrays.append(side)
-    if len(arrays[0]) != len(arrays[1]):
-        raise ValueError(f"normalised_fidelity_interval: {len(arrays[0])} model draws but {len(arrays[1])} ceiling draws")
-    if sides == [None, None]:
+    given = [None if d is None else np.asarray(d, float).ravel() for d in (model_draws, ceiling_draws)]
+    if all(d is None for d in given) and model_ci is None and ceiling_ci is None:
         out["reason"] = "no interval: neither the model nor the ceiling has draws or an interval"
         return out
+    n = next((len(d) for d in given if d is not None), n_boot_default())
+    arrays = []
+    for k, (est, d, ci) in enumerate(((model, given[0], model_ci), (ceiling, given[1], ceiling_ci))):
+        arrays.append(d if d is not None else np.full(n, float(est)) if ci is None
+                      else draws_from_interval(est, ci[0], ci[1], n, seed=seed + k, level=level))
+    if len(arrays[0]) != len(arrays[1]):
+        raise ValueError(f"normalised_fidelity_interval: {len(arrays[0])} model draws but {len(arrays[1])} ceiling draws")
     draws = normalised_fidelity(arrays[0], floor, arrays[1])
     draws = draws[np.isfinite(draws)]
     if len(draws) < 0.9 * n:

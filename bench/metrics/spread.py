@@ -14,7 +14,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench.metrics.uncertainty import LEVEL, n_boot_default
 
@@ -38,7 +37,7 @@ def spread_ratio(model: pd.DataFrame, human: pd.DataFrame | Mapping[str, float],
     model: one row per persona (`unit_means`), columns traits or items. human: one row per person with
     the same columns, or a mapping column -> SD from published norms (then held fixed: the interval
     covers the personas' side only). SDs with ddof 1 over the non-missing rows. Interval: personas and
-    people resampled independently (scipy's two-sample bootstrap, percentile, seeded), not an F interval
+    people resampled independently (a two-sample percentile bootstrap, seeded, vectorised), not an F interval
     for the variance ratio: F assumes normal scores, and persona scores (bounded, often bunched at the
     scale's ends) are not; the F interval's coverage falls far from 95% under such tails. A row "mean"
     gives the mean ratio over columns (the leaderboard's one number), from the same resamples.
@@ -50,28 +49,31 @@ def spread_ratio(model: pd.DataFrame, human: pd.DataFrame | Mapping[str, float],
     h = None if fixed else human[cols].to_numpy(float)
     sd_h_fixed = np.array([float(human[c]) for c in cols]) if fixed else None
 
-    def ratios(mi, hi):
+    def sds(x, rows):
+        """SD per column of x over each row set of `rows` (draws x units): one column at a time, so a
+        long item table never holds draws x units x items at once."""
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            sd_m = np.nanstd(m[mi], axis=0, ddof=1)
-            sd_h = sd_h_fixed if fixed else np.nanstd(h[hi], axis=0, ddof=1)
+            return np.column_stack([np.nanstd(x[:, j][rows], axis=-1, ddof=1) for j in range(x.shape[1])])
+
+    def ratios(sd_m, sd_h):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             r = sd_m / sd_h
-            return np.append(r, np.nanmean(r))
+            return np.column_stack([r, np.nanmean(r, axis=1)])
 
     n_m = np.sum(np.isfinite(m), axis=0)
     n_h = np.sum(np.isfinite(h), axis=0) if not fixed else np.full(len(cols), np.nan)
-    est = ratios(np.arange(len(m)), None if fixed else np.arange(len(h)))
+    est = ratios(sds(m, np.arange(len(m))[None, :]),
+                 sd_h_fixed[None, :] if fixed else sds(h, np.arange(len(h))[None, :]))[0]
     lo = hi = np.full(len(cols) + 1, np.nan)
-    enough = len(m) >= MIN_UNITS and (fixed or len(h) >= MIN_UNITS)
-    if enough and np.isfinite(est).any():
-        data = (np.arange(len(m)),) if fixed else (np.arange(len(m)), np.arange(len(h)))
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap(data, (lambda mi: ratios(mi.astype(int), None)) if fixed else
-                                  (lambda mi, hi: ratios(mi.astype(int), hi.astype(int))),
-                                  n_resamples=int(n_boot), vectorized=False, paired=False, confidence_level=level,
-                                  method="percentile", rng=np.random.default_rng(seed))
-        lo, hi = (np.asarray(v, float) for v in (res.confidence_interval.low, res.confidence_interval.high))
+    if len(m) >= MIN_UNITS and (fixed or len(h) >= MIN_UNITS) and np.isfinite(est).any():
+        rng = np.random.default_rng(seed)
+        draws = ratios(sds(m, rng.integers(0, len(m), (n_boot, len(m)))),
+                       sd_h_fixed[None, :] if fixed else sds(h, rng.integers(0, len(h), (n_boot, len(h)))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanpercentile(draws, [50 * (1 - level), 50 * (1 + level)], axis=0)
     sd_m = np.nanstd(m, axis=0, ddof=1) if len(m) > 1 else np.full(len(cols), np.nan)
     sd_h = sd_h_fixed if fixed else np.nanstd(h, axis=0, ddof=1)
     out = pd.DataFrame({"sd_model": [*sd_m, np.nan], "sd_human": [*sd_h, np.nan],
