@@ -192,6 +192,29 @@ def test_regression_baseline_recovers_the_planted_model_and_beats_the_marginal_b
     assert summary.loc["knn", "accuracy"] == pytest.approx(summary.loc["regression", "accuracy"], abs=0.04)
 
 
+def test_regression_survives_a_category_missing_from_a_fold_and_reads_numeric_labels_as_numbers():
+    """A category only two people have (absent from some folds' training rows), an age stored as labels:
+    every prediction is still a distribution; the ordinal score is the exact gradient."""
+    from statsmodels.tools.numdiff import approx_fprime
+
+    from bench.metrics.individual import OrderedLogit, as_numbers
+
+    rng = np.random.default_rng(7)
+    answers, demo, _ = planted_respondents(150, rng)
+    demo.iloc[:2, demo.columns.get_loc("education")] = "rare"
+    demo["age"] = rng.integers(18, 80, len(demo)).astype(str)
+    assert as_numbers(demo["age"]) is not None and as_numbers(demo["education"]) is None
+    scales = {q: FIVE for q in answers.columns}
+    pred, _ = cross_validated_baselines(answers, demo, scales, k_folds=3, seed=1, methods=["regression", "knn"])
+    sums = pred.groupby(["method", "respondent", "item"])["p"].sum()
+    assert np.allclose(sums, 1) and pred["p"].between(0, 1).all() and len(sums) == 2 * 150 * 4
+    y = answers["q0"].to_numpy(int)
+    model = OrderedLogit(pd.Series(pd.Categorical(y, ordered=True)), (demo["gender"] == "f").to_numpy(float)[:, None],
+                         distr="logit")
+    params = np.array([0.5, -1.0, 0.1, -0.2, 0.3])
+    assert np.allclose(model.score(params), approx_fprime(params, model.loglike), atol=1e-4)
+
+
 def test_individual_scores_known_values():
     answers = pd.DataFrame({"q": [1.0, 5.0, 3.0]}, index=["x", "y", "z"])
     uniform = pd.DataFrame({"method": "u", "respondent": np.repeat(["x", "y", "z"], 5), "item": "q",
