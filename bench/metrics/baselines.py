@@ -21,7 +21,8 @@ from scipy import stats
 
 from bench.errors import BenchError
 from bench.instruments import Scale
-from bench.metrics.distances import answer_distributions, frobenius, ordinal_frame, question_distances, weighted_correlation
+from bench.metrics.distances import (answer_distributions, frobenius, ordinal_frame, question_distances,
+                                     weighted_correlation)
 from bench.metrics.uncertainty import LEVEL, n_boot_default, t_interval
 
 DISTANCE_COLUMNS = {"mean_wd": "wd", "mean_wd_normalized": "wd_normalized", "mean_tv": "tv"}  # summary -> per question
@@ -148,7 +149,8 @@ def normalised_fidelity_interval(model: float, floor: float, ceiling: float, mod
         arrays.append(d if d is not None else np.full(n, float(est)) if ci is None
                       else draws_from_interval(est, ci[0], ci[1], n, seed=seed + k, level=level))
     if len(arrays[0]) != len(arrays[1]):
-        raise ValueError(f"normalised_fidelity_interval: {len(arrays[0])} model draws but {len(arrays[1])} ceiling draws")
+        raise ValueError(f"normalised_fidelity_interval: {len(arrays[0])} model draws but "
+                         f"{len(arrays[1])} ceiling draws")
     draws = normalised_fidelity(arrays[0], floor, arrays[1])
     draws = draws[np.isfinite(draws)]
     if len(draws) < 0.9 * n:
