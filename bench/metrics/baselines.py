@@ -23,7 +23,7 @@ from bench.errors import BenchError
 from bench.instruments import Scale
 from bench.metrics.distances import (answer_distributions, frobenius, ordinal_frame, question_distances,
                                      weighted_correlation)
-from bench.metrics.uncertainty import LEVEL, n_boot_default, t_interval
+from bench.metrics.uncertainty import LEVEL, inside, n_boot_default, t_interval
 
 DISTANCE_COLUMNS = {"mean_wd": "wd", "mean_wd_normalized": "wd_normalized", "mean_tv": "tv"}  # summary -> per question
 STEER_METRIC = "mean_wd_normalized"  # OpinionQA's representativeness is 1 - this; steerability is its change
@@ -157,6 +157,61 @@ def normalised_fidelity_interval(model: float, floor: float, ceiling: float, mod
         out["reason"] = f"no interval: {n - len(draws)} of {n} draws undefined (the ceiling reaches the floor)"
         return out
     out["ci_low"], out["ci_high"] = (float(v) for v in np.percentile(draws, [50 * (1 - level), 50 * (1 + level)]))
+    return out
+
+
+LADDER_FIGURES = ("mean_wd", "mean_wd_normalized", "mean_tv", "frobenius", "frobenius_normalized")
+NO_ALPHA_CEILING = "undefined: no split-half estimate of the alpha difference (halves are not scored for alpha)"
+
+
+def _finite(*values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values)
+
+
+def ladder_rung(model, floor, ceiling: Mapping | None, model_ci=(None, None), seed: int = 0,
+                reason: str | None = None) -> dict:
+    """One figure's ladder: floor, model (with its interval), ceiling (estimate and interval) and the
+    normalised fidelity with its interval, which is dropped (`inside`) where it excludes its estimate.
+    `reason` replaces the normalisation's own when there is no ceiling to say why."""
+    ceiling = dict(ceiling or {})
+    est = ceiling.get("estimate")
+    c_ci = (ceiling.get("ci_low"), ceiling.get("ci_high"))
+    m_ci = tuple(model_ci) if _finite(model, *model_ci) else None
+    model_outside = inside(model, *m_ci)[2] if m_ci else None  # a BCa interval can exclude a biased distance
+    norm = normalised_fidelity_interval(
+        model if _finite(model) else np.nan, floor if _finite(floor) else np.nan, est if _finite(est) else np.nan,
+        model_ci=m_ci, ceiling_ci=c_ci if _finite(*c_ci) else None, seed=seed)
+    lo, hi, outside = inside(norm["value"], norm["ci_low"], norm["ci_high"])
+    if model_outside and np.isfinite(norm["value"]):
+        lo, hi, outside = np.nan, np.nan, f"no interval: the model's {model_outside.removeprefix('no interval: the ')}"
+    norm.update(ci_low=lo, ci_high=hi, reason=outside or norm["reason"])
+    if reason and not _finite(est):
+        norm["reason"] = reason
+    rung = {"floor": floor, "model": model, "model_ci_low": model_ci[0], "model_ci_high": model_ci[1],
+            "ceiling": {"estimate": est, "ci_low": c_ci[0], "ci_high": c_ci[1]}, "normalised": norm}
+    if model_outside:
+        rung.update(model_ci_low=None, model_ci_high=None, model_warning=model_outside)
+    return rung
+
+
+def fidelity_ladder(section: Mapping, floor: Mapping, seed: int = 0) -> dict:
+    """The population ladder of a fidelity section: per figure of LADDER_FIGURES the model has, its floor
+    (`population_floor`), the human split-half estimate as ceiling and the normalised fidelity; and
+    `mean_alpha_difference` where both alphas exist (its ceiling undefined: see NO_ALPHA_CEILING)."""
+    bound = section.get("human_lower_bound") or {}
+    out = {}
+    for fig in LADDER_FIGURES:
+        if not _finite(section.get(fig)):
+            continue
+        b = bound.get(fig) or {}
+        out[fig] = ladder_rung(section[fig], floor.get(fig),
+                               {"estimate": b.get("mean"), "ci_low": b.get("ci_low"), "ci_high": b.get("ci_high")},
+                               (section.get(f"{fig}_ci_low"), section.get(f"{fig}_ci_high")), seed=seed)
+    diff = alpha_difference({t: a for t, a in (section.get("alpha_model") or {}).items() if _finite(a)},
+                            {t: a for t, a in (section.get("alpha_human") or {}).items() if _finite(a)})
+    if diff and _finite(floor.get("mean_alpha_difference")):
+        out["mean_alpha_difference"] = ladder_rung(float(np.mean(list(diff.values()))),
+                                                   floor["mean_alpha_difference"], None, reason=NO_ALPHA_CEILING)
     return out
 
 

@@ -2,7 +2,8 @@
 
 Runs the instrument once per conditioning method (no persona; demographic personas in the qa, bio
 and portray styles; backstories, matched greedily and one-to-one) against one human population, and
-writes one row per method with the human split-half estimate (and its 95% interval) beneath, as CSV and Markdown, to
+writes one row per method with the human split-half estimate (and its 95% interval) beneath, and one
+ladder per figure (uniform floor, each method, split-half ceiling, normalised fidelity), as CSV and Markdown, to
 results/fidelity-<instrument>-<population>-<hash>/. Each method's own run folder keeps its responses,
 so a rerun resumes instead of starting over.
 """
@@ -71,6 +72,30 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
     return frame
 
 
+def ladder_rows(sections: dict[str, dict]) -> pd.DataFrame:
+    """One ladder per figure (metrics.json `fidelity.ladder`): the uniform floor, each conditioning method
+    (with its interval and normalised fidelity [interval]), then the human split-half ceiling."""
+    rows = []
+    figures = list(dict.fromkeys(f for s in sections.values() for f in (s.get("ladder") or {})))
+    for fig in figures:
+        rungs = {m: (s.get("ladder") or {}).get(fig) for m, s in sections.items()}
+        rungs = {m: r for m, r in rungs.items() if r}
+        first = next(iter(rungs.values()))
+        rows.append({"figure": fig, "rung": "floor (uniform)", "value": first.get("floor")})
+        for m, r in rungs.items():
+            norm = r.get("normalised") or {}
+            rows.append({"figure": fig, "rung": m, "value": r.get("model"), "ci_low": r.get("model_ci_low"),
+                         "ci_high": r.get("model_ci_high"), "normalised": norm.get("value"),
+                         "normalised_ci_low": norm.get("ci_low"), "normalised_ci_high": norm.get("ci_high"),
+                         "note": norm.get("reason")})
+        c = first.get("ceiling") or {}
+        rows.append({"figure": fig, "rung": "ceiling (human split-half)", "value": c.get("estimate"),
+                     "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high")})
+    columns = ["figure", "rung", "value", "ci_low", "ci_high", "normalised", "normalised_ci_low",
+               "normalised_ci_high", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     """`cfg` is the fidelity_table config: the run config plus its `fidelity_table` section, which is
     split off so that each method's run sees (and hashes) the run config only."""
@@ -109,6 +134,15 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
           "over splits, and its 95% interval over respondents and splits). It is an estimate, not a floor: each "
           "half holds half the people, and the model is compared with all of them.", "",
           frame.to_markdown(index=False, floatfmt=".4f"), "", "Run folders:", ""]
+    ladder = ladder_rows(sections)
+    if len(ladder):
+        atomic_write_text(out / "fidelity_ladder.csv", ladder.to_csv(index=False))
+        md[-2:-2] = ["Population ladder per figure (lower is closer): the floor is a population answering uniformly "
+                     "(identity correlations), the ceiling the human split-half estimate; normalised fidelity "
+                     "(floor - model) / (floor - ceiling) is 0 at the floor and 1 at the ceiling "
+                     "(docs/fidelity-baselines.md).", "",
+                     ladder.drop(columns="note" if ladder["note"].isna().all() else []).to_markdown(
+                         index=False, floatfmt=".4f"), ""]
     md += [f"- {m}: `{f}`" for m, f in folders.items()]
     atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")
     atomic_write_text(out / "runs.json", json.dumps(folders, indent=2))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory
+from bench.metrics.baselines import fidelity_ladder, population_floor
 from bench.metrics.distances import (answer_distribution, frobenius, ordinal_frame, question_distances,
                                      weighted_correlation)
 from bench.metrics.tables import finite
@@ -187,6 +188,8 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
             human_corr = weighted_correlation(ordinal_frame(human.answers[qs], scales), human.weights)
         section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0)),
                                           human_corr=human_corr))
+        floor = population_floor(human_dists, scales, human_corr, section.get("alpha_human"))
+        section["ladder"] = fidelity_ladder(section, floor, seed=int(cfg.get("seed", 0)))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
         if unmatched:
