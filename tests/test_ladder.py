@@ -85,3 +85,55 @@ def test_a_run_of_real_people_scores_near_the_ceiling():
             assert inside(value, lo, hi)[2] is None  # None where it would not hold it (and why, below)
         if rung["model_ci_low"] is None:
             assert "excludes the estimate" in rung["model_warning"] and np.isnan(norm["ci_low"])
+
+
+def planted_scores(sd: float, n: int = 30, traits=("O", "C", "E", "A", "N"), seed: int = 0) -> pd.DataFrame:
+    """Long scores of n personas, each trait normal around 3.5 with the planted SD, two repetitions each."""
+    rng = np.random.default_rng(seed)
+    rows = [{"persona_id": f"p{i}", "trait": t, "score": mu + rng.normal(0, 0.01), "temperature": 1.0}
+            for t in traits for i, mu in enumerate(rng.normal(3.5, sd, n)) for _ in range(2)]
+    return pd.DataFrame(rows)
+
+
+def test_spread_against_the_reference_people_flags_collapse():
+    from bench.populations.fidelity import spread_for_run
+    from bench.results.summary import spread_text
+
+    human, inv = load_psych_bfi(), load_inventory("ipip25")
+    collapsed = spread_for_run(planted_scores(0.1, n=40), inv, human)
+    assert collapsed["human"].startswith("psych::bfi") and collapsed["human_source"] == "reference"
+    assert [r["trait"] for r in collapsed["rows"]] == ["A", "C", "E", "N", "O"]
+    assert collapsed["collapse"] and all(r["collapse"] for r in collapsed["rows"])
+    assert collapsed["mean"]["ratio"] < 0.2 and collapsed["mean"]["ratio_ci_high"] < 0.5
+    assert {w["figure"] for w in collapsed["warnings"]} == {f"spread.{t}" for t in "ACENO"} | {"spread.mean"}
+    assert "persona collapse" in spread_text({"spread": collapsed})
+    wide = spread_for_run(planted_scores(0.8, n=40), inv, human)
+    assert not wide["collapse"] and wide["mean"]["ratio_ci_low"] < 1 < wide["mean"]["ratio_ci_high"] * 1.5
+    assert not wide["warnings"]
+
+
+def test_spread_against_norms_and_when_there_is_none():
+    from bench.populations.fidelity import spread_for_run
+
+    inv = load_inventory("bfi")  # PsychoBench's crowd norms, SD held fixed
+    planted = planted_scores(0.45, n=60, traits=("E", "A"))
+    s = spread_for_run(planted, inv)
+    assert s["human_source"] == "norms" and "humans (n=6076)" in s["human"]
+    sd_e = next(n.sd for n in inv.norms if n.trait == "E")
+    row = next(r for r in s["rows"] if r["trait"] == "E")
+    assert row["ratio"] == pytest.approx(row["sd_model"] / sd_e) and row["sd_human"] == sd_e
+    assert spread_for_run(planted[planted["persona_id"] == "p0"], inv) is None  # one persona: no spread
+    assert spread_for_run(planted, load_inventory("ipip25")) is None  # no people, no norms
+
+
+def test_a_finished_persona_run_has_its_spread(finished_runs):
+    """The session's trait-persona run (BFI, PsychoBench norms): metrics.json's spread, summary.md's line."""
+    import json
+
+    folder = finished_runs.path("bfi_traits")
+    spread = json.loads((folder / "metrics.json").read_text())["spread"]
+    assert spread["human_source"] == "norms" and spread["n_personas"] >= 2 and spread["rows"]
+    assert {"ratio", "ratio_ci_low", "ratio_ci_high", "collapse"} <= set(spread["mean"])
+    assert "Spread between personas" in (folder / "summary.md").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    assert any(f["section"] == "spread" and f["name"] == "ratio" for f in results["figures"])

@@ -85,3 +85,21 @@ def spread_ratio(model: pd.DataFrame, human: pd.DataFrame | Mapping[str, float],
     out["collapse"] = (out["ratio"] < COLLAPSE_RATIO) & (out["ci_high"].isna() | (out["ci_high"] < 1))
     out["human_source"] = "norms" if fixed else "reference"
     return out
+
+
+def spread_section(scores: pd.DataFrame, human: pd.DataFrame | Mapping[str, float], source: str, seed: int = 0,
+                   n_boot: int | None = None) -> dict:
+    """metrics.json's `spread`: per trait and over traits (`mean`), the personas' SD over the people's
+    (`spread_ratio` on the personas' mean trait scores, `unit_means`), collapse flagged per row and for the
+    set (the mean row), and a warning for each collapse. `scores`: long (persona_id, trait, score) rows."""
+    valid = scores.dropna(subset=["score"])
+    table = spread_ratio(unit_means(valid, "persona_id", "trait", "score"), human, seed=seed, n_boot=n_boot)
+    table = table.rename(columns={"ci_low": "ratio_ci_low", "ci_high": "ratio_ci_high", "ci_method": "ratio_ci_method"})
+    records = table.reset_index().rename(columns={"column": "trait"}).to_dict(orient="records")
+    mean = records.pop()
+    warnings_ = [{"figure": f"spread.{r['trait']}",
+                  "reason": f"persona collapse: the personas' SD is {r['ratio']:.2f} of the people's "
+                            f"({source}), under {COLLAPSE_RATIO}"} for r in [*records, mean] if r["collapse"]]
+    return {"human": source, "human_source": str(table["human_source"].iloc[0]), "n_personas": int(len(
+            valid["persona_id"].unique())), "rows": records, "mean": mean, "collapse": bool(mean["collapse"]),
+            "collapse_ratio": COLLAPSE_RATIO, "warnings": warnings_}

@@ -276,6 +276,20 @@ def ladder_lines(sections: dict) -> list[str]:
     return out + ["", LADDER_NOTE] if out else []
 
 
+def spread_text(metrics: dict) -> str:
+    """metrics.json's `spread`: the personas' SD over the people's, one line (mean over traits, per trait)."""
+    s = metrics.get("spread")
+    if not s:
+        return ""
+    m = s.get("mean") or {}
+    traits = ", ".join(f"{r['trait']} {with_ci(r.get('ratio'), r.get('ratio_ci_low'), r.get('ratio_ci_high'), digits=2)}"
+                       for r in s.get("rows") or [])
+    flag = f" {MARK} persona collapse (ratio under {s.get('collapse_ratio')})" if s.get("collapse") else ""
+    return (f"\nSpread between personas (SD across {s.get('n_personas')} personas / SD across people, {s.get('human')}; "
+            f"temperature {s.get('temperature')}): mean {with_ci(m.get('ratio'), m.get('ratio_ci_low'), m.get('ratio_ci_high'), digits=2)}"
+            f"{flag}; {traits}\n")
+
+
 MIN_ALPHA_PARTICIPANTS = 30  # below this an alpha's CI spans most of its range: said in the caption
 
 
