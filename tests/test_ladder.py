@@ -137,3 +137,39 @@ def test_a_finished_persona_run_has_its_spread(finished_runs):
     assert "Spread between personas" in (folder / "summary.md").read_text()
     results = json.loads((folder / "results.json").read_text())
     assert any(f["section"] == "spread" and f["name"] == "ratio" for f in results["figures"])
+
+
+def test_leaderboard_columns_with_intervals_and_older_runs():
+    from pathlib import Path
+
+    from bench.leaderboard.collect import RunRecord
+    from bench.leaderboard.table import headline_columns, interval_of, label, leaderboard_table
+
+    section = {**PLANTED}
+    section["ladder"] = fidelity_ladder(section, {"mean_tv": 0.50})
+    spread = spread_for_run_planted()
+    base = {"trait_summary": [{"trait": "A", "mean": 3.0}], "invalid_rates": {"invalid_rate": 0.0}}
+    cfg = {"model": {"id": "m"}, "inventory": {"name": "ipip25"}, "persona": {"set": "demographic"},
+           "engine": {"name": "hf"}, "scoring": "logprob"}
+    new = RunRecord(Path("new-run"), cfg, {**base, "fidelity": section, "spread": spread}, {})
+    old = RunRecord(Path("old-run"), {**cfg, "seed": 1}, dict(base), {})  # written before #25: still loads
+    table, kept, skipped = leaderboard_table([new, old])
+    assert not skipped and len(kept) == 2
+    row = table[table["run"] == "new-run"].iloc[0].to_dict()
+    norm = section["ladder"]["mean_tv"]["normalised"]
+    assert row["normalised_fidelity_tv"] == norm["value"]
+    assert interval_of(row, "normalised_fidelity_tv") == (norm["ci_low"], norm["ci_high"])
+    assert row["spread_ratio"] == spread["mean"]["ratio"]
+    assert interval_of(row, "spread_ratio") == (spread["mean"]["ratio_ci_low"], spread["mean"]["ratio_ci_high"])
+    assert "spread_ratio.A" in table.columns and "spread.n_personas" not in table.columns
+    heads = headline_columns(table)
+    assert {"normalised_fidelity_tv", "spread_ratio"} <= set(heads) and "spread_ratio.A" not in heads
+    assert label("spread_ratio").startswith("spread ratio")
+    older = table[table["run"] == "old-run"].iloc[0]
+    assert np.isnan(older["normalised_fidelity_tv"]) and np.isnan(older["spread_ratio"])
+
+
+def spread_for_run_planted() -> dict:
+    from bench.metrics.spread import spread_section
+
+    return spread_section(planted_scores(0.3, n=20, traits=("A", "C")), {"A": 0.6, "C": 0.6}, "norms")
