@@ -17,8 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.instruments import inventory_from_config
 from bench.personas import CONDITIONING_METHODS
 from bench.populations import PopulationError, resolve_population
+from bench.populations.individual_fidelity import (DEMOGRAPHIC_METHODS, check_individual, individual_level,
+                                                   wants_individual)
+from bench.populations.reference import load_human
+from bench.results.layout import RESPONSES
+from bench.results.summary import with_ci
 from bench.resources import CONF_DIR
 from bench.results.atomic import atomic_write_text
 from bench.userfiles import load_yaml
@@ -96,6 +102,26 @@ def ladder_rows(sections: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def individual_text(out: Path, human, cfg: dict, pop: dict, runs: dict[str, Path]) -> list[str]:
+    """The individual level of the demographic runs (`individual_level`): individual_table.csv, the folds,
+    seed and held-out respondents in individual_provenance.json, and its Markdown lines."""
+    inventory = inventory_from_config(cfg["inventory"])
+    responses = {m: pd.read_parquet(f / RESPONSES) for m, f in runs.items()}
+    table, prov = individual_level(human, inventory, responses, float(pop.get("temperature", 1.0)),
+                                   seed=int(pop.get("seed", 0)))
+    atomic_write_text(out / "individual_table.csv", table.to_csv(index=False))
+    atomic_write_text(out / "individual_provenance.json", json.dumps(prov, indent=2))
+    shown = table[["method", "n_respondents"]].copy()
+    for name in ("accuracy", "mae", "log_loss"):
+        shown[name] = [with_ci(v, lo, hi) for v, lo, hi in
+                       zip(table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"])]
+    return [f"Individual level: each demographic persona predicts its own respondent's answers ({len(prov['held_out'])} "
+            f"held out), beside baselines fitted on the other respondents ({prov['k_folds']} folds, seed "
+            f"{prov['seed']}; marginal, ordinal regression on {', '.join(prov['demographics'])}, "
+            f"{prov['k_neighbours']} nearest respondents); 95% intervals over respondents. Folds and held-out "
+            "respondents: individual_provenance.json.", "", shown.to_markdown(index=False), ""]
+
+
 def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     """`cfg` is the fidelity_table config: the run config plus its `fidelity_table` section, which is
     split off so that each method's run sees (and hashes) the run config only."""
@@ -109,11 +135,17 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     if pop is None:
         raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")
     methods = opts.get("methods") or list(CONDITIONING_METHODS)
+    human = load_human(pop)
+    individual = wants_individual(human, methods)
+    if individual:  # bad input named before any model work
+        check_individual(human, [it.id for it in inventory_from_config(cfg["inventory"]).items])
     sections: dict[str, dict] = {}
-    folders = {}
+    folders, demographic_runs = {}, {}
     for m, sub in method_configs(cfg, methods).items():
         folder = run(sub, progress=progress, print_summary=False)
         folders[m] = str(folder)
+        if individual and m in DEMOGRAPHIC_METHODS:
+            demographic_runs[m] = folder
         metrics = json.loads((folder / "metrics.json").read_text())
         for key, section in metrics.items():
             if key == "fidelity" or key.startswith("fidelity_"):
@@ -143,6 +175,8 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
                      "(docs/fidelity-baselines.md).", "",
                      ladder.drop(columns="note" if ladder["note"].isna().all() else []).to_markdown(
                          index=False, floatfmt=".4f"), ""]
+    if demographic_runs:
+        md[-2:-2] = individual_text(out, human, cfg, pop, demographic_runs)
     md += [f"- {m}: `{f}`" for m, f in folders.items()]
     atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")
     atomic_write_text(out / "runs.json", json.dumps(folders, indent=2))
