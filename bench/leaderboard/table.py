@@ -30,16 +30,18 @@ KEY = ["model", "inventory", "persona", "scoring", "engine"]
 BASE_SECTIONS = {"inventory", "scoring", "n_participants", "n_responses", "trait_summary", "reliability",
                  "icc_repetitions", "prompt_sensitivity", "option_order_symmetry", "invalid_rates", "mbti",
                  "trait_target_shift", "question_distributions", "reliability_summary", "robustness_summary",
-                 "warnings"}
+                 "warnings", "spread"}
 CI_SUFFIXES = ("_ci_low", "_ci_high")  # a column's 95% interval: "<column>_ci_low", "<column>_ci_high"
 KINDS = ("inventory", "type inventory", "survey", "clone report", "behaviour")
 SUMMARY_COLUMNS = ["alpha_mean", "icc2_mean", "prompt_sensitivity_eta2_mean", "option_order_abs_shift_mean",
-                   "invalid_rate", "refusal_rate"]
+                   "invalid_rate", "refusal_rate", "normalised_fidelity_tv", "spread_ratio"]
 LABELS = {
     "alpha_mean": "alpha (mean)", "icc2_mean": "ICC reps", "prompt_sensitivity_eta2_mean": "prompt sens. eta2_H",
     "option_order_abs_shift_mean": "|order shift|", "invalid_rate": "invalid", "refusal_rate": "refusal",
     "mbti.exact": "MBTI exact", "n_participants": "participants", "n_questions": "questions",
     "n_warnings": "warnings",
+    # the TV rung of the `fidelity` section's ladder (TV: every reference has it, group counts included)
+    "normalised_fidelity_tv": "fidelity (TV, normalised)", "spread_ratio": "spread ratio (personas / people)",
 }
 _WITHHELD_KEY = re.compile(r"corpus", re.I)
 
@@ -167,6 +169,7 @@ def run_row(rec: RunRecord) -> dict:
                 value = _number(source.get(f"{key}{end}")) if isinstance(source, dict) else None
                 if value is not None:
                     row[f"{col}{end}"] = value
+        row.update(ladder_and_spread(m))
         if isinstance(m.get("warnings"), list):
             row["n_warnings"] = len(m["warnings"])
         for section, value in m.items():
@@ -175,6 +178,24 @@ def run_row(rec: RunRecord) -> dict:
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise RowError(f"metrics.json or config.yaml lacks an expected field: {type(err).__name__}: {err}") from err
     return row
+
+
+def ladder_and_spread(m: dict) -> dict:
+    """The #25 columns of a run, with their intervals, where its metrics.json has them (older runs: none):
+    the normalised fidelity of the `fidelity` section's TV rung, and the spread ratio (mean over traits,
+    and per trait as `spread_ratio.<trait>`)."""
+    row = {}
+    norm = (((m.get("fidelity") or {}).get("ladder") or {}).get("mean_tv") or {}).get("normalised")
+    if isinstance(norm, dict):
+        row["normalised_fidelity_tv"] = _number(norm.get("value"))
+        row.update({f"normalised_fidelity_tv{end}": _number(norm.get(end[1:])) for end in CI_SUFFIXES})
+    spread = m.get("spread")
+    if isinstance(spread, dict):
+        for col, rec in (("spread_ratio", spread.get("mean") or {}),
+                         *((f"spread_ratio.{r.get('trait')}", r) for r in spread.get("rows") or [])):
+            row[col] = _number(rec.get("ratio"))
+            row.update({f"{col}{end}": _number(rec.get(f"ratio{end}")) for end in CI_SUFFIXES})
+    return {k: v for k, v in row.items() if v is not None or not k.endswith(CI_SUFFIXES)}
 
 
 def _variants(records: list[RunRecord], table: pd.DataFrame) -> list[str]:
@@ -229,7 +250,7 @@ def headline_columns(table: pd.DataFrame) -> list[str]:
     cols = [c for c in cols if not c.endswith(CI_SUFFIXES)]
     known = set(cols) | {"config_hash", "n_participants", "n_responses", "temperatures", "repetitions", "seed"}
     for c in table.columns:
-        if c in known or c.endswith(CI_SUFFIXES) or re.match(r"(alpha|prompt_sensitivity_eta2|option_order_shift)\.", c):
+        if c in known or c.endswith(CI_SUFFIXES) or re.match(r"(alpha|prompt_sensitivity_eta2|option_order_shift|spread_ratio)\.", c):
             continue
         parts = c.split(".")
         if len(parts) == 2 or (len(parts) == 4 and parts[1] == "human_lower_bound" and parts[3] == "mean"):

@@ -2,7 +2,8 @@
 
 Runs the instrument once per conditioning method (no persona; demographic personas in the qa, bio
 and portray styles; backstories, matched greedily and one-to-one) against one human population, and
-writes one row per method with the human split-half estimate (and its 95% interval) beneath, as CSV and Markdown, to
+writes one row per method with the human split-half estimate (and its 95% interval) beneath, and one
+ladder per figure (uniform floor, each method, split-half ceiling, normalised fidelity), as CSV and Markdown, to
 results/fidelity-<instrument>-<population>-<hash>/. Each method's own run folder keeps its responses,
 so a rerun resumes instead of starting over.
 """
@@ -16,8 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.instruments import inventory_from_config
 from bench.personas import CONDITIONING_METHODS
 from bench.populations import PopulationError, resolve_population
+from bench.populations.individual_fidelity import (DEMOGRAPHIC_METHODS, check_individual, individual_level,
+                                                   wants_individual)
+from bench.populations.reference import load_human
+from bench.results.layout import RESPONSES
+from bench.results.summary import with_ci
 from bench.resources import CONF_DIR
 from bench.results.atomic import atomic_write_text
 from bench.userfiles import load_yaml
@@ -71,6 +78,50 @@ def table_rows(sections: dict[str, dict]) -> pd.DataFrame:
     return frame
 
 
+def ladder_rows(sections: dict[str, dict]) -> pd.DataFrame:
+    """One ladder per figure (metrics.json `fidelity.ladder`): the uniform floor, each conditioning method
+    (with its interval and normalised fidelity [interval]), then the human split-half ceiling."""
+    rows = []
+    figures = list(dict.fromkeys(f for s in sections.values() for f in (s.get("ladder") or {})))
+    for fig in figures:
+        rungs = {m: (s.get("ladder") or {}).get(fig) for m, s in sections.items()}
+        rungs = {m: r for m, r in rungs.items() if r}
+        first = next(iter(rungs.values()))
+        rows.append({"figure": fig, "rung": "floor (uniform)", "value": first.get("floor")})
+        for m, r in rungs.items():
+            norm = r.get("normalised") or {}
+            rows.append({"figure": fig, "rung": m, "value": r.get("model"), "ci_low": r.get("model_ci_low"),
+                         "ci_high": r.get("model_ci_high"), "normalised": norm.get("value"),
+                         "normalised_ci_low": norm.get("ci_low"), "normalised_ci_high": norm.get("ci_high"),
+                         "note": norm.get("reason")})
+        c = first.get("ceiling") or {}
+        rows.append({"figure": fig, "rung": "ceiling (human split-half)", "value": c.get("estimate"),
+                     "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high")})
+    columns = ["figure", "rung", "value", "ci_low", "ci_high", "normalised", "normalised_ci_low",
+               "normalised_ci_high", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def individual_text(out: Path, human, cfg: dict, pop: dict, runs: dict[str, Path]) -> list[str]:
+    """The individual level of the demographic runs (`individual_level`): individual_table.csv, the folds,
+    seed and held-out respondents in individual_provenance.json, and its Markdown lines."""
+    inventory = inventory_from_config(cfg["inventory"])
+    responses = {m: pd.read_parquet(f / RESPONSES) for m, f in runs.items()}
+    table, prov = individual_level(human, inventory, responses, float(pop.get("temperature", 1.0)),
+                                   seed=int(pop.get("seed", 0)))
+    atomic_write_text(out / "individual_table.csv", table.to_csv(index=False))
+    atomic_write_text(out / "individual_provenance.json", json.dumps(prov, indent=2))
+    shown = table[["method", "n_respondents"]].copy()
+    for name in ("accuracy", "mae", "log_loss"):
+        shown[name] = [with_ci(v, lo, hi) for v, lo, hi in
+                       zip(table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"])]
+    return [f"Individual level: each demographic persona predicts its own respondent's answers ({len(prov['held_out'])} "
+            f"held out), beside baselines fitted on the other respondents ({prov['k_folds']} folds, seed "
+            f"{prov['seed']}; marginal, ordinal regression on {', '.join(prov['demographics'])}, "
+            f"{prov['k_neighbours']} nearest respondents); 95% intervals over respondents. Folds and held-out "
+            "respondents: individual_provenance.json.", "", shown.to_markdown(index=False), ""]
+
+
 def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     """`cfg` is the fidelity_table config: the run config plus its `fidelity_table` section, which is
     split off so that each method's run sees (and hashes) the run config only."""
@@ -84,11 +135,17 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
     if pop is None:
         raise PopulationError("fidelity_table needs a human population (population=psych_bfi, ...)")
     methods = opts.get("methods") or list(CONDITIONING_METHODS)
+    human = load_human(pop)
+    individual = wants_individual(human, methods)
+    if individual:  # bad input named before any model work
+        check_individual(human, [it.id for it in inventory_from_config(cfg["inventory"]).items])
     sections: dict[str, dict] = {}
-    folders = {}
+    folders, demographic_runs = {}, {}
     for m, sub in method_configs(cfg, methods).items():
         folder = run(sub, progress=progress, print_summary=False)
         folders[m] = str(folder)
+        if individual and m in DEMOGRAPHIC_METHODS:
+            demographic_runs[m] = folder
         metrics = json.loads((folder / "metrics.json").read_text())
         for key, section in metrics.items():
             if key == "fidelity" or key.startswith("fidelity_"):
@@ -109,6 +166,17 @@ def fidelity_table(cfg: dict, progress: bool = False) -> Path:
           "over splits, and its 95% interval over respondents and splits). It is an estimate, not a floor: each "
           "half holds half the people, and the model is compared with all of them.", "",
           frame.to_markdown(index=False, floatfmt=".4f"), "", "Run folders:", ""]
+    ladder = ladder_rows(sections)
+    if len(ladder):
+        atomic_write_text(out / "fidelity_ladder.csv", ladder.to_csv(index=False))
+        md[-2:-2] = ["Population ladder per figure (lower is closer): the floor is a population answering uniformly "
+                     "(identity correlations), the ceiling the human split-half estimate; normalised fidelity "
+                     "(floor - model) / (floor - ceiling) is 0 at the floor and 1 at the ceiling "
+                     "(docs/fidelity-baselines.md).", "",
+                     ladder.drop(columns="note" if ladder["note"].isna().all() else []).to_markdown(
+                         index=False, floatfmt=".4f"), ""]
+    if demographic_runs:
+        md[-2:-2] = individual_text(out, human, cfg, pop, demographic_runs)
     md += [f"- {m}: `{f}`" for m, f in folders.items()]
     atomic_write_text(out / "fidelity_table.md", "\n".join(md) + "\n")
     atomic_write_text(out / "runs.json", json.dumps(folders, indent=2))

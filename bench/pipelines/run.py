@@ -31,7 +31,7 @@ from bench.instruments import Inventory, inventory_from_config
 from bench.metrics import compute_metrics, jsonable, score_participants
 from bench.metrics.uncertainty import drop_outside
 from bench.personas import build_personas
-from bench.populations.fidelity import fidelity_for_run
+from bench.populations.fidelity import fidelity_for_run, spread_for_run
 from bench.populations.reference_fidelity import split_half_warnings
 from bench.populations.reference import expand_population, human_norms, load_human, norms_group, \
     population_instrument, resolve_population
@@ -45,7 +45,7 @@ from bench.results.schema import RESPONSE_SCHEMA
 from bench.results.store import RunStore
 from bench.results.figures import RunData, write_figures
 from bench.results.paper_tables import paper_tables_text
-from bench.results.summary import figures_text, fidelity_text, summary_text
+from bench.results.summary import figures_text, fidelity_text, spread_text, summary_text
 from bench.results.workers import UnitsMissing, merged_facts, read_records, write_record
 
 
@@ -278,11 +278,18 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     scores = score_participants(responses, inventory)
     atomic_write_parquet(run_dir / SCORES, scores)
     pop = resolve_population(cfg)
+    human = None
     if pop and not inventory.norms and population_instrument(pop) == inventory.id:  # psych::bfi for ipip25
         human = load_human(pop)  # scored on the items the model answered (max_items), as the model is
         inventory = dataclasses.replace(inventory, norms=human_norms(human, inventory, [it.id for it in plan.items],
                                                                      norms_group(human, pop)))
     metrics = compute_metrics(responses, scores, inventory, seed=int(cfg["seed"]), n_boot=prov["n_boot"])
+    spread = spread_for_run(scores, inventory, human, [it.id for it in plan.items], (pop or {}).get("temperature"),
+                            seed=int(cfg["seed"]), n_boot=prov["n_boot"])
+    if spread is not None:  # several personas beside the people (or the norms): persona collapse said aloud
+        metrics["warnings"] = [*(metrics.get("warnings") or []), *spread.pop("warnings")]
+        metrics["spread"] = jsonable(spread)
+        metrics["warnings"] += drop_outside({"spread": metrics["spread"]})
     # backstories are matched to respondents through the population's demographic survey; group counts
     # (OpinionQA) have no respondents, and the backstory population is compared unweighted
     matched = pop and cfg["persona"].get("set") == "backstory" and pop.get("demographics")
@@ -302,7 +309,7 @@ def administer_and_score(cfg: dict, run_dir: Path, inventory: Inventory, plan: P
     for w in metrics.get("warnings") or []:  # figures that cannot be trusted, said aloud, not only in the files
         print(f"warning: {w['figure']}: {w['reason']}", file=sys.stderr)
     text = (summary_text(cfg, prov, inventory, responses, scores, metrics, run_dir) + fidelity_text(metrics)
-            + paper_tables_text(metrics) + figures_text(drawn))
+            + spread_text(metrics) + paper_tables_text(metrics) + figures_text(drawn))
     atomic_write_text(run_dir / SUMMARY, text)
     write_results(run_dir, "run", cfg, prov, metrics, run_files(run_dir))
     if print_summary:

@@ -11,13 +11,16 @@ import numpy as np
 import pandas as pd
 
 from bench.instruments import Inventory
+from bench.metrics.baselines import fidelity_ladder, population_floor
+from bench.metrics.spread import spread_section
 from bench.metrics.distances import (answer_distribution, frobenius, ordinal_frame, question_distances,
                                      weighted_correlation)
 from bench.metrics.tables import finite
 from bench.metrics.uncertainty import cluster_bootstrap, clusters_of
 from bench.populations.human import GroupCounts
 from bench.populations.matching import matchings, persona_weights
-from bench.populations.reference import PopulationError, load_human, population_instrument, resolve_population
+from bench.populations.reference import (PopulationError, human_trait_scores, load_human, population_instrument,
+                                        resolve_population)
 from bench.populations.reference_fidelity import aligned_counts, group_fidelity, population_fidelity
 
 
@@ -187,6 +190,8 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
             human_corr = weighted_correlation(ordinal_frame(human.answers[qs], scales), human.weights)
         section.update(distance_intervals(r, inventory, w, human_dists, scales, seed=int(cfg.get("seed", 0)),
                                           human_corr=human_corr))
+        floor = population_floor(human_dists, scales, human_corr, section.get("alpha_human"))
+        section["ladder"] = fidelity_ladder(section, floor, seed=int(cfg.get("seed", 0)))
         section = {"reference": human.source, "population": pop["name"], "method": name,
                    "temperature": temp, "n_questions": int(len(table)), **section}
         if unmatched:
@@ -199,3 +204,29 @@ def fidelity_for_run(cfg: dict, responses: pd.DataFrame, inventory: Inventory,
         sections[name] = section
         tables.append(table.assign(method=name))
     return sections, pd.concat(tables, ignore_index=True)
+
+
+def spread_for_run(scores: pd.DataFrame, inventory: Inventory, human=None, items=None, temperature=None,
+                   seed: int = 0, n_boot: int | None = None) -> dict | None:
+    """The run's `spread` section (`spread_section`) when it has several personas and someone to compare
+    them with: the reference's respondents scored like the model (`human_trait_scores`, on the asked
+    `items`), else the inventory's norms (per trait, the group with the most people, its SD held fixed).
+    One temperature: the given one (the population's), else the run's highest."""
+    if scores.empty or "temperature" not in scores or scores["persona_id"].nunique() < 2:
+        return None
+    temps = sorted(float(t) for t in scores["temperature"].unique())
+    temp = float(temperature) if temperature is not None and float(temperature) in temps else temps[-1]
+    people = human_trait_scores(human, inventory, items) if human is not None else pd.DataFrame()
+    if not people.empty:
+        reference, source = people, f"{human.source}: {len(people)} respondents"
+    elif inventory.norms:
+        broadest = {}
+        for n in inventory.norms:
+            if n.trait not in broadest or n.n > broadest[n.trait].n:
+                broadest[n.trait] = n
+        reference = {t: n.sd for t, n in broadest.items()}
+        source = "norms: " + ", ".join(sorted({f"{n.group} (n={n.n})" for n in broadest.values()}))
+    else:
+        return None
+    section = spread_section(scores[scores["temperature"] == temp], reference, source, seed=seed, n_boot=n_boot)
+    return {"temperature": temp, **section} if section["rows"] else None

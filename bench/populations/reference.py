@@ -95,17 +95,16 @@ def norms_group(human, pop: dict) -> str:
     return str(pop["name"]) if (pop.get("reference") or {}).get("kind") in ("csv", "sav") else human.source
 
 
-def human_norms(human, inventory: Inventory, items=None, group: str | None = None) -> tuple[Norm, ...]:
-    """Each trait's mean, SD and n over the reference's respondents, scored with the inventory's own keying
-    (reverse items as low + high - answer, mean of a respondent's answered items): norms for inventories
-    whose human reference is individual answers (psych::bfi for ipip25). Unweighted references only.
-    `items`: the item ids the model answered (max_items), so both sides are scored on the same items;
-    `group` names the human group (default: the reference's source)."""
+def human_trait_scores(human, inventory: Inventory, items=None) -> pd.DataFrame:
+    """Respondent x trait scores of a respondent-level reference, with the inventory's own keying (reverse
+    items as low + high - answer, mean of a respondent's answered items); `items`: the item ids the model
+    answered (max_items), so both sides are scored on the same items. Empty where it cannot be scored
+    (weighted references, group counts, scoring other than the mean)."""
     if getattr(human, "weights", None) is not None or not hasattr(human, "answers") or inventory.scoring != "mean":
-        return ()
+        return pd.DataFrame()
     answers = human.answers
     asked = None if items is None else set(items)
-    out = []
+    out = {}
     for code, _ in inventory.traits:
         items_of = [it for it in inventory.items if it.trait == code and it.id in answers.columns
                     and (asked is None or it.id in asked)]
@@ -114,7 +113,17 @@ def human_norms(human, inventory: Inventory, items=None, group: str | None = Non
         scale = inventory.scale
         keyed = pd.DataFrame({it.id: answers[it.id] if it.keyed > 0 else scale.low + scale.high - answers[it.id]
                               for it in items_of})
-        score = keyed.mean(axis=1, skipna=True).dropna()
+        out[code] = keyed.mean(axis=1, skipna=True)
+    return pd.DataFrame(out)
+
+
+def human_norms(human, inventory: Inventory, items=None, group: str | None = None) -> tuple[Norm, ...]:
+    """Each trait's mean, SD and n over the reference's respondents (`human_trait_scores`): norms for
+    inventories whose human reference is individual answers (psych::bfi for ipip25). Unweighted references
+    only. `group` names the human group (default: the reference's source)."""
+    out = []
+    for code, column in human_trait_scores(human, inventory, items).items():
+        score = column.dropna()
         if len(score) >= 2:
             out.append(Norm(trait=code, group=group or human.source, mean=float(score.mean()),
                             sd=float(score.std(ddof=1)), n=int(len(score)),

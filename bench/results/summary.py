@@ -232,6 +232,7 @@ def fidelity_text(metrics: dict) -> str:
     first = next(iter(sections.values()))
     out = ["", f"## Fidelity to {first.get('reference')} (population {first.get('population')}, temperature "
                f"{first.get('temperature')})", markdown_table(pd.DataFrame(rows)), "", SPLIT_HALF_NOTE]
+    out += ladder_lines(sections)
     out += alpha_lines(sections)
     if first.get("missing_codes"):
         out += ["", f"missing-answer codes {first['missing_codes']}: {first.get('human_missing_cells', 0):,} human cells "
@@ -247,6 +248,48 @@ def fidelity_text(metrics: dict) -> str:
 SPLIT_HALF_NOTE = ("The human split-half estimate [95% interval over respondents and splits] is how far two random "
                    "halves of the humans lie apart: an estimate with its own noise, not a floor (each half holds half "
                    "the people, while the model is compared with all of them).")
+LADDER_NOTE = ("Ladder per figure (lower is closer): floor (a population answering uniformly, independent answers) "
+               "-> model -> ceiling (the human split-half estimate); normalised fidelity (floor - model) / "
+               "(floor - ceiling) is 0 at the floor and 1 at the ceiling, above 1 as good as people "
+               "(docs/fidelity-baselines.md).")
+
+
+def ladder_line(figure: str, rung: dict) -> str:
+    """One figure's ladder: "mean_tv: floor 0.412 -> model 0.210 [0.190, 0.230] -> ceiling 0.050 [0.040, 0.060];
+    normalised 0.55 [0.49, 0.61]" (and why, where it has no value or interval)."""
+    ceiling, norm = rung.get("ceiling") or {}, rung.get("normalised") or {}
+    text = (f"{figure}: floor {_fmt(rung.get('floor'))} -> model "
+            f"{with_ci(rung.get('model'), rung.get('model_ci_low'), rung.get('model_ci_high'))} -> ceiling "
+            f"{with_ci(ceiling.get('estimate'), ceiling.get('ci_low'), ceiling.get('ci_high'))}; normalised "
+            f"{with_ci(norm.get('value'), norm.get('ci_low'), norm.get('ci_high'), digits=2)}")
+    return text + (f" ({norm['reason']})" if norm.get("reason") else "")
+
+
+def ladder_lines(sections: dict) -> list[str]:
+    """The population ladder of each fidelity section (metrics.json `fidelity.ladder`), one line per figure."""
+    out = []
+    for s in sections.values():
+        ladder = s.get("ladder") or {}
+        if ladder:
+            head = f" ({s.get('method')})" if len(sections) > 1 else ""
+            out += ["", f"Population ladder{head}:", *(f"- {ladder_line(f, r)}" for f, r in ladder.items())]
+    return out + ["", LADDER_NOTE] if out else []
+
+
+def spread_text(metrics: dict) -> str:
+    """metrics.json's `spread`: the personas' SD over the people's, one line (mean over traits, per trait)."""
+    s = metrics.get("spread")
+    if not s:
+        return ""
+    m = s.get("mean") or {}
+    traits = ", ".join(f"{r['trait']} {with_ci(r.get('ratio'), r.get('ratio_ci_low'), r.get('ratio_ci_high'), digits=2)}"
+                       for r in s.get("rows") or [])
+    flag = f" {MARK} persona collapse (ratio under {s.get('collapse_ratio')})" if s.get("collapse") else ""
+    return (f"\nSpread between personas (SD across {s.get('n_personas')} personas / SD across people, {s.get('human')}; "
+            f"temperature {s.get('temperature')}): mean {with_ci(m.get('ratio'), m.get('ratio_ci_low'), m.get('ratio_ci_high'), digits=2)}"
+            f"{flag}; {traits}\n")
+
+
 MIN_ALPHA_PARTICIPANTS = 30  # below this an alpha's CI spans most of its range: said in the caption
 
 
