@@ -55,6 +55,7 @@ def test_ladder_lines_and_table():
     assert tv["normalised"].iloc[2] == pytest.approx(0.75)
 
 
+@pytest.mark.slow  # the inner loop (-m 'not slow') stays under 6 minutes
 def test_a_run_of_real_people_scores_near_the_ceiling():
     """fidelity_for_run on planted responses: 400 psych::bfi respondents answering as themselves form the
     "model" population; each figure's ladder has floor > ceiling, the normalised fidelity near 1 (an
@@ -126,6 +127,7 @@ def test_spread_against_norms_and_when_there_is_none():
     assert spread_for_run(planted, load_inventory("ipip25")) is None  # no people, no norms
 
 
+@pytest.mark.slow  # the inner loop (-m 'not slow') stays under 6 minutes
 def test_a_finished_persona_run_has_its_spread(finished_runs):
     """The session's trait-persona run (BFI, PsychoBench norms): metrics.json's spread, summary.md's line."""
     import json

@@ -162,6 +162,7 @@ def test_bad_behaviour_files_are_named(tmp_path):
 
 # -- one tiny real run ----------------------------------------------------------------------------
 
+@pytest.mark.slow  # the inner loop (-m 'not slow') stays under 6 minutes
 def test_bfi_by_ipip120_on_smollm2(tmp_path):
     cfg = vcompose("persona=traits", "persona.ids=[E_high,E_low,N_high]", "templates=[describe]",
                    "temperatures=[1.0]", "repetitions=3", "option_orders=[original]", "max_items=5",
