@@ -71,8 +71,7 @@ def population_floor(human: Mapping[str, np.ndarray], scales: Mapping[str, Scale
     r = 0), so its difference is |alpha_human| per trait. The floor is what knowing nothing reaches,
     the "0" of `normalised_fidelity`.
     """
-    per_q = question_distances(uniform_distributions({q: scales[q] for q in human}), human, scales)
-    out = {k: float(np.nanmean(per_q[c])) if len(per_q) else float("nan") for k, c in DISTANCE_COLUMNS.items()}
+    out = _mean_distances(uniform_distributions({q: scales[q] for q in human}), human, scales)[0]
     nan = float("nan")
     if human_correlation is not None and len(human_correlation):
         identity = pd.DataFrame(np.eye(len(human_correlation)), index=human_correlation.index,

@@ -31,13 +31,13 @@ from bench.populations.reference import expand_population
 from bench.metrics.paper_tables import stack_runs
 from bench.results.outdir import OwnedFolder
 from bench.results.paper_tables import TablesError, paper_tables_text, run_tables
-from bench.results.provenance import ADDED_DEFAULTS, LEGACY_TOOL_KEYS, SPLIT_KEYS, config_hash, git_commit
+from bench.results.provenance import ADDED_DEFAULTS, LEGACY_TOOL_KEYS, NON_RESULT_KEYS, config_hash, git_commit
 from bench.results.run_folder import saved_config
 from bench.results.summary import markdown_table, warnings_text, with_ci
 
-# What may differ between compared runs: the model and how or where it ran, not what it was asked.
-NOT_DESIGN = ("model", "adapter", "engine", "batch_size", "results_dir", "run_name", "progress", *SPLIT_KEYS,
-              *LEGACY_TOOL_KEYS)  # how a run was split over workers is not its design
+# What may differ between compared runs: the model and how or where it ran (output folder, progress, worker
+# split: what the config hash leaves out too), not what it was asked.
+NOT_DESIGN = ("model", "adapter", "engine", "batch_size", *NON_RESULT_KEYS, *LEGACY_TOOL_KEYS)
 MANIFEST = "compare_manifest.json"
 FILES = ("compare.json", "summary.md", "comparison.csv", "compare_config.yaml")
 
